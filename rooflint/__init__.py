@@ -1,0 +1,18 @@
+"""rooflint: where the time and the memory of LLM inference go.
+
+Library use mirrors the CLI::
+
+    from rooflint import load_model, load_hardware, analyze, Settings
+    a = analyze(load_model("llama2-7b"), load_hardware("a100"), Settings(prompt=4096))
+    a.kv_bytes_per_token, a.tpot_s
+"""
+
+from rooflint.analysis.inference import Analysis, Settings, analyze
+from rooflint.catalog import load_hardware, load_model
+from rooflint.dtypes import DTYPES, dtype
+from rooflint.errors import RooflintError, SpecError, UnknownNameError
+from rooflint.specs import Hardware, Model
+
+__version__ = "0.1.0"
+__all__ = ["Analysis", "DTYPES", "Hardware", "Model", "RooflintError", "Settings", "SpecError",
+           "UnknownNameError", "analyze", "dtype", "load_hardware", "load_model"]

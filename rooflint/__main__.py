@@ -1,0 +1,3 @@
+from rooflint.cli import app
+
+app(prog_name="rooflint")

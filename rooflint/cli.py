@@ -1,0 +1,233 @@
+"""The `rooflint` command: a thin typer layer over the library. Formulas live in analysis/."""
+
+from __future__ import annotations
+
+import sys
+from enum import Enum
+from typing import Annotated, Optional
+
+import typer
+
+from rooflint.errors import RooflintError, SpecError
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Where the time and the memory of LLM inference go: roofline analysis of "
+                       "prefill and decode, attention and KV cache, checked against real kernels.")
+
+
+class Format(str, Enum):
+    table = "table"
+    csv = "csv"
+    json = "json"
+    markdown = "markdown"
+
+
+_state = {"debug": False}
+
+FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
+OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write to this file (whole or not at all).")]
+ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show each figure's formula with its terms.")]
+GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="Built-in GPU name or alias, or a hardware YAML file.")]
+DtypeOpt = Annotated[str, typer.Option("--dtype", help="Weights and activations: fp32, fp16, bf16, fp8, int8.")]
+SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a model field, e.g. num_key_value_heads=8.")]
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+def _fail(message: str) -> None:
+    typer.echo(f"error: {message}", err=True)
+    raise typer.Exit(2)
+
+
+def guarded(fn):
+    """Turn RooflintError into one line on stderr and exit code 2."""
+    import functools
+
+    @functools.wraps(fn)
+    def wrapper(*args, **kwargs):
+        try:
+            return fn(*args, **kwargs)
+        except RooflintError as exc:
+            if _state["debug"]:
+                raise
+            _fail(str(exc))
+    return wrapper
+
+
+def _emit(report, fmt: Format, output: Optional[str], explain: bool) -> None:
+    from rooflint.report.output import write_atomic
+    from rooflint.report.render import render
+
+    text = render(report, fmt.value, explain=explain)
+    if output:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def _overrides(pairs: Optional[list[str]]) -> dict[str, str]:
+    out = {}
+    for pair in pairs or []:
+        key, sep, value = pair.partition("=")
+        if not sep or not key.strip():
+            raise SpecError("--set", pair, "expected FIELD=VALUE, e.g. num_key_value_heads=8")
+        out[key.strip()] = value.strip()
+    return out
+
+
+def _count(text: Optional[str], option: str) -> Optional[int]:
+    from rooflint.units import UnitParseError, parse_count
+
+    if text is None:
+        return None
+    try:
+        value = parse_count(text)
+    except UnitParseError as exc:
+        raise SpecError(option, None, str(exc)) from None
+    if value <= 0:
+        raise SpecError(option, None, f"expected a positive number, got {text}")
+    return value
+
+
+def _counts(text: str, option: str) -> list[int]:
+    return [_count(part, option) for part in text.split(",") if part.strip()]
+
+
+@app.command()
+@guarded
+def analyze(
+    model: Annotated[str, typer.Argument(help="Built-in model name, a model YAML, or a HF config.json (or its folder).")],
+    gpu: GpuOpt = "a100",
+    prompt: Annotated[Optional[str], typer.Option("--prompt", "-p", help="Prompt tokens per sequence (default: 4096, or the model's max).")] = None,
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch.")] = "1",
+    context: Annotated[Optional[str], typer.Option("--context", "-c", help="Tokens attended in the decode step (default: the prompt).")] = None,
+    dtype: DtypeOpt = "fp16",
+    all_logits: Annotated[bool, typer.Option("--all-logits", help="lm_head on every prefill position, not just the last.")] = False,
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """Roofline of prefill and one decode step: every op's FLOPs, bytes, bound and time; memory."""
+    from rooflint.analysis.inference import Settings, analyze as run
+    from rooflint.catalog import load_hardware, load_model
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.views import analyze_report
+
+    spec = load_model(model, _overrides(set_))
+    hw = load_hardware(gpu)
+    default_prompt = min(4096, spec.max_position_embeddings or 4096)
+    settings = Settings(batch=_count(batch, "--batch"), prompt=_count(prompt, "--prompt") or default_prompt,
+                        context=_count(context, "--context"), dtype=lookup(dtype), all_logits=all_logits)
+    _emit(analyze_report(run(spec, hw, settings)), fmt, output, explain)
+
+
+@app.command()
+@guarded
+def gemm(
+    m: Annotated[int, typer.Argument(help="Rows of A and C.")],
+    n: Annotated[int, typer.Argument(help="Columns of B and C.")],
+    k: Annotated[int, typer.Argument(help="Inner dimension.")],
+    gpu: GpuOpt = "a100",
+    dtype: DtypeOpt = "fp16",
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Independent matmuls of this shape.")] = 1,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """Intensity and bound of one matmul [M,K]x[K,N] (also counting inputs only, as seed 000 does)."""
+    from rooflint.catalog import load_hardware
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.kernel_views import gemm_report
+
+    for name, value in (("M", m), ("N", n), ("K", k), ("--batch", batch)):
+        if value <= 0:
+            raise SpecError(name, None, f"expected a positive size, got {value}")
+    _emit(gemm_report(m, n, k, lookup(dtype), load_hardware(gpu), batch), fmt, output, explain)
+
+
+@app.command()
+@guarded
+def attention(
+    seq: Annotated[str, typer.Option("--seq", "-n", help="Sequence lengths, comma-separated.")] = "512,1024,2048,4096,8192,16384",
+    head_dim: Annotated[int, typer.Option("--head-dim", "-d", help="Head dimension d.")] = 64,
+    heads: Annotated[int, typer.Option("--heads", help="Heads h.")] = 1,
+    batch: Annotated[int, typer.Option("--batch", "-b", help="Batch b.")] = 1,
+    dtype: DtypeOpt = "fp16",
+    gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Place the three eager kernels on this GPU's roofline.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """Eager attention's memory: Q/K/V/O against the N×N S and P, and the three kernels' intensities."""
+    from rooflint.catalog import load_hardware
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.kernel_views import attention_report
+
+    for name, value in (("--head-dim", head_dim), ("--heads", heads), ("--batch", batch)):
+        if value <= 0:
+            raise SpecError(name, None, f"expected a positive number, got {value}")
+    hw = load_hardware(gpu) if gpu else None
+    _emit(attention_report(_counts(seq, "--seq"), head_dim, heads, batch, lookup(dtype), hw), fmt, output, explain)
+
+
+@app.command()
+@guarded
+def kv(
+    model: Annotated[str, typer.Argument(help="Built-in model name, a model YAML, or a HF config.json.")],
+    context: Annotated[str, typer.Option("--context", "-c", help="Context lengths, comma-separated (4k = 4096).")] = "4096",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences.")] = "1",
+    kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="KV cache element type.")] = "fp16",
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """KV cache per token, per sequence at each context, and for the batch."""
+    from rooflint.catalog import load_model
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.kernel_views import kv_report
+
+    spec = load_model(model, _overrides(set_))
+    _emit(kv_report(spec, _counts(context, "--context"), _count(batch, "--batch"), lookup(kv_dtype, "--kv-dtype")),
+          fmt, output, explain)
+
+
+@app.command()
+@guarded
+def hardware(
+    name: Annotated[Optional[str], typer.Argument(help="Show one profile (name, alias or YAML file).")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """List the hardware profiles, or show one with its ridge point per dtype."""
+    from rooflint.catalog import builtin_names, load_hardware
+    from rooflint.report.spec_views import hardware_list_report, hardware_show_report
+
+    if name:
+        report = hardware_show_report(load_hardware(name))
+    else:
+        report = hardware_list_report([load_hardware(n) for n in builtin_names("hardware")])
+    _emit(report, fmt, output, False)
+
+
+@app.command()
+@guarded
+def models(
+    name: Annotated[Optional[str], typer.Argument(help="Show one model (name, YAML or config.json).")] = None,
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """List the built-in models, or show one with its parameter count by part."""
+    from rooflint.catalog import builtin_names, load_model
+    from rooflint.report.spec_views import model_list_report, model_show_report
+
+    if name:
+        report = model_show_report(load_model(name, _overrides(set_)))
+    else:
+        report = model_list_report([load_model(n) for n in builtin_names("models")])
+    _emit(report, fmt, output, False)

@@ -1,0 +1,244 @@
+"""Map Hugging Face config fields (per model family) onto rooflint's Model.
+
+One mapper serves both built-in YAML specs and users' config.json files. A family or an
+attention feature rooflint does not model is refused with a message, never silently treated
+as plain multi-head attention.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping
+from typing import Any, Callable
+
+from rooflint.errors import SpecError
+from rooflint.specs import Model
+
+# Fields present in real configs that change nothing rooflint computes.
+IGNORED = {
+    "architectures", "auto_map", "bos_token_id", "eos_token_id", "pad_token_id", "torch_dtype",
+    "dtype", "transformers_version", "use_cache", "initializer_range", "rms_norm_eps",
+    "layer_norm_eps", "layer_norm_epsilon", "rope_theta", "rope_scaling", "rope_parameters",
+    "attention_dropout", "hidden_dropout", "resid_pdrop", "embd_pdrop", "attn_pdrop",
+    "summary_activation", "summary_first_dropout", "summary_proj_to_labels", "summary_type",
+    "summary_use_proj", "task_specific_params", "scale_attn_weights", "n_ctx", "pretraining_tp",
+    "max_window_layers", "tie_word_embeddings", "use_sliding_window", "sliding_window",
+    "hidden_activation", "hidden_act", "activation_function", "head_dim", "model_type",
+    "name", "source", "notes", "reorder_and_upcast_attn", "scale_attn_by_inverse_layer_idx",
+    "apply_residual_connection_post_layernorm", "_name_or_path", "quantization_config",
+    "attn_implementation", "output_attentions", "output_hidden_states", "return_dict",
+    "keys_to_ignore_at_inference", "_attn_implementation_autoset",
+}
+
+# Keys that signal an architecture rooflint does not model yet: refuse rather than guess.
+UNSUPPORTED = {
+    "kv_lora_rank": "multi-head latent attention (MLA)",
+    "q_lora_rank": "multi-head latent attention (MLA)",
+    "num_local_experts": "mixture of experts",
+    "n_routed_experts": "mixture of experts",
+    "num_experts": "mixture of experts",
+    "moe_intermediate_size": "mixture of experts",
+    "layer_types": "per-layer attention types",
+    "is_encoder_decoder": "encoder-decoder models",
+    "cross_attention_hidden_size": "cross-attention",
+    "attention_layers": "per-layer attention types",
+}
+
+
+def _get(raw: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
+    for key in keys:
+        if raw.get(key) is not None:
+            return raw[key]
+    return default
+
+
+def _llama_like(raw: Mapping[str, Any], family: str) -> dict[str, Any]:
+    heads = raw.get("num_attention_heads")
+    window = raw.get("sliding_window")
+    if family == "qwen2" and not raw.get("use_sliding_window", False):
+        window = None  # Qwen2 configs carry a window but switch it off
+    if family == "mistral" and "sliding_window" not in raw:
+        window = 4096  # MistralConfig's default
+    return {
+        "num_hidden_layers": raw.get("num_hidden_layers"),
+        "hidden_size": raw.get("hidden_size"),
+        "num_attention_heads": heads,
+        "num_key_value_heads": _get(raw, "num_key_value_heads", default=heads),
+        "head_dim": raw.get("head_dim"),
+        "intermediate_size": raw.get("intermediate_size"),
+        "vocab_size": raw.get("vocab_size"),
+        "max_position_embeddings": raw.get("max_position_embeddings"),
+        "mlp": "gated",
+        "hidden_act": _get(raw, "hidden_activation", "hidden_act", default="silu"),
+        "norm": "rmsnorm",
+        "tie_word_embeddings": raw.get("tie_word_embeddings", family == "gemma"),
+        # Qwen2 hard-codes biases on q, k, v (not o); llama's attention_bias covers all four.
+        "qkv_bias": True if family == "qwen2" else bool(raw.get("attention_bias", False)),
+        "o_bias": False if family == "qwen2" else bool(raw.get("attention_bias", False)),
+        "mlp_bias": bool(raw.get("mlp_bias", False)),
+        "qk_norm": family == "qwen3",
+        "sliding_window": window,
+    }
+
+
+def _gpt2(raw: Mapping[str, Any]) -> dict[str, Any]:
+    hidden = _get(raw, "n_embd", "hidden_size")
+    heads = _get(raw, "n_head", "num_attention_heads")
+    return {
+        "num_hidden_layers": _get(raw, "n_layer", "num_hidden_layers"),
+        "hidden_size": hidden,
+        "num_attention_heads": heads,
+        "num_key_value_heads": heads,
+        "head_dim": None,
+        "intermediate_size": _get(raw, "n_inner", default=4 * hidden if isinstance(hidden, int) else None),
+        "vocab_size": raw.get("vocab_size"),
+        "max_position_embeddings": _get(raw, "n_positions", "max_position_embeddings"),
+        "mlp": "plain",
+        "hidden_act": raw.get("activation_function", "gelu_new"),
+        "norm": "layernorm",
+        "tie_word_embeddings": raw.get("tie_word_embeddings", True),
+        "qkv_bias": True, "o_bias": True, "mlp_bias": True,
+        "position_embedding": "learned",
+    }
+
+
+def _falcon(raw: Mapping[str, Any]) -> dict[str, Any]:
+    hidden = raw.get("hidden_size")
+    heads = _get(raw, "num_attention_heads", "n_head")
+    new_arch = bool(raw.get("new_decoder_architecture", False))
+    if new_arch:
+        kv_heads = _get(raw, "num_kv_heads", "n_head_kv", default=heads)
+    else:
+        kv_heads = 1 if raw.get("multi_query", True) else heads
+    bias = bool(raw.get("bias", False))
+    parallel = bool(raw.get("parallel_attn", True))
+    return {
+        "num_hidden_layers": _get(raw, "num_hidden_layers", "n_layer"),
+        "hidden_size": hidden,
+        "num_attention_heads": heads,
+        "num_key_value_heads": kv_heads,
+        "head_dim": raw.get("head_dim"),
+        "intermediate_size": _get(raw, "ffn_hidden_size", default=4 * hidden if isinstance(hidden, int) else None),
+        "vocab_size": raw.get("vocab_size"),
+        "max_position_embeddings": raw.get("max_position_embeddings"),
+        "mlp": "plain",
+        "hidden_act": raw.get("activation", "gelu"),
+        "norm": "layernorm",
+        # Falcon-7B's parallel block shares one LayerNorm; the new architecture has two.
+        "norms_per_layer": 2 if new_arch or not parallel else 1,
+        "tie_word_embeddings": raw.get("tie_word_embeddings", True),
+        "qkv_bias": bias, "o_bias": bias, "mlp_bias": bias,
+        "position_embedding": "alibi" if raw.get("alibi") else "rope",
+    }
+
+
+FAMILIES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
+    "llama": lambda raw: _llama_like(raw, "llama"),
+    "mistral": lambda raw: _llama_like(raw, "mistral"),
+    "qwen2": lambda raw: _llama_like(raw, "qwen2"),
+    "qwen3": lambda raw: _llama_like(raw, "qwen3"),
+    "gemma": lambda raw: _llama_like(raw, "gemma"),
+    "gpt2": _gpt2,
+    "falcon": _falcon,
+    "RefinedWebModel": _falcon,
+    "RefinedWeb": _falcon,
+}
+
+# The raw keys each family's mapper reads (for strict checking of rooflint's own YAML).
+FAMILY_KEYS = {
+    "llama_like": {"num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads",
+                   "intermediate_size", "vocab_size", "max_position_embeddings", "attention_bias",
+                   "mlp_bias"},
+    "gpt2": {"n_layer", "n_embd", "n_head", "n_inner", "n_positions", "vocab_size"},
+    "falcon": {"num_hidden_layers", "n_layer", "hidden_size", "num_attention_heads", "n_head",
+               "new_decoder_architecture", "num_kv_heads", "n_head_kv", "multi_query", "bias",
+               "parallel_attn", "ffn_hidden_size", "vocab_size", "max_position_embeddings",
+               "activation", "alibi"},
+}
+
+
+def _family_keys(model_type: str) -> set[str]:
+    if model_type == "gpt2":
+        return FAMILY_KEYS["gpt2"]
+    if model_type in ("falcon", "RefinedWebModel", "RefinedWeb"):
+        return FAMILY_KEYS["falcon"]
+    return FAMILY_KEYS["llama_like"]
+
+
+def settable_fields() -> dict[str, type]:
+    """Model fields that --set may override, with the type each takes."""
+    skip = {"name", "model_type", "source", "path", "derived"}
+    types = {"int": int, "bool": bool, "str": str, "int | None": int}
+    return {f.name: types[str(f.type)] for f in dataclasses.fields(Model) if f.name not in skip}
+
+
+def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
+                       overrides: Mapping[str, str], default_name: str) -> Model:
+    model_type = raw.get("model_type")
+    if not isinstance(model_type, str):
+        raise SpecError(where, "model_type", "missing: rooflint needs the model family "
+                        f"(one of {', '.join(sorted(FAMILIES))})")
+    if model_type not in FAMILIES:
+        raise SpecError(where, "model_type", f"'{model_type}' is not a family rooflint models "
+                        f"(supported: {', '.join(sorted(FAMILIES))}); refusing to guess its attention")
+    for key, feature in UNSUPPORTED.items():
+        if raw.get(key):
+            raise SpecError(where, key, f"{feature} is not supported by this version of rooflint")
+    if strict:
+        import difflib
+
+        allowed = _family_keys(model_type) | IGNORED
+        for key in raw:
+            if key not in allowed:
+                close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+                hint = f"; did you mean '{close[0]}'?" if close else ""
+                raise SpecError(where, str(key), f"unknown field for model_type {model_type}{hint}")
+
+    fields = FAMILIES[model_type](raw)
+    fields.update(name=raw.get("name") or default_name, model_type=model_type,
+                  source=str(raw.get("source", "")), path=where)
+    fields.update(_parse_overrides(overrides))
+
+    derived = []
+    if fields.get("head_dim") is None:
+        hidden, heads = fields.get("hidden_size"), fields.get("num_attention_heads")
+        if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden > 0:
+            if hidden % heads:
+                raise SpecError(where, "head_dim", f"missing, and hidden_size {hidden} is not a "
+                                f"multiple of num_attention_heads {heads}; give head_dim explicitly")
+            fields["head_dim"] = hidden // heads
+            derived.append("head_dim = hidden_size / num_attention_heads")
+    for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"):
+        if fields.get(key) is None:
+            raise SpecError(where, key, "missing")
+    fields["derived"] = tuple(derived)
+    return Model(**fields)
+
+
+def _parse_overrides(overrides: Mapping[str, str]) -> dict[str, Any]:
+    import difflib
+
+    fields = settable_fields()
+    parsed: dict[str, Any] = {}
+    for key, text in overrides.items():
+        if key not in fields:
+            close = difflib.get_close_matches(key, sorted(fields), n=1)
+            hint = f"; did you mean '{close[0]}'?" if close else ""
+            raise SpecError("--set", key, f"not a model field{hint}")
+        kind = fields[key]
+        if text.lower() in ("null", "none") and key in ("sliding_window", "max_position_embeddings"):
+            parsed[key] = None
+        elif kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise SpecError("--set", key, f"expected true or false, got {text!r}")
+            parsed[key] = text.lower() == "true"
+        elif kind is int:
+            from rooflint.units import UnitParseError, parse_count
+
+            try:
+                parsed[key] = parse_count(text)
+            except UnitParseError:
+                raise SpecError("--set", key, f"expected a positive integer, got {text!r}") from None
+        else:
+            parsed[key] = text
+    return parsed

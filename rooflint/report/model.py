@@ -1,0 +1,35 @@
+"""The shape every command's output takes before it is rendered: tables of raw numbers."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+# How a column's raw number is shown to a person (machine formats keep the raw number).
+KINDS = ("text", "int", "bytes", "flops", "flop_per_s", "bytes_per_s", "seconds", "ratio",
+         "percent", "intensity", "count")
+
+
+@dataclass(frozen=True, slots=True)
+class Column:
+    key: str  # also the CSV header: carries its unit (e.g. time_s, bytes_read)
+    header: str  # what a person reads
+    kind: str = "text"
+
+
+@dataclass(frozen=True, slots=True)
+class Table:
+    title: str
+    columns: tuple[Column, ...]
+    rows: tuple[dict[str, Any], ...]
+
+
+@dataclass(frozen=True, slots=True)
+class Report:
+    schema: str  # JSON schema tag, e.g. rooflint.analyze/1
+    title: str
+    data: dict[str, Any]  # the JSON document (raw base units)
+    tables: tuple[Table, ...] = ()
+    summary: tuple[tuple[str, Any, str], ...] = ()  # (label, raw value, kind)
+    notes: tuple[str, ...] = ()
+    explanation: tuple[str, ...] = field(default=())  # lines shown with --explain

@@ -1,0 +1,134 @@
+"""Turn analysis results into Reports (one function per command)."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rooflint.analysis.inference import Analysis, PhaseResult
+from rooflint.report.explain import explain_op, formula_line
+from rooflint.report.model import Column, Report, Table
+from rooflint.specs import Hardware, Model
+
+OP_COLUMNS = (
+    Column("name", "op"), Column("scope", "scope"), Column("count", "×", "int"),
+    Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
+    Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
+    Column("bound", "bound"), Column("time_s", "time (each)", "seconds"),
+    Column("total_time_s", "time (all)", "seconds"), Column("share", "share", "percent"),
+)
+
+
+def model_dict(m: Model) -> dict[str, Any]:
+    return {k: v for k, v in dataclasses.asdict(m).items()}
+
+
+def hardware_dict(hw: Hardware, dtype_key: str | None = None) -> dict[str, Any]:
+    data = {f.name: getattr(hw, f.name) for f in dataclasses.fields(hw)}
+    data["peak_flop_per_s"] = dict(hw.peak_flop_per_s)
+    data["provenance"] = dict(hw.provenance)
+    data["ridge_points"] = {k: hw.ridge_point(k) for k in hw.peak_flop_per_s}
+    if dtype_key:
+        data["ridge_point"] = hw.ridge_point(dtype_key)
+    return data
+
+
+def _op_rows(phase: PhaseResult) -> list[dict[str, Any]]:
+    total = phase.time_s
+    rows = []
+    for t in phase.ops:
+        op = t.op
+        rows.append({
+            "name": op.name, "scope": op.scope, "count": op.count, "kind": op.kind,
+            "peak_key": op.peak_key, "flops": op.flops, "bytes_read": op.bytes_read,
+            "bytes_written": op.bytes_written, "intensity": op.intensity, "bound": t.bound,
+            "time_s": t.time_s, "total_time_s": op.count * t.time_s,
+            "share": op.count * t.time_s / total if total else 0.0,
+        })
+    return rows
+
+
+def _phase_dict(phase: PhaseResult) -> dict[str, Any]:
+    ops = []
+    for row, t in zip(_op_rows(phase), phase.ops):
+        ops.append({**row, "formulas": dict(t.op.formulas), "note": t.op.note})
+    return {
+        "flops": phase.flops, "bytes": phase.bytes, "time_s": phase.time_s,
+        "memory_bound_time_s": phase.time_by_bound("memory"),
+        "compute_bound_time_s": phase.time_by_bound("compute"),
+        "tokens": phase.tokens,
+        "symbols": dict(phase.ops[0].op.symbols) if phase.ops else {},
+        "ops": ops,
+    }
+
+
+def analyze_report(a: Analysis) -> Report:
+    s, m, hw = a.settings, a.model, a.hardware
+    settings = {"batch": s.batch, "prompt": s.prompt, "context": s.decode_context,
+                "dtype": a.dtype.name, "kv_dtype": a.kv_dtype.name, "all_logits": s.all_logits}
+    memory = {
+        "weights_bytes": a.weights_bytes,
+        "kv_cache_bytes_per_token": a.kv_bytes_per_token,
+        "kv_cache_bytes_per_sequence": a.kv_bytes_per_sequence,
+        "kv_cache_bytes": a.kv_bytes,
+        "attention_scores_bytes_per_layer": a.scores_bytes_per_layer,
+        "total_bytes": a.weights_bytes + a.kv_bytes,
+        "capacity_bytes": hw.capacity_bytes,
+    }
+    data = {
+        "schema": "rooflint.analyze/1",
+        "model": {**model_dict(m), "params": a.param_count, "params_breakdown": dict(a.params)},
+        "hardware": hardware_dict(hw, a.dtype.peak_key),
+        "settings": settings,
+        "memory": memory,
+        "phases": {"prefill": _phase_dict(a.prefill), "decode": _phase_dict(a.decode)},
+        "totals": {"ttft_s": a.ttft_s, "tpot_s": a.tpot_s,
+                   "decode_tokens_per_s": a.decode_tokens_per_s,
+                   "prefill_tokens_per_s": a.prefill_tokens_per_s},
+        "notes": list(a.notes),
+    }
+    summary = (
+        ("model", f"{m.name}: {a.param_count / 1e9:.2f} B params, L={m.num_hidden_layers} D={m.hidden_size} "
+                  f"H_q={m.num_attention_heads} H_kv={m.num_key_value_heads} d={m.head_dim}", "text"),
+        ("hardware", f"{hw.name}: {a.dtype.name} {hw.peak(a.dtype.peak_key) / 1e12:g} TFLOP/s, "
+                     f"{hw.bandwidth_bytes_per_s / 1e9:g} GB/s, ridge {hw.ridge_point(a.dtype.peak_key):.1f} FLOP/B", "text"),
+        ("settings", f"batch {s.batch}, prompt {s.prompt}, decode context {s.decode_context}, "
+                     f"{a.dtype.name} (KV {a.kv_dtype.name})", "text"),
+        ("weights", a.weights_bytes, "bytes"),
+        ("KV cache per token", a.kv_bytes_per_token, "bytes"),
+        (f"KV cache at {s.decode_context} tokens", a.kv_bytes_per_sequence, "bytes"),
+        (f"KV cache for batch {s.batch}", a.kv_bytes, "bytes"),
+        ("S+P per layer (eager prefill)", a.scores_bytes_per_layer, "bytes"),
+        ("weights + KV / capacity", (a.weights_bytes + a.kv_bytes) / hw.capacity_bytes, "percent"),
+        ("prefill (time to first token)", a.ttft_s, "seconds"),
+        ("prefill tokens/s", a.prefill_tokens_per_s, "ratio"),
+        ("decode step (time per output token)", a.tpot_s, "seconds"),
+        ("decode tokens/s (batch)", a.decode_tokens_per_s, "ratio"),
+    )
+    tables = tuple(Table(f"{p.name} ops (per instance; × = instances per pass)", OP_COLUMNS,
+                         tuple(_op_rows(p))) for p in (a.prefill, a.decode))
+    return Report("rooflint.analyze/1", f"rooflint analyze {m.name} on {hw.name}", data,
+                  tables, summary, a.notes, tuple(_analyze_explanation(a)))
+
+
+def _analyze_explanation(a: Analysis) -> list[str]:
+    m, s = a.model, a.settings
+    sym = {"L": m.num_hidden_layers, "H_kv": m.num_key_value_heads, "d": m.head_dim,
+           "b_kv": a.kv_dtype.bytes, "C": min(s.decode_context, m.sliding_window or s.decode_context),
+           "B": s.batch, "H_q": m.num_attention_heads, "P": s.prompt, "b_a": a.dtype.bytes,
+           "N_params": a.param_count, "b_w": a.dtype.bytes}
+    lines = ["memory",
+             formula_line("weights_bytes", "N_params*b_w", sym, "bytes"),
+             formula_line("kv_cache_bytes_per_token", "2*L*H_kv*d*b_kv", sym, "bytes"),
+             formula_line("kv_cache_bytes", "2*L*H_kv*d*b_kv*C*B", sym, "bytes"),
+             formula_line("attention_scores_bytes_per_layer", "2*B*H_q*P*P*b_a", sym, "bytes"),
+             "  params = " + " + ".join(f"{k} {v:,}" for k, v in a.params.items() if v),
+             *(f"  note: {d}" for d in m.derived), ""]
+    for phase in (a.prefill, a.decode):
+        lines.append(f"{phase.name}: time = Σ count × max(flops/peak, bytes/BW) over the ops; "
+                     f"tokens/s = B / time" if phase.name == "decode" else
+                     f"{phase.name}: time = Σ count × max(flops/peak, bytes/BW) over the ops")
+        for t in phase.ops:
+            lines += explain_op(t, phase.name)
+        lines.append("")
+    return lines
