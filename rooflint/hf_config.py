@@ -120,7 +120,7 @@ def _falcon(raw: Mapping[str, Any]) -> dict[str, Any]:
         "head_dim": raw.get("head_dim"),
         "intermediate_size": _get(raw, "ffn_hidden_size", default=4 * hidden if isinstance(hidden, int) else None),
         "vocab_size": raw.get("vocab_size"),
-        "max_position_embeddings": raw.get("max_position_embeddings"),
+        "max_position_embeddings": raw.get("max_position_embeddings", 2048),  # FalconConfig default
         "mlp": "plain",
         "hidden_act": raw.get("activation", "gelu"),
         "norm": "layernorm",
