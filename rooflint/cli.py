@@ -22,6 +22,16 @@ class Format(str, Enum):
     markdown = "markdown"
 
 
+class Attention(str, Enum):
+    eager = "eager"
+    flash = "flash"
+
+
+class MlaMode(str, Enum):
+    absorbed = "absorbed"
+    naive = "naive"
+
+
 _state = {"debug": False}
 
 FormatOpt = Annotated[Format, typer.Option("--format", "-f", help="Output format.")]
@@ -29,6 +39,8 @@ OutputOpt = Annotated[Optional[str], typer.Option("--output", "-o", help="Write 
 ExplainOpt = Annotated[bool, typer.Option("--explain", help="Show each figure's formula with its terms.")]
 GpuOpt = Annotated[str, typer.Option("--gpu", "-g", help="Built-in GPU name or alias, or a hardware YAML file.")]
 DtypeOpt = Annotated[str, typer.Option("--dtype", help="Weights and activations: fp32, fp16, bf16, fp8, int8.")]
+KvDtypeOpt = Annotated[Optional[str], typer.Option("--kv-dtype", help="KV cache: fp16, bf16, fp8, int8, int4 (default: --dtype).")]
+KvGroupOpt = Annotated[Optional[str], typer.Option("--kv-group-size", help="Elements per fp16 scale of a quantized KV cache (default 64 for int8/int4).")]
 SetOpt = Annotated[Optional[list[str]], typer.Option("--set", help="Override a model field, e.g. num_key_value_heads=8.")]
 
 
@@ -105,6 +117,13 @@ def analyze(
     batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch.")] = "1",
     context: Annotated[Optional[str], typer.Option("--context", "-c", help="Tokens attended in the decode step (default: the prompt).")] = None,
     dtype: DtypeOpt = "fp16",
+    attention_kernel: Annotated[Attention, typer.Option("--attention", help="eager: S/P through memory; flash: fused.")] = Attention.eager,
+    kv_dtype: KvDtypeOpt = None,
+    weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="Weights (weight-only quantization): fp16, fp8, int8, int4.")] = None,
+    kv_group_size: KvGroupOpt = None,
+    mla_mode: Annotated[MlaMode, typer.Option("--mla-mode", help="MLA: absorbed (latent cache) or naive (decompressed K/V).")] = MlaMode.absorbed,
+    flash_tile: Annotated[Optional[str], typer.Option("--flash-tile", help="Flash tiles B_r,B_c (default: from SRAM per SM).")] = None,
+    prefix: Annotated[str, typer.Option("--prefix", help="Tokens already cached before the prompt (chunked prefill).")] = "0",
     all_logits: Annotated[bool, typer.Option("--all-logits", help="lm_head on every prefill position, not just the last.")] = False,
     set_: SetOpt = None,
     fmt: FormatOpt = Format.table,
@@ -112,6 +131,8 @@ def analyze(
     explain: ExplainOpt = False,
 ) -> None:
     """Roofline of prefill and one decode step: every op's FLOPs, bytes, bound and time; memory."""
+    from dataclasses import replace
+
     from rooflint.analysis.inference import Settings, analyze as run
     from rooflint.catalog import load_hardware, load_model
     from rooflint.dtypes import dtype as lookup
@@ -120,9 +141,17 @@ def analyze(
     spec = load_model(model, _overrides(set_))
     hw = load_hardware(gpu)
     default_prompt = min(4096, spec.max_position_embeddings or 4096)
+    tile = tuple(_counts(flash_tile, "--flash-tile")) if flash_tile else None
     settings = Settings(batch=_count(batch, "--batch"), prompt=_count(prompt, "--prompt") or default_prompt,
-                        context=_count(context, "--context"), dtype=lookup(dtype), all_logits=all_logits)
-    _emit(analyze_report(run(spec, hw, settings)), fmt, output, explain)
+                        context=_count(context, "--context"), dtype=lookup(dtype),
+                        kv_dtype=lookup(kv_dtype, "--kv-dtype") if kv_dtype else None,
+                        weight_dtype=lookup(weight_dtype, "--weight-dtype") if weight_dtype else None,
+                        kv_group_size=-1 if kv_group_size is None else _count(kv_group_size, "--kv-group-size"),
+                        attention=attention_kernel.value, mla_mode=mla_mode.value, flash_tile=tile,
+                        all_logits=all_logits, prefix=_count(prefix, "--prefix") if prefix != "0" else 0)
+    result = run(spec, hw, settings)
+    other = run(spec, hw, replace(settings, attention="eager" if settings.attention == "flash" else "flash"))
+    _emit(analyze_report(result, other), fmt, output, explain)
 
 
 @app.command()
@@ -157,7 +186,8 @@ def attention(
     heads: Annotated[int, typer.Option("--heads", help="Heads h.")] = 1,
     batch: Annotated[int, typer.Option("--batch", "-b", help="Batch b.")] = 1,
     dtype: DtypeOpt = "fp16",
-    gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Place the three eager kernels on this GPU's roofline.")] = None,
+    gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Place the eager kernels and a flash kernel on this GPU's roofline.")] = None,
+    causal: Annotated[bool, typer.Option("--causal/--no-causal", help="Flash skips masked tiles (eager never does).")] = True,
     fmt: FormatOpt = Format.table,
     output: OutputOpt = None,
     explain: ExplainOpt = False,
@@ -171,7 +201,8 @@ def attention(
         if value <= 0:
             raise SpecError(name, None, f"expected a positive number, got {value}")
     hw = load_hardware(gpu) if gpu else None
-    _emit(attention_report(_counts(seq, "--seq"), head_dim, heads, batch, lookup(dtype), hw), fmt, output, explain)
+    _emit(attention_report(_counts(seq, "--seq"), head_dim, heads, batch, lookup(dtype), hw, causal),
+          fmt, output, explain)
 
 
 @app.command()

@@ -45,3 +45,22 @@ def dtype(name: str, field: str = "--dtype") -> DType:
         return DTYPES[name.lower()]
     except KeyError:
         raise SpecError(field, None, f"unknown dtype '{name}'; expected one of {', '.join(DTYPES)}") from None
+
+
+SCALE_BYTES = 2  # one fp16 scale per group
+
+
+def element_bytes(dt: DType, group_size: int | None) -> float:
+    """Bytes per stored element including quantization scales: bits/8 + 2/group (fp16 scale)."""
+    return dt.bytes + (SCALE_BYTES / group_size if group_size else 0.0)
+
+
+def default_group_size(dt: DType, role: str) -> int | None:
+    """Per-group scales for integer types: KV int8/int4 in groups of 64 (KIVI-style), weights
+    int4 in groups of 128 (GPTQ/AWQ); fp8 and int8 weights use per-tensor/per-channel scales,
+    negligible per element; float types need none."""
+    if dt.name == "int4":
+        return 64 if role == "kv" else 128
+    if dt.name == "int8" and role == "kv":
+        return 64
+    return None

@@ -76,9 +76,73 @@ def _llama_like(raw: Mapping[str, Any], family: str) -> dict[str, Any]:
         "qkv_bias": True if family == "qwen2" else bool(raw.get("attention_bias", False)),
         "o_bias": False if family == "qwen2" else bool(raw.get("attention_bias", False)),
         "mlp_bias": bool(raw.get("mlp_bias", False)),
-        "qk_norm": family == "qwen3",
+        "qk_norm": family in ("qwen3", "gemma3"),
         "sliding_window": window,
+        "layer_types": _layer_types(raw, window),
     }
+
+
+def _layer_types(raw: Mapping[str, Any], window: Any) -> tuple[str, ...]:
+    """HF's explicit layer_types, else () (uniform layers)."""
+    types = raw.get("layer_types")
+    if types is None:
+        return ()
+    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
+        raise SpecError("config", "layer_types", "expected a list of layer type names")
+    return tuple(types)
+
+
+def _gemma2(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Gemma 2: layers alternate sliding (even index) and global; four norms per layer."""
+    fields = _llama_like(raw, "gemma")
+    layers = raw.get("num_hidden_layers")
+    if not fields["layer_types"] and isinstance(layers, int) and fields["sliding_window"]:
+        fields["layer_types"] = tuple("sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers))
+    fields["norms_per_layer"] = 4
+    return fields
+
+
+def _gemma3(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """Gemma 3 text: 5 local (sliding) layers to 1 global unless layer_types says otherwise."""
+    raw = raw.get("text_config") or raw
+    fields = _llama_like(raw, "gemma3")
+    fields["tie_word_embeddings"] = raw.get("tie_word_embeddings", True)
+    layers = raw.get("num_hidden_layers")
+    pattern = raw.get("sliding_window_pattern", 6)
+    if not fields["layer_types"] and isinstance(layers, int) and fields["sliding_window"]:
+        fields["layer_types"] = tuple("full_attention" if (i + 1) % pattern == 0 else "sliding_attention"
+                                      for i in range(layers))
+    fields["norms_per_layer"] = 4
+    return fields
+
+
+def _mixtral(raw: Mapping[str, Any]) -> dict[str, Any]:
+    fields = _llama_like(raw, "mistral")
+    if "sliding_window" not in raw:
+        fields["sliding_window"] = None
+    fields.update(num_experts=raw.get("num_local_experts"), num_experts_per_tok=raw.get("num_experts_per_tok", 2),
+                  moe_intermediate_size=raw.get("intermediate_size"))
+    return fields
+
+
+def _deepseek(raw: Mapping[str, Any]) -> dict[str, Any]:
+    """DeepSeek-V2/V3: MLA attention and a MoE MLP after the first dense layers."""
+    fields = _llama_like(raw, "deepseek")
+    heads = raw.get("num_attention_heads")
+    fields.update(
+        num_key_value_heads=heads,  # MLA's per-head K/V once decompressed; the latent is shared
+        head_dim=raw.get("qk_nope_head_dim", 128) + raw.get("qk_rope_head_dim", 64)
+        if isinstance(raw.get("qk_nope_head_dim", 128), int) and isinstance(raw.get("qk_rope_head_dim", 64), int) else None,
+        kv_lora_rank=raw.get("kv_lora_rank"), q_lora_rank=raw.get("q_lora_rank"),
+        qk_rope_head_dim=raw.get("qk_rope_head_dim"), qk_nope_head_dim=raw.get("qk_nope_head_dim"),
+        v_head_dim=raw.get("v_head_dim"),
+        num_experts=raw.get("n_routed_experts"), num_experts_per_tok=raw.get("num_experts_per_tok"),
+        num_shared_experts=raw.get("n_shared_experts") or 0, moe_intermediate_size=raw.get("moe_intermediate_size"),
+        first_dense_layers=raw.get("first_k_dense_replace", 0),
+    )
+    if raw.get("moe_layer_freq", 1) != 1:
+        raise SpecError("config", "moe_layer_freq", "only every-layer MoE (moe_layer_freq 1) is modelled")
+    return fields
 
 
 def _gpt2(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -138,6 +202,12 @@ FAMILIES: dict[str, Callable[[Mapping[str, Any]], dict[str, Any]]] = {
     "qwen2": lambda raw: _llama_like(raw, "qwen2"),
     "qwen3": lambda raw: _llama_like(raw, "qwen3"),
     "gemma": lambda raw: _llama_like(raw, "gemma"),
+    "gemma2": _gemma2,
+    "gemma3": _gemma3,
+    "gemma3_text": _gemma3,
+    "mixtral": _mixtral,
+    "deepseek_v2": _deepseek,
+    "deepseek_v3": _deepseek,
     "gpt2": _gpt2,
     "falcon": _falcon,
     "RefinedWebModel": _falcon,
@@ -157,17 +227,36 @@ FAMILY_KEYS = {
 }
 
 
+HANDLED = {
+    "mixtral": {"num_local_experts", "num_experts_per_tok"},
+    "deepseek_v2": {"kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim",
+                    "n_routed_experts", "num_experts_per_tok", "n_shared_experts", "moe_intermediate_size",
+                    "first_k_dense_replace", "moe_layer_freq"},
+}
+HANDLED["deepseek_v3"] = HANDLED["deepseek_v2"]
+for _family in ("llama", "mistral", "qwen2", "qwen3", "gemma", "gemma2", "gemma3", "gemma3_text"):
+    HANDLED[_family] = {"layer_types"}
+HANDLED["gemma2"] = HANDLED["gemma3"] = HANDLED["gemma3_text"] = {"layer_types", "sliding_window_pattern",
+                                                                    "query_pre_attn_scalar", "text_config"}
+# Fields with no cost (scalars, softcaps, routing details) that rooflint's own YAML may carry.
+COSTLESS = {"query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping",
+            "sliding_window_pattern", "norm_topk_prob", "routed_scaling_factor", "scoring_func",
+            "topk_method", "n_group", "topk_group", "ep_size", "aux_loss_alpha", "seq_aux",
+            "num_nextn_predict_layers", "router_aux_loss_coef", "output_router_logits",
+            "router_jitter_noise", "rope_local_base_freq", "cache_implementation"}
+
+
 def _family_keys(model_type: str) -> set[str]:
     if model_type == "gpt2":
         return FAMILY_KEYS["gpt2"]
     if model_type in ("falcon", "RefinedWebModel", "RefinedWeb"):
         return FAMILY_KEYS["falcon"]
-    return FAMILY_KEYS["llama_like"]
+    return FAMILY_KEYS["llama_like"] | HANDLED.get(model_type, set()) | COSTLESS
 
 
 def settable_fields() -> dict[str, type]:
     """Model fields that --set may override, with the type each takes."""
-    skip = {"name", "model_type", "source", "path", "derived"}
+    skip = {"name", "model_type", "source", "path", "derived", "layer_types"}
     types = {"int": int, "bool": bool, "str": str, "int | None": int}
     return {f.name: types[str(f.type)] for f in dataclasses.fields(Model) if f.name not in skip}
 
@@ -182,7 +271,7 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
         raise SpecError(where, "model_type", f"'{model_type}' is not a family rooflint models "
                         f"(supported: {', '.join(sorted(FAMILIES))}); refusing to guess its attention")
     for key, feature in UNSUPPORTED.items():
-        if raw.get(key):
+        if raw.get(key) and key not in HANDLED.get(model_type, set()):
             raise SpecError(where, key, f"{feature} is not supported by this version of rooflint")
     if strict:
         import difflib

@@ -52,6 +52,7 @@ class Hardware:
 MLP_KINDS = ("gated", "plain")
 NORM_KINDS = ("rmsnorm", "layernorm")
 POSITION_KINDS = ("rope", "learned", "alibi")
+LAYER_TYPES = ("full_attention", "sliding_attention")
 
 
 @dataclass(frozen=True, slots=True)
@@ -83,6 +84,22 @@ class Model:
     qk_norm: bool = False  # per-head RMSNorm on q and k (Qwen3)
     position_embedding: str = "rope"
     sliding_window: int | None = None
+    # Per-layer attention: "full_attention" or "sliding_attention" per layer (HF layer_types);
+    # empty means every layer is sliding when sliding_window is set, full otherwise.
+    layer_types: tuple[str, ...] = ()
+    # Multi-head latent attention (DeepSeek-V2/V3): all four set, or none.
+    kv_lora_rank: int | None = None
+    q_lora_rank: int | None = None
+    qk_rope_head_dim: int | None = None
+    qk_nope_head_dim: int | None = None
+    v_head_dim: int | None = None
+    # Mixture of experts: routed experts, top-k per token, always-on shared experts, expert width,
+    # and the first layers that keep a dense MLP of intermediate_size.
+    num_experts: int | None = None
+    num_experts_per_tok: int | None = None
+    num_shared_experts: int = 0
+    moe_intermediate_size: int | None = None
+    first_dense_layers: int = 0
     source: str = ""
     path: str = ""
     derived: tuple[str, ...] = ()  # fields rooflint derived rather than read (for --explain)
@@ -102,6 +119,38 @@ class Model:
                                                 or not isinstance(self.sliding_window, int)
                                                 or self.sliding_window <= 0):
             raise SpecError(where, "sliding_window", f"expected a positive integer or null, got {self.sliding_window!r}")
+        for name in ("kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim",
+                     "num_experts", "num_experts_per_tok", "moe_intermediate_size"):
+            value = getattr(self, name)
+            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
+                raise SpecError(where, name, f"expected a positive integer or null, got {value!r}")
+        for name in ("num_shared_experts", "first_dense_layers", "norms_per_layer"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
+                raise SpecError(where, name, f"expected a whole number >= 0, got {value!r}")
+        mla = [self.kv_lora_rank, self.qk_rope_head_dim, self.qk_nope_head_dim, self.v_head_dim]
+        if any(v is not None for v in mla) and not all(v is not None for v in mla):
+            raise SpecError(where, "kv_lora_rank", "MLA needs kv_lora_rank, qk_rope_head_dim, "
+                            "qk_nope_head_dim and v_head_dim together")
+        if self.num_experts is not None:
+            if self.num_experts_per_tok is None or self.moe_intermediate_size is None:
+                raise SpecError(where, "num_experts_per_tok", "a mixture of experts needs "
+                                "num_experts_per_tok and moe_intermediate_size")
+            if self.num_experts_per_tok > self.num_experts:
+                raise SpecError(where, "num_experts_per_tok",
+                                f"{self.num_experts_per_tok} exceeds num_experts {self.num_experts}")
+        if self.first_dense_layers > self.num_hidden_layers:
+            raise SpecError(where, "first_dense_layers", "more dense layers than layers")
+        if self.layer_types:
+            if len(self.layer_types) != self.num_hidden_layers:
+                raise SpecError(where, "layer_types", f"{len(self.layer_types)} entries for "
+                                f"{self.num_hidden_layers} layers")
+            bad = set(self.layer_types) - set(LAYER_TYPES)
+            if bad:
+                raise SpecError(where, "layer_types", f"unsupported layer type {sorted(bad)[0]!r} "
+                                f"(rooflint models {', '.join(LAYER_TYPES)})")
+            if "sliding_attention" in self.layer_types and not self.sliding_window:
+                raise SpecError(where, "sliding_window", "sliding_attention layers need a sliding_window")
         for name, allowed in (("mlp", MLP_KINDS), ("norm", NORM_KINDS), ("position_embedding", POSITION_KINDS)):
             if getattr(self, name) not in allowed:
                 raise SpecError(where, name, f"expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
@@ -109,6 +158,23 @@ class Model:
     @property
     def gqa_groups(self) -> int:
         return self.num_attention_heads // self.num_key_value_heads
+
+    @property
+    def is_mla(self) -> bool:
+        return self.kv_lora_rank is not None
+
+    @property
+    def is_moe(self) -> bool:
+        return self.num_experts is not None
+
+    def layer_window(self, index: int) -> int | None:
+        """Sliding window of layer `index`, or None for full attention."""
+        if self.layer_types:
+            return self.sliding_window if self.layer_types[index] == "sliding_attention" else None
+        return self.sliding_window
+
+    def layer_is_moe(self, index: int) -> bool:
+        return self.is_moe and index >= self.first_dense_layers
 
 
 def freeze(mapping: Mapping[str, float]) -> Mapping[str, float]:

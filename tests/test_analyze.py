@@ -21,8 +21,8 @@ def test_json_contract(doc):
     assert doc["schema"] == "rooflint.analyze/1"
     assert doc["model"]["params"] == 6_738_415_616
     assert doc["hardware"]["ridge_point"] == pytest.approx(312e12 / 1555e9)
-    assert doc["settings"] == {"batch": 4, "prompt": 2048, "context": 3000, "dtype": "fp16",
-                               "kv_dtype": "fp16", "all_logits": False}
+    assert doc["settings"].items() >= {"batch": 4, "prompt": 2048, "context": 3000, "dtype": "fp16",
+                                       "kv_dtype": "fp16", "attention": "eager", "all_logits": False}.items()
     for key in ("weights_bytes", "kv_cache_bytes_per_token", "kv_cache_bytes", "attention_scores_bytes_per_layer"):
         assert isinstance(doc["memory"][key], (int, float))
     for phase in ("prefill", "decode"):

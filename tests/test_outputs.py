@@ -14,7 +14,7 @@ from rooflint.report.output import write_atomic
 def test_csv_raw_numbers(cli):
     text = cli("analyze", "llama2-7b", "--format", "csv").stdout
     rows = list(csv.DictReader(io.StringIO(text)))
-    assert {r["table"].split()[0] for r in rows} == {"prefill", "decode"}
+    assert {r["table"].split()[0] for r in rows} == {"prefill", "decode", "attention"}
     q = next(r for r in rows if r["name"] == "q_proj" and r["table"].startswith("decode"))
     assert float(q["flops"]) == 2 * 1 * 4096 * 4096  # raw, not "33.55 MFLOP"
     assert q["bound"] == "memory"

@@ -45,7 +45,7 @@ def test_kv_follows_kv_heads_not_query_heads(m, extra_groups):
 
 @given(st.integers(1, 1 << 20), st.sampled_from([64, 128, 256]))
 def test_qk_intensity_below_d_and_rising(n, d):
-    sym = lambda n: {"B": 1, "H_q": 1, "H_kv": 1, "S_q": n, "S_kv": n, "d": d, "b_a": 2, "b_k": 2}
+    sym = lambda n: {"B": 1, "H_q": 1, "H_kv": 1, "S_q": n, "S_kv": n, "d": d, "d_v": d, "b_a": 2, "b_k": 2}
     qk, softmax, pv = attention_ops(sym(n), "fp16", 1)
     assert qk.intensity < d and pv.intensity < d
     assert softmax.intensity == 1.25

@@ -98,11 +98,12 @@ def test_kv_heads_default_to_heads(tmp_path):
     assert load_model(str(cfg)).num_key_value_heads == 4
 
 
-@pytest.mark.parametrize("folder,field", [("deepseek-v2-lite", "model_type"), ("gemma2-2b", "model_type")])
-def test_unsupported_configs_are_refused(folder, field):
-    with pytest.raises(SpecError) as err:
-        load_model(os.path.join(HF, folder))
-    assert err.value.field == field
+def test_mla_moe_and_interleaved_configs():
+    ds = load_model(os.path.join(HF, "deepseek-v2-lite"))
+    assert (ds.kv_lora_rank, ds.qk_rope_head_dim, ds.num_experts, ds.num_experts_per_tok) == (512, 64, 64, 6)
+    assert (ds.num_shared_experts, ds.first_dense_layers) == (2, 1)
+    g2 = load_model(os.path.join(HF, "gemma2-2b"))
+    assert g2.layer_types[:2] == ("sliding_attention", "full_attention") and g2.sliding_window == 4096
 
 
 def test_fixture_files_are_json():
@@ -127,7 +128,7 @@ def test_units_strict():
             parse_quantity(bad, dim)
 
 
-@pytest.mark.parametrize("key,value", [("kv_lora_rank", 512), ("num_local_experts", 8), ("layer_types", ["sliding_attention"])])
+@pytest.mark.parametrize("key,value", [("kv_lora_rank", 512), ("num_local_experts", 8), ("is_encoder_decoder", True)])
 def test_unknown_attention_features_are_refused(tmp_path, key, value):
     import json
     cfg = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
@@ -136,3 +137,14 @@ def test_unknown_attention_features_are_refused(tmp_path, key, value):
     with pytest.raises(SpecError) as err:
         load_model(str(tmp_path))
     assert err.value.field == key and "not supported" in err.value.message
+
+
+@pytest.mark.parametrize("types,words", [(["linear_attention", "full_attention"], "unsupported layer type"),
+                                         (["full_attention"], "1 entries for 2 layers")])
+def test_bad_layer_types(tmp_path, types, words):
+    import json
+    cfg = {"model_type": "llama", "num_hidden_layers": 2, "hidden_size": 64, "num_attention_heads": 4,
+           "intermediate_size": 128, "vocab_size": 100, "layer_types": types}
+    (tmp_path / "config.json").write_text(json.dumps(cfg))
+    with pytest.raises(SpecError, match=words):
+        load_model(str(tmp_path))

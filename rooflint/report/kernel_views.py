@@ -8,7 +8,7 @@ from rooflint.analysis.attention import AttentionMemory
 from rooflint.analysis.gemm import gemm_op, inputs_only_intensity
 from rooflint.analysis.kv_cache import cached_tokens, kv_bytes, kv_bytes_per_token
 from rooflint.analysis.roofline import bound_of, place
-from rooflint.analysis.transformer import attention_ops
+from rooflint.analysis.transformer import attention_ops, flash_ops
 from rooflint.dtypes import DType
 from rooflint.report.explain import explain_op, formula_line
 from rooflint.report.model import Column, Report, Table
@@ -43,7 +43,9 @@ def gemm_report(m: int, n: int, k: int, dt: DType, hw: Hardware, batch: int = 1)
 
 
 def attention_report(seq_lens: list[int], head_dim: int, heads: int, batch: int, dt: DType,
-                     hw: Hardware | None) -> Report:
+                     hw: Hardware | None, causal: bool = True) -> Report:
+    """Seed 004's tables, and with a GPU: the three eager kernels on its roofline next to one
+    FlashAttention kernel of the same shape (HBM bytes, time, and their ratio)."""
     rows: list[dict[str, Any]] = []
     explanation: list[str] = []
     for n in seq_lens:
@@ -52,16 +54,23 @@ def attention_report(seq_lens: list[int], head_dim: int, heads: int, batch: int,
                                "qkvo_bytes": mem.qkvo_bytes, "sp_bytes": mem.sp_bytes,
                                "sp_share": mem.sp_share}
         symbols = {"B": batch, "H_q": heads, "H_kv": heads, "S_q": n, "S_kv": n, "d": head_dim,
-                   "b_a": dt.bytes, "b_k": dt.bytes}
+                   "d_v": head_dim, "b_a": dt.bytes, "b_k": dt.bytes}
         explanation += [f"N={n}",
                         formula_line("qkvo_bytes", "4*B*H_q*S_q*d*b_a", symbols, "bytes"),
                         formula_line("sp_bytes", "2*B*H_q*S_q*S_kv*b_a", symbols, "bytes")]
-        for op in attention_ops_for(symbols, dt):
+        eager = attention_ops(symbols, dt.peak_key, 1)
+        for op in eager:
             row[f"{op.name}_intensity"] = op.intensity
-            if hw is not None:
-                t = place(op, hw)
-                row[f"{op.name}_bound"] = t.bound
+        if hw is not None:
+            placed = [place(op, hw) for op in eager]
+            for t in placed:
+                row[f"{t.op.name}_bound"] = t.bound
                 explanation += explain_op(t, f"N={n}")
+            fused = place(flash_ops(symbols, dt.peak_key, 1, "prefill", None, _flash_options(hw, causal))[0], hw)
+            explanation += explain_op(fused, f"N={n}")
+            row.update(eager_bytes=sum(t.op.bytes for t in placed), flash_bytes=fused.op.bytes,
+                       eager_time_s=sum(t.time_s for t in placed), flash_time_s=fused.time_s)
+            row["bytes_ratio"] = row["eager_bytes"] / row["flash_bytes"]
         rows.append(row)
     cols = [Column("seq_len", "N", "int"), Column("heads", "heads", "int"), Column("batch", "batch", "int"),
             Column("qkvo_bytes", "Q/K/V/O", "bytes"), Column("sp_bytes", "S+P", "bytes"),
@@ -70,17 +79,27 @@ def attention_report(seq_lens: list[int], head_dim: int, heads: int, batch: int,
         cols.append(Column(f"{name}_intensity", f"{name.split('_')[0]} FLOP/B", "intensity"))
         if hw is not None:
             cols.append(Column(f"{name}_bound", f"{name.split('_')[0]} bound"))
-    data: dict[str, Any] = {"schema": "rooflint.attention/1", "dtype": dt.name, "rows": rows}
+    tables = [Table("eager attention memory and intensity", tuple(cols), tuple(rows))]
+    if hw is not None:
+        flash_cols = (Column("seq_len", "N", "int"), Column("eager_bytes", "eager HBM bytes", "bytes"),
+                      Column("flash_bytes", "flash HBM bytes", "bytes"), Column("bytes_ratio", "eager / flash", "ratio"),
+                      Column("eager_time_s", "eager time", "seconds"), Column("flash_time_s", "flash time", "seconds"))
+        tables.append(Table(f"eager (3 kernels) vs flash (1 kernel) on {hw.name}", flash_cols, tuple(rows)))
+    data: dict[str, Any] = {"schema": "rooflint.attention/1", "dtype": dt.name, "causal": causal, "rows": rows}
     if hw is not None:
         data["hardware"] = hardware_dict(hw, dt.peak_key)
     title = f"rooflint attention: eager S/P memory, d={head_dim}, {dt.name}" + (f", on {hw.name}" if hw else "")
-    return Report("rooflint.attention/1", title, data, (Table("per sequence length", tuple(cols), tuple(rows)),),
-                  explanation=tuple(explanation))
+    notes = ("flash: one fused kernel, K/V re-read once per query tile, tiles from the SM's shared memory"
+             + (", causal tiles skipped" if causal else "") + "; eager computes the full N x N",) if hw else ()
+    return Report("rooflint.attention/1", title, data, tuple(tables), notes=notes, explanation=tuple(explanation))
 
 
-def attention_ops_for(symbols: dict[str, float], dt: DType):
-    """The eager trio of the analyzer's op model, for one attention call of these shapes."""
-    return attention_ops(symbols, dt.peak_key, 1)
+def _flash_options(hw: Hardware, causal: bool):
+    from rooflint.analysis.flash import DEFAULT_SRAM_BYTES
+    from rooflint.analysis.transformer import OpOptions
+
+    return OpOptions(attention="flash", sram_bytes=hw.sram_per_sm_bytes or DEFAULT_SRAM_BYTES,
+                     sm_count=hw.sm_count or 108, causal=causal)
 
 
 def kv_report(m: Model, contexts: list[int], batch: int, kv: DType) -> Report:

@@ -65,10 +65,10 @@ def _csv(tables: tuple[Table, ...]) -> str:
     keys: list[str] = []
     for t in tables:
         keys += [c.key for c in t.columns if c.key not in keys]
-    several = len(tables) > 1
+    several = len(tables) > 1 and any(a.rows != b.rows for a, b in zip(tables, tables[1:]))
     writer = csv.writer(out, lineterminator="\n")
     writer.writerow((["table"] if several else []) + keys)
-    for t in tables:
+    for t in tables if several else tables[:1]:
         for row in t.rows:
             writer.writerow(([t.title] if several else []) + [_raw(row.get(k)) for k in keys])
     return out.getvalue()

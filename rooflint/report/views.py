@@ -62,10 +62,41 @@ def _phase_dict(phase: PhaseResult) -> dict[str, Any]:
     }
 
 
-def analyze_report(a: Analysis) -> Report:
+ATTENTION_OPS = ("qk_matmul", "softmax", "pv_matmul", "flash_attention", "flash_decode", "flash_decode_reduce")
+
+
+def _attention_totals(phase: PhaseResult) -> tuple[float, float]:
+    """(HBM bytes, roofline time) of the attention kernels of a phase, all layers."""
+    ops = [t for t in phase.ops if t.op.name.split("@")[0] in ATTENTION_OPS]
+    return sum(t.op.count * t.op.bytes for t in ops), sum(t.op.count * t.time_s for t in ops)
+
+
+def _kernel_comparison(a: Analysis, other: Analysis) -> Table:
+    eager, flash = (a, other) if a.settings.attention == "eager" else (other, a)
+    rows = []
+    for phase in ("prefill", "decode"):
+        eb, et = _attention_totals(getattr(eager, phase))
+        fb, ft = _attention_totals(getattr(flash, phase))
+        rows.append({"phase": phase, "eager_bytes": eb, "flash_bytes": fb, "bytes_ratio": eb / fb if fb else None,
+                     "eager_time_s": et, "flash_time_s": ft,
+                     "eager_scores_bytes": eager.scores_bytes_per_layer if phase == "prefill" else None,
+                     "phase_time_eager_s": getattr(eager, phase).time_s, "phase_time_flash_s": getattr(flash, phase).time_s})
+    cols = (Column("phase", "phase"), Column("eager_bytes", "eager attn HBM", "bytes"),
+            Column("flash_bytes", "flash attn HBM", "bytes"), Column("bytes_ratio", "eager/flash", "ratio"),
+            Column("eager_time_s", "eager attn time", "seconds"), Column("flash_time_s", "flash attn time", "seconds"),
+            Column("eager_scores_bytes", "S+P/layer (eager)", "bytes"),
+            Column("phase_time_eager_s", "phase (eager)", "seconds"), Column("phase_time_flash_s", "phase (flash)", "seconds"))
+    return Table("attention kernels, all layers: eager vs flash", cols, tuple(rows))
+
+
+def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
+    """`other` is the same analysis with the other attention kernel, shown side by side."""
     s, m, hw = a.settings, a.model, a.hardware
     settings = {"batch": s.batch, "prompt": s.prompt, "context": s.decode_context,
-                "dtype": a.dtype.name, "kv_dtype": a.kv_dtype.name, "all_logits": s.all_logits}
+                "dtype": a.dtype.name, "kv_dtype": a.kv_dtype.name, "weight_dtype": a.weight_dtype.name,
+                "kv_bytes_per_element": a.kv_bytes_per_element,
+                "weight_bytes_per_element": a.weight_bytes_per_element, "attention": s.attention,
+                "mla_mode": s.mla_mode, "prefix": s.prefix, "all_logits": s.all_logits}
     memory = {
         "weights_bytes": a.weights_bytes,
         "kv_cache_bytes_per_token": a.kv_bytes_per_token,
@@ -77,7 +108,8 @@ def analyze_report(a: Analysis) -> Report:
     }
     data = {
         "schema": "rooflint.analyze/1",
-        "model": {**model_dict(m), "params": a.param_count, "params_breakdown": dict(a.params)},
+        "model": {**model_dict(m), "params": a.param_count, "active_params": a.active_param_count,
+                  "params_breakdown": dict(a.params)},
         "hardware": hardware_dict(hw, a.dtype.peak_key),
         "settings": settings,
         "memory": memory,
@@ -89,11 +121,18 @@ def analyze_report(a: Analysis) -> Report:
     }
     summary = (
         ("model", f"{m.name}: {a.param_count / 1e9:.2f} B params, L={m.num_hidden_layers} D={m.hidden_size} "
-                  f"H_q={m.num_attention_heads} H_kv={m.num_key_value_heads} d={m.head_dim}", "text"),
+                  f"H_q={m.num_attention_heads} " + (f"MLA latent {m.kv_lora_rank}+{m.qk_rope_head_dim}" if m.is_mla
+                  else f"H_kv={m.num_key_value_heads} d={m.head_dim}")
+                  + (f", MoE {m.num_experts_per_tok} of {m.num_experts} experts" if m.is_moe else "")
+                  + (f", window {m.sliding_window}" if m.sliding_window else ""), "text"),
         ("hardware", f"{hw.name}: {a.dtype.name} {hw.peak(a.dtype.peak_key) / 1e12:g} TFLOP/s, "
                      f"{hw.bandwidth_bytes_per_s / 1e9:g} GB/s, ridge {hw.ridge_point(a.dtype.peak_key):.1f} FLOP/B", "text"),
-        ("settings", f"batch {s.batch}, prompt {s.prompt}, decode context {s.decode_context}, "
-                     f"{a.dtype.name} (KV {a.kv_dtype.name})", "text"),
+        ("settings", f"batch {s.batch}, prompt {s.prompt}" + (f" after {s.prefix} cached" if s.prefix else "")
+                     + f", decode context {s.decode_context}, {s.attention} attention, {a.dtype.name} "
+                     f"(weights {a.weight_dtype.name} {a.weight_bytes_per_element:g} B, KV {a.kv_dtype.name} "
+                     f"{a.kv_bytes_per_element:g} B per element incl. scales)"
+                     + (f", MLA {s.mla_mode}" if m.is_mla else ""), "text"),
+        *((("active params per token (MoE)", a.active_param_count, "count"),) if m.is_moe else ()),
         ("weights", a.weights_bytes, "bytes"),
         ("KV cache per token", a.kv_bytes_per_token, "bytes"),
         (f"KV cache at {s.decode_context} tokens", a.kv_bytes_per_sequence, "bytes"),
@@ -107,6 +146,10 @@ def analyze_report(a: Analysis) -> Report:
     )
     tables = tuple(Table(f"{p.name} ops (per instance; × = instances per pass)", OP_COLUMNS,
                          tuple(_op_rows(p))) for p in (a.prefill, a.decode))
+    if other is not None:
+        comparison = _kernel_comparison(a, other)
+        tables += (comparison,)
+        data["attention_comparison"] = list(comparison.rows)
     return Report("rooflint.analyze/1", f"rooflint analyze {m.name} on {hw.name}", data,
                   tables, summary, a.notes, tuple(_analyze_explanation(a)))
 
@@ -114,9 +157,11 @@ def analyze_report(a: Analysis) -> Report:
 def _analyze_explanation(a: Analysis) -> list[str]:
     m, s = a.model, a.settings
     sym = {"L": m.num_hidden_layers, "H_kv": m.num_key_value_heads, "d": m.head_dim,
-           "b_kv": a.kv_dtype.bytes, "C": min(s.decode_context, m.sliding_window or s.decode_context),
+           "b_kv": a.kv_bytes_per_element, "C": min(s.decode_context, m.sliding_window or s.decode_context),
            "B": s.batch, "H_q": m.num_attention_heads, "P": s.prompt, "b_a": a.dtype.bytes,
-           "N_params": a.param_count, "b_w": a.dtype.bytes}
+           "N_params": a.param_count, "b_w": a.weight_bytes_per_element}
+    if m.is_mla and s.mla_mode == "absorbed":
+        sym.update(H_kv=1, d=(m.kv_lora_rank + m.qk_rope_head_dim) / 2)  # one latent, no K/V pair
     lines = ["memory",
              formula_line("weights_bytes", "N_params*b_w", sym, "bytes"),
              formula_line("kv_cache_bytes_per_token", "2*L*H_kv*d*b_kv", sym, "bytes"),
