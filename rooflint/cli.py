@@ -229,6 +229,43 @@ def kv(
 
 @app.command()
 @guarded
+def plan(
+    model: Annotated[str, typer.Argument(help="Built-in model name, a model YAML, or a HF config.json.")],
+    gpu: GpuOpt = "h100",
+    context: Annotated[str, typer.Option("--context", "-c", help="Tokens per sequence (4k = 4096).")] = "4096",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences.")] = "1",
+    tp: Annotated[int, typer.Option("--tp", help="Tensor-parallel GPUs.")] = 1,
+    mem_util: Annotated[float, typer.Option("--mem-util", help="Fraction of memory rooflint may plan with.")] = 0.9,
+    dtype: DtypeOpt = "fp16",
+    kv_dtype: KvDtypeOpt = None,
+    weight_dtype: Annotated[Optional[str], typer.Option("--weight-dtype", help="Weights: fp16, fp8, int8, int4.")] = None,
+    attention_kernel: Annotated[Attention, typer.Option("--attention", help="eager or flash.")] = Attention.flash,
+    chunk: Annotated[str, typer.Option("--chunk", help="Prefill chunk that sizes the activation workspace.")] = "2048",
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """Largest batch at a context, longest context at a batch, and the memory breakdown per GPU."""
+    from rooflint.analysis.inference import Settings
+    from rooflint.analysis.plan import plan as run
+    from rooflint.catalog import load_hardware, load_model
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.plan_view import plan_report
+
+    spec = load_model(model, _overrides(set_))
+    ctx = _count(context, "--context")
+    settings = Settings(batch=_count(batch, "--batch"), prompt=min(ctx, _count(chunk, "--chunk")), context=ctx,
+                        dtype=lookup(dtype), kv_dtype=lookup(kv_dtype, "--kv-dtype") if kv_dtype else None,
+                        weight_dtype=lookup(weight_dtype, "--weight-dtype") if weight_dtype else None,
+                        attention=attention_kernel.value)
+    result = run(spec, load_hardware(gpu), settings, tp=tp, memory_utilization=mem_util,
+                 chunk=_count(chunk, "--chunk"))
+    _emit(plan_report(result), fmt, output, explain)
+
+
+@app.command()
+@guarded
 def hardware(
     name: Annotated[Optional[str], typer.Argument(help="Show one profile (name, alias or YAML file).")] = None,
     fmt: FormatOpt = Format.table,
