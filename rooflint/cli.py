@@ -299,3 +299,68 @@ def models(
     else:
         report = model_list_report([load_model(n) for n in builtin_names("models")])
     _emit(report, fmt, output, False)
+
+
+def _whole(text: Optional[str], option: str) -> Optional[int]:
+    """A whole number as typed ('4k' = 4096, '-3' kept negative for the range check that follows)."""
+    from rooflint.units import UnitParseError, parse_count
+
+    if text is None:
+        return None
+    stripped = text.strip()
+    try:
+        return -parse_count(stripped[1:]) if stripped.startswith("-") else parse_count(stripped)
+    except UnitParseError as exc:
+        raise SpecError(option, None, str(exc)) from None
+
+
+@app.command()
+@guarded
+def paged(
+    model: Annotated[str, typer.Argument(help="Built-in model name, a model YAML, or a HF config.json.")],
+    lengths: Annotated[Optional[str], typer.Option("--lengths", "-l", help="Sequence lengths, comma-separated (4k = 4096).")] = None,
+    dist: Annotated[Optional[str], typer.Option("--dist", help="Draw lengths instead: uniform, normal, lognormal, exponential.")] = None,
+    num_seqs: Annotated[str, typer.Option("--num-seqs", "-n", help="Sequences to draw (vLLM's default max_num_seqs).")] = "256",
+    mean: Annotated[Optional[str], typer.Option("--mean", help="Mean drawn length in tokens (needed with --dist).")] = None,
+    std: Annotated[Optional[str], typer.Option("--std", help="Spread of normal (default mean/4) or lognormal (default mean).")] = None,
+    seed: Annotated[str, typer.Option("--seed", help="Random seed: the same seed draws the same lengths.")] = "0",
+    block_size: Annotated[str, typer.Option("--block-size", "-B", help="Tokens per KV block (vLLM's default 16).")] = "16",
+    max_len: Annotated[Optional[str], typer.Option("--max-len", help="Length a contiguous cache reserves (default: the model's max, or 4096).")] = None,
+    memory: Annotated[Optional[str], typer.Option("--memory", "-m", help="KV cache budget, e.g. '40 GiB': how many sequences fit.")] = None,
+    kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="KV cache element type.")] = "fp16",
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """Paged KV cache (vLLM blocks) vs contiguous preallocation: bytes, waste, sequences that fit."""
+    from rooflint.analysis.paged import LengthDraw, draw_lengths, plan_paged
+    from rooflint.catalog import load_model
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.paged_views import paged_report
+    from rooflint.units import UnitParseError, parse_quantity
+
+    spec = load_model(model, _overrides(set_))
+    kv = lookup(kv_dtype, "--kv-dtype")
+    limit = _whole(max_len, "--max-len") or spec.max_position_embeddings or 4096
+    budget = None
+    if memory is not None:
+        try:
+            budget = parse_quantity(memory, "bytes")
+        except UnitParseError as exc:
+            raise SpecError("--memory", None, str(exc)) from None
+    if seed.strip().lstrip("-").isdigit():
+        seed_value = int(seed)
+    else:
+        raise SpecError("--seed", None, f"expected a whole number >= 0, got {seed!r}")
+    draw = None
+    if (lengths is None) == (dist is None):
+        raise SpecError("--lengths", None, "give either --lengths or --dist (with --mean)")
+    if dist is not None:
+        draw = LengthDraw(dist.lower(), _whole(num_seqs, "--num-seqs"), _whole(mean, "--mean"),
+                          _whole(std, "--std"), seed_value, limit)
+        values = draw_lengths(draw)
+    else:
+        values = [_whole(part, "--lengths") for part in lengths.split(",") if part.strip()]
+    plan = plan_paged(spec, kv.bytes, values, _whole(block_size, "--block-size"), limit, budget)
+    _emit(paged_report(spec, plan, kv, draw), fmt, output, explain)

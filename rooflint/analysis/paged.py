@@ -54,6 +54,8 @@ def check_draw(draw: LengthDraw) -> None:
         raise SpecError("--num-seqs", None, f"expected a positive number of sequences, got {draw.num_seqs}")
     if draw.max_len <= 0:
         raise SpecError("--max-len", None, f"expected a positive length, got {draw.max_len}")
+    if draw.mean is None:
+        raise SpecError("--mean", None, f"needed with --dist {draw.dist}: the mean length in tokens")
     if not draw.mean > 0:
         raise SpecError("--mean", None, f"expected a positive mean length, got {draw.mean}")
     if draw.std is not None:

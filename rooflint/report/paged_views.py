@@ -14,9 +14,13 @@ from rooflint.report.render import human
 from rooflint.report.views import model_dict
 from rooflint.specs import Model
 
-_HOW = {"needed": "sum of cached tokens",
-        "paged": "whole blocks: ceil(len/B)*B each",
-        "contiguous": "max_len reserved each"}
+
+
+def _how(scheme: str, windowed: bool) -> str:
+    cached = "min(len, W)" if windowed else "len"
+    return {"needed": f"{cached} each",
+            "paged": f"whole blocks: ceil({cached}/B)*B each",
+            "contiguous": f"{'min(max_len, W)' if windowed else 'max_len'} reserved each"}[scheme]
 
 
 def paged_report(m: Model, plan: PagedPlan, kv: DType, draw: LengthDraw | None = None) -> Report:
@@ -24,7 +28,7 @@ def paged_report(m: Model, plan: PagedPlan, kv: DType, draw: LengthDraw | None =
     rows: list[dict[str, Any]] = []
     for scheme in SCHEMES:
         tokens = plan.tokens_of(scheme)
-        rows.append({"scheme": scheme, "allocation": _HOW[scheme],
+        rows.append({"scheme": scheme, "allocation": _how(scheme, any(g.window for g in plan.groups)),
                      "tokens": int(tokens) if float(tokens).is_integer() else tokens,
                      "bytes": plan.bytes_of(scheme), "waste_bytes": plan.waste_bytes(scheme),
                      "waste_share": plan.waste_share(scheme), "fits": plan.fits(scheme)})
@@ -95,14 +99,18 @@ def _explanation(m: Model, plan: PagedPlan, kv: DType) -> list[str]:
             formula_line("needed_bytes", "T*P", sym, "bytes", indent),
             formula_line("paged_bytes", "blocks*B*P", sym, "bytes", indent),
             formula_line("contiguous_bytes", "N*T_max*P", sym, "bytes", indent),
-            formula_line("paged_waste", "(blocks*B-T)*P", sym, "bytes", indent)
-            + "  (< N*B*P: under one block per sequence)",
-            formula_line("contiguous_waste", "(N*T_max-T)*P", sym, "bytes", indent)
-            + f"  (= sum of (T_max - {cap}) * P)",
+            formula_line("paged_waste", "(blocks*B-T)*P", sym, "bytes", indent),
+            formula_line("paged_waste_bound", "N*(B-1)*P", sym, "bytes", indent),
+            formula_line("contiguous_waste", "(N*T_max-T)*P", sym, "bytes", indent),
         ]
-    lines.append("  waste % = waste / the scheme's bytes")
+    lines += ["  paged waste: the empty slots of each sequence's last block, at most B-1 each",
+              "  contiguous waste: sum over sequences of (T_max - cached tokens); waste % = waste / the scheme's bytes"]
     if plan.memory_bytes is not None:
         for scheme in SCHEMES:
-            lines.append(f"  fits.{scheme} = floor(M*N / {scheme}_bytes) = floor({plan.memory_bytes:g}*{plan.num_seqs}"
-                         f" / {plan.bytes_of(scheme):g}) = {plan.fits(scheme):,}")
+            lines.append(f"  fits.{scheme} = floor(M*N / {scheme}_bytes) = floor({_num(plan.memory_bytes)} * "
+                         f"{plan.num_seqs} / {_num(plan.bytes_of(scheme))}) = {plan.fits(scheme):,}")
     return lines
+
+
+def _num(x: float) -> str:
+    return str(int(x)) if float(x).is_integer() else f"{x:g}"
