@@ -364,3 +364,34 @@ def paged(
         values = [_whole(part, "--lengths") for part in lengths.split(",") if part.strip()]
     plan = plan_paged(spec, kv.bytes, values, _whole(block_size, "--block-size"), limit, budget)
     _emit(paged_report(spec, plan, kv, draw), fmt, output, explain)
+
+
+@app.command()
+@guarded
+def generate(
+    model: Annotated[str, typer.Argument(help="Built-in model name, a model YAML, or a HF config.json (or its folder).")],
+    gpu: GpuOpt = "a100",
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Prompt tokens per sequence, P.")] = "512",
+    new_tokens: Annotated[str, typer.Option("--new-tokens", "-t", help="New tokens per sequence, T (the first comes from the prefill).")] = "512",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch, B.")] = "1",
+    dtype: DtypeOpt = "fp16",
+    kv_dtype: KvDtypeOpt = None,
+    attention_kernel: Annotated[Attention, typer.Option("--attention", help="eager: S/P through memory (closed form); flash: fused (tile counts: pieces taken step by step).")] = Attention.eager,
+    mla_mode: Annotated[MlaMode, typer.Option("--mla-mode", help="MLA: absorbed (latent cache) or naive (decompressed K/V).")] = MlaMode.absorbed,
+    set_: SetOpt = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """A whole request with and without a KV cache: FLOPs, bytes, latency, tokens/s, summed in closed form."""
+    from rooflint.analysis.generation import generation
+    from rooflint.analysis.inference import Settings
+    from rooflint.catalog import load_hardware, load_model
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.generation_view import generate_report
+
+    p, t, b = _count(prompt, "--prompt"), _count(new_tokens, "--new-tokens"), _count(batch, "--batch")
+    spec, hw = load_model(model, _overrides(set_)), load_hardware(gpu)
+    settings = Settings(batch=b, prompt=p, dtype=lookup(dtype), kv_dtype=lookup(kv_dtype, "--kv-dtype") if kv_dtype else None,
+                        attention=attention_kernel.value, mla_mode=mla_mode.value)
+    _emit(generate_report(generation(spec, hw, settings, t)), fmt, output, explain)
