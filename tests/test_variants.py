@@ -148,8 +148,10 @@ def test_plan_llama3_70b_tp4():
 
 
 def test_plan_replicates_kv_heads_and_validates():
-    m = load_model("llama3-8b")  # 8 KV heads
-    assert shard(m, 16).num_key_value_heads == 1 if m.num_attention_heads % 16 == 0 else True
+    m = load_model("llama3-8b")  # 32 query heads, 8 KV heads
+    assert shard(m, 4).num_key_value_heads == 2  # split
+    assert shard(m, 16).num_key_value_heads == 1  # fewer KV heads than GPUs: each GPU holds one
+    assert shard(m, 16).num_attention_heads == 2
     with pytest.raises(SpecError, match="do not divide"):
         shard(m, 3)
     with pytest.raises(SpecError, match="mem-util"):
