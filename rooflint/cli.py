@@ -104,6 +104,12 @@ def _count(text: Optional[str], option: str) -> Optional[int]:
     return value
 
 
+def _optional_dtype(name: Optional[str], option: str):
+    from rooflint.dtypes import dtype as lookup
+
+    return lookup(name, option) if name else None
+
+
 def _counts(text: str, option: str) -> list[int]:
     return [_count(part, option) for part in text.split(",") if part.strip()]
 
@@ -144,8 +150,8 @@ def analyze(
     tile = tuple(_counts(flash_tile, "--flash-tile")) if flash_tile else None
     settings = Settings(batch=_count(batch, "--batch"), prompt=_count(prompt, "--prompt") or default_prompt,
                         context=_count(context, "--context"), dtype=lookup(dtype),
-                        kv_dtype=lookup(kv_dtype, "--kv-dtype") if kv_dtype else None,
-                        weight_dtype=lookup(weight_dtype, "--weight-dtype") if weight_dtype else None,
+                        kv_dtype=_optional_dtype(kv_dtype, "--kv-dtype"),
+                        weight_dtype=_optional_dtype(weight_dtype, "--weight-dtype"),
                         kv_group_size=-1 if kv_group_size is None else _count(kv_group_size, "--kv-group-size"),
                         attention=attention_kernel.value, mla_mode=mla_mode.value, flash_tile=tile,
                         all_logits=all_logits, prefix=_count(prefix, "--prefix") if prefix != "0" else 0)
@@ -256,8 +262,8 @@ def plan(
     spec = load_model(model, _overrides(set_))
     ctx = _count(context, "--context")
     settings = Settings(batch=_count(batch, "--batch"), prompt=min(ctx, _count(chunk, "--chunk")), context=ctx,
-                        dtype=lookup(dtype), kv_dtype=lookup(kv_dtype, "--kv-dtype") if kv_dtype else None,
-                        weight_dtype=lookup(weight_dtype, "--weight-dtype") if weight_dtype else None,
+                        dtype=lookup(dtype), kv_dtype=_optional_dtype(kv_dtype, "--kv-dtype"),
+                        weight_dtype=_optional_dtype(weight_dtype, "--weight-dtype"),
                         attention=attention_kernel.value)
     result = run(spec, load_hardware(gpu), settings, tp=tp, memory_utilization=mem_util,
                  chunk=_count(chunk, "--chunk"))
@@ -392,6 +398,6 @@ def generate(
 
     p, t, b = _count(prompt, "--prompt"), _count(new_tokens, "--new-tokens"), _count(batch, "--batch")
     spec, hw = load_model(model, _overrides(set_)), load_hardware(gpu)
-    settings = Settings(batch=b, prompt=p, dtype=lookup(dtype), kv_dtype=lookup(kv_dtype, "--kv-dtype") if kv_dtype else None,
+    settings = Settings(batch=b, prompt=p, dtype=lookup(dtype), kv_dtype=_optional_dtype(kv_dtype, "--kv-dtype"),
                         attention=attention_kernel.value, mla_mode=mla_mode.value)
     _emit(generate_report(generation(spec, hw, settings, t)), fmt, output, explain)

@@ -180,3 +180,15 @@ def test_issue_commands_give_tables_and_json(cli):
     plan_doc = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "4", "--context", "32k")
     assert plan_doc["max_batch"] >= 1 and plan_doc["fits"]
     assert "memory per GPU" in cli("plan", "llama3-70b", "--gpu", "h100", "--tp", "4", "--context", "32k").stdout
+
+
+def test_explain_kv_formulas_match_the_figures(cli):
+    # MLA (absorbed): L*(r_kv + d_r)*b_kv = 27*(512+64)*2 = 31,104 B = 30.38 KiB
+    text = cli("analyze", "deepseek-v2-lite", "--gpu", "h100", "--explain").stdout
+    assert "kv_cache_bytes_per_token = L*(r_kv + d_r)*b_kv = 27 * (512 + 64) * 2 = 30.38 KiB" in text
+    # Gemma 2: one line per layer group (13 sliding at 4096, 13 full at 8192), summed
+    path = os.path.join(DATA, "hf", "gemma2-2b")
+    text = cli("analyze", path, "--gpu", "h100", "--context", "8192", "--explain").stdout
+    total = 13 * 2 * 4 * 256 * 2 * (4096 + 8192)
+    assert f"kv_cache_bytes = sum of the groups = {total:,} B" in text
+    assert cli.json("analyze", path, "--gpu", "h100", "--context", "8192")["memory"]["kv_cache_bytes"] == total

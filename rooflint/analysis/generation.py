@@ -283,11 +283,11 @@ class Generation:
 
     @property
     def cached_bytes_read(self) -> float:
-        return sum(t.op.count * t.op.bytes_read for t in self.prefill.ops) + self.decode.bytes_read
+        return self.prefill.bytes_read + self.decode.bytes_read
 
     @property
     def cached_bytes_written(self) -> float:
-        return sum(t.op.count * t.op.bytes_written for t in self.prefill.ops) + self.decode.bytes_written
+        return self.prefill.bytes_written + self.decode.bytes_written
 
     @property
     def cached_time_s(self) -> float:

@@ -68,6 +68,14 @@ class PhaseResult:
         return sum(t.op.count * t.op.bytes for t in self.ops)
 
     @property
+    def bytes_read(self) -> float:
+        return sum(t.op.count * t.op.bytes_read for t in self.ops)
+
+    @property
+    def bytes_written(self) -> float:
+        return sum(t.op.count * t.op.bytes_written for t in self.ops)
+
+    @property
     def time_s(self) -> float:
         """Sum of the ops' roofline times (each op bound on its own, kernels run one by one)."""
         return sum(t.op.count * t.time_s for t in self.ops)

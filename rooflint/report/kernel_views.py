@@ -38,7 +38,7 @@ def gemm_report(m: int, n: int, k: int, dt: DType, hw: Hardware, batch: int = 1)
     title = f"rooflint gemm [{m},{k}]x[{k},{n}]{f' x{batch}' if batch > 1 else ''} {dt.name} on {hw.name}"
     return Report("rooflint.gemm/1", title, data, (Table("matmul", cols, (row,)),),
                   explanation=tuple(explain_op(t, "gemm")) + (
-                      f"  inputs-only intensity = flops / bytes_read = {op.intensity and inputs_only_intensity(op):.4g}"
+                      f"  inputs-only intensity = flops / bytes_read = {inputs_only_intensity(op):.4g}"
                       " (seed 000's convention: the output's write not counted)",))
 
 

@@ -154,18 +154,37 @@ def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
                   tables, summary, a.notes, tuple(_analyze_explanation(a)))
 
 
+def _kv_context_lines(a: Analysis, per_context: str, sym: dict) -> list[str]:
+    """kv_cache_bytes, one line per layer group when windows differ by layer (L and C per group)."""
+    from rooflint.analysis.transformer import layer_groups
+
+    groups = layer_groups(a.model)
+    if len(groups) == 1:
+        return [formula_line("kv_cache_bytes", per_context, sym, "bytes")]
+    context = a.settings.decode_context
+    return [formula_line(f"kv_cache_bytes{g.label or ''} ({g.count} layers)", per_context,
+                         {**sym, "L": g.count, "C": min(context, g.window) if g.window else context}, "bytes")
+            for g in groups] + [f"  kv_cache_bytes = sum of the groups = {a.kv_bytes:,.0f} B"]
+
+
 def _analyze_explanation(a: Analysis) -> list[str]:
     m, s = a.model, a.settings
     sym = {"L": m.num_hidden_layers, "H_kv": m.num_key_value_heads, "d": m.head_dim,
            "b_kv": a.kv_bytes_per_element, "C": min(s.decode_context, m.sliding_window or s.decode_context),
            "B": s.batch, "H_q": m.num_attention_heads, "P": s.prompt, "b_a": a.dtype.bytes,
            "N_params": a.param_count, "b_w": a.weight_bytes_per_element}
-    if m.is_mla and s.mla_mode == "absorbed":
-        sym.update(H_kv=1, d=(m.kv_lora_rank + m.qk_rope_head_dim) / 2)  # one latent, no K/V pair
+    if m.is_mla and s.mla_mode == "absorbed":  # one latent per token and layer, no K/V pair
+        sym.update(r_kv=m.kv_lora_rank, d_r=m.qk_rope_head_dim)
+        per_token, per_context = "L*(r_kv + d_r)*b_kv", "L*(r_kv + d_r)*b_kv*C*B"
+    elif m.is_mla:  # decompressed per-head K (nope + rope) and V
+        sym.update(d_n=m.qk_nope_head_dim, d_r=m.qk_rope_head_dim, d_vh=m.v_head_dim)
+        per_token, per_context = "L*H_q*(d_n + d_r + d_vh)*b_kv", "L*H_q*(d_n + d_r + d_vh)*b_kv*C*B"
+    else:
+        per_token, per_context = "2*L*H_kv*d*b_kv", "2*L*H_kv*d*b_kv*C*B"
     lines = ["memory",
              formula_line("weights_bytes", "N_params*b_w", sym, "bytes"),
-             formula_line("kv_cache_bytes_per_token", "2*L*H_kv*d*b_kv", sym, "bytes"),
-             formula_line("kv_cache_bytes", "2*L*H_kv*d*b_kv*C*B", sym, "bytes"),
+             formula_line("kv_cache_bytes_per_token", per_token, sym, "bytes"),
+             *_kv_context_lines(a, per_context, sym),
              formula_line("attention_scores_bytes_per_layer", "2*B*H_q*P*P*b_a", sym, "bytes"),
              "  params = " + " + ".join(f"{k} {v:,}" for k, v in a.params.items() if v),
              *(f"  note: {d}" for d in m.derived), ""]
