@@ -91,15 +91,9 @@ def _overrides(pairs: Optional[list[str]]) -> dict[str, str]:
 
 
 def _count(text: Optional[str], option: str) -> Optional[int]:
-    from rooflint.units import UnitParseError, parse_count
-
-    if text is None:
-        return None
-    try:
-        value = parse_count(text)
-    except UnitParseError as exc:
-        raise SpecError(option, None, str(exc)) from None
-    if value <= 0:
+    """A positive whole number ('4k' = 4096); zero or negative is an error naming the option."""
+    value = _whole(text, option)
+    if value is not None and value <= 0:
         raise SpecError(option, None, f"expected a positive number, got {text}")
     return value
 
