@@ -101,7 +101,8 @@ def resolve_path(kind: str, name_or_path: str) -> Path:
 # ---------------------------------------------------------------- hardware
 
 _HARDWARE_KEYS = {"name", "aliases", "description", "vendor", "memory", "compute", "sm_count",
-                  "sram_per_sm", "l2_cache", "interconnect", "tdp", "source", "notes", "provenance"}
+                  "sram_per_sm", "l2_cache", "interconnect", "tdp", "source", "notes", "provenance",
+                  "calibration", "device_names"}
 _COMPUTE_KEYS = {"fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "fp64"}
 
 
@@ -124,9 +125,8 @@ def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
     sm_count = raw.get("sm_count")
     if sm_count is not None and (isinstance(sm_count, bool) or not isinstance(sm_count, int) or sm_count <= 0):
         raise SpecError(where, "sm_count", f"expected a positive integer, got {sm_count!r}")
-    aliases = raw.get("aliases") or []
-    if not isinstance(aliases, list) or not all(isinstance(a, str) for a in aliases):
-        raise SpecError(where, "aliases", "expected a list of names")
+    aliases, device_names = _names(raw, "aliases", where), _names(raw, "device_names", where)
+    overhead, half = _calibration(raw, where, set(peaks))
     return Hardware(
         name=_required_str(raw, "name", where),
         description=str(raw.get("description", "")),
@@ -141,8 +141,48 @@ def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
         aliases=tuple(aliases),
         source=str(raw.get("source", "")),
         path=where,
-        provenance=freeze(raw.get("provenance") or {}),
+        provenance=_provenance(raw, where),
+        kernel_overhead_s=overhead,
+        matmul_half_flop=freeze(half),
+        device_names=tuple(device_names),
     )
+
+
+def _names(raw: Mapping[str, Any], key: str, where: str) -> list[str]:
+    value = raw.get(key) or []
+    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
+        raise SpecError(where, key, "expected a list of names")
+    return value
+
+
+def _calibration(raw: Mapping[str, Any], where: str, dtypes: set[str]) -> tuple[float, dict[str, float]]:
+    """A measured profile's small-shape losses: kernel_overhead (a time) and per dtype the
+    matmul_half_work (FLOPs); both absent in a datasheet profile."""
+    if raw.get("calibration") is None:
+        return 0.0, {}
+    section = _section(raw, "calibration", where, {"kernel_overhead", "matmul_half_work"})
+    overhead = 0.0
+    if section.get("kernel_overhead") is not None:
+        overhead = _quantity(section, "kernel_overhead", "seconds", where, "calibration.", allow_zero=True)
+    half = section.get("matmul_half_work") or {}
+    if not isinstance(half, dict):
+        raise SpecError(where, "calibration.matmul_half_work", f"expected a mapping of dtype to FLOPs, got {half!r}")
+    _check_keys(half, dtypes, where, "calibration.matmul_half_work.")
+    return overhead, {k: _quantity(half, k, "flop", where, "calibration.matmul_half_work.", allow_zero=True)
+                      for k in half}
+
+
+def _provenance(raw: Mapping[str, Any], where: str) -> Mapping[str, Any]:
+    """ceiling -> how it was measured: a mapping of plain values (kernel, size, backend, date...)."""
+    value = raw.get("provenance") or {}
+    if not isinstance(value, dict):
+        raise SpecError(where, "provenance", f"expected a mapping of ceiling to its measurement, got {value!r}")
+    for key, entry in value.items():
+        ok = isinstance(entry, str) or (isinstance(entry, dict) and all(
+            isinstance(v, (str, int, float, bool)) or v is None for v in entry.values()))
+        if not ok:
+            raise SpecError(where, f"provenance.{key}", "expected text or a mapping of plain values")
+    return freeze({k: dict(v) if isinstance(v, dict) else v for k, v in value.items()})
 
 
 def _section(raw: Mapping[str, Any], key: str, where: str, allowed: set[str]) -> Mapping[str, Any]:
@@ -155,14 +195,15 @@ def _section(raw: Mapping[str, Any], key: str, where: str, allowed: set[str]) ->
     return value
 
 
-def _quantity(raw: Mapping[str, Any], key: str, dim: str, where: str, prefix: str = "") -> float:
+def _quantity(raw: Mapping[str, Any], key: str, dim: str, where: str, prefix: str = "",
+              allow_zero: bool = False) -> float:
     if raw.get(key) is None:
         raise SpecError(where, prefix + key, "missing")
     try:
         value = parse_quantity(raw[key], dim)
     except UnitParseError as exc:
         raise SpecError(where, prefix + key, str(exc)) from None
-    if value <= 0:
+    if value < 0 or (value == 0 and not allow_zero):
         raise SpecError(where, prefix + key, f"expected a positive quantity, got {raw[key]!r}")
     return value
 

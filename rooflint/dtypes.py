@@ -25,6 +25,7 @@ class DType:
 DTYPES: dict[str, DType] = {
     d.name: d
     for d in (
+        DType("fp64", 64, "fp64"),  # CPU DGEMM ceiling (rooflint measure)
         DType("fp32", 32, "fp32"),
         DType("tf32", 32, "tf32"),  # stored as fp32, multiplied on tensor cores
         DType("fp16", 16, "fp16"),

@@ -30,7 +30,18 @@ class Hardware:
     aliases: tuple[str, ...] = ()
     source: str = ""
     path: str = ""  # the file it came from
-    provenance: Mapping[str, str] = field(default_factory=dict)  # measured ceilings: how
+    # A measured profile's ceiling -> how it was measured (kernel, size, backend, date, ...).
+    provenance: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
+    # Small-shape losses fitted by `rooflint measure` (zero for datasheet profiles): a fixed cost
+    # per kernel, and per dtype key the work F_half a matmul loses to ramp-up (Hockney's half-
+    # performance work: a matmul of F FLOPs takes (F + F_half) / peak).
+    kernel_overhead_s: float = 0.0
+    matmul_half_flop: Mapping[str, float] = field(default_factory=dict)
+    device_names: tuple[str, ...] = ()  # names the driver reports for this part (detection)
+
+    @property
+    def calibrated(self) -> bool:
+        return bool(self.kernel_overhead_s or self.matmul_half_flop)
 
     def peak(self, key: str) -> float:
         """Peak FLOP/s for a dtype key; a clear error if the chip has no such unit."""

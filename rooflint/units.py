@@ -20,9 +20,13 @@ _DIMENSIONS = {
     "bytes_per_s": (r"B/s", "a bandwidth such as '1555 GB/s' or '3.35 TB/s'"),
     "flop_per_s": (r"(?:FLOP/s|FLOPS|OP/s|OPS)", "a rate such as '312 TFLOP/s' or '624 TOP/s'"),
     "watts": (r"W", "a power such as '400 W'"),
+    "flop": (r"FLOP", "a count of operations such as '2.1 GFLOP'"),
+    "seconds": (r"s", "a time such as '4.5 us' or '1.2 ms'"),
 }
+# Sub-unit prefixes, accepted for times only ('ms' is a millisecond, never a megasecond).
+_SMALL = {"m": 1e3, "u": 1e6, "µ": 1e6, "n": 1e9}  # divisors: 5 / 1e6 is 5e-06 exactly, 5 * 1e-6 is not
 
-_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-z/]+)\s*$")
+_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/]+)\s*$")
 
 
 class UnitParseError(ValueError):
@@ -44,6 +48,11 @@ def parse_quantity(text: object, dimension: str) -> float:
     if not m:
         raise UnitParseError(f"expected {expected}, got {text!r}")
     number, unit = float(m.group(1)), m.group(2)
+    if dimension == "seconds":
+        divisor = _SMALL.get(unit[:-1], 1.0 if unit == "s" else None)
+        if divisor is None or not unit.endswith("s"):
+            raise UnitParseError(f"expected {expected}, got unit '{unit}' in {text!r}")
+        return number / divisor
     for prefixes in (_BINARY, _DECIMAL):
         for prefix, scale in prefixes.items():
             if re.fullmatch(re.escape(prefix) + unit_re, unit):

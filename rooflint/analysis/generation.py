@@ -464,7 +464,7 @@ class _Summer:
             for key, value in (("flops", op.flops), ("read", op.bytes_read), ("written", op.bytes_written),
                                ("time", t.time_s)):
                 acc["loose"][key].append(op.count * value)
-            compute = op.flops * t.bandwidth_bytes_per_s > op.bytes * t.peak_flop_per_s
+            compute = t.bound == COMPUTE
             acc["compute_steps"] += compute
             self._run(acc, n, n, COMPUTE if compute else MEMORY)
             total_flops.append(op.count * op.flops)
@@ -487,14 +487,15 @@ class _Summer:
 
     def _add(self, a: int, b: int, fitted: dict, exact: bool) -> None:
         total_flops, total_bytes = ZERO, ZERO
-        for name, (op, peak, bw, polys) in fitted.items():
+        for name, (op, peak, bw, polys, overhead, half) in fitted.items():
             f, m = polys["flops"], _add(polys["bytes_read"], polys["bytes_written"])
             total_flops, total_bytes = _add(total_flops, f, op.count), _add(total_bytes, m, op.count)
-            g = _add(tuple(x * bw for x in f), tuple(x * peak for x in m), -1)  # FLOPs*BW - bytes*peak
+            work = (f[0] + half, f[1], f[2])  # a calibrated profile's matmul ramp-up F_half
+            g = _add(tuple(x * bw for x in work), tuple(x * peak for x in m), -1)  # work*BW - bytes*peak
             acc = self._acc(op)
-            time = Fraction(0)
+            time = overhead * (b - a + 1)  # t0 per kernel per step
             for r0, r1, compute in bound_runs(g, a, b):
-                time += poly_sum(f, r0, r1) / peak if compute else poly_sum(m, r0, r1) / bw
+                time += poly_sum(work, r0, r1) / peak if compute else poly_sum(m, r0, r1) / bw
                 acc["compute_steps"] += (r1 - r0 + 1) if compute else 0
                 self._run(acc, r0, r1, COMPUTE if compute else MEMORY)
             acc["flops"] += op.count * poly_sum(f, a, b)
@@ -527,7 +528,7 @@ def _lagrange(xs: list[int], ys: list[float], x: int) -> float:
 
 def _fit_ops(xs: list[int], samples: list[PhaseResult], probes: list[int], checks: list[PhaseResult]):
     """Each op's FLOPs, bytes read and written as exact polynomials through the samples, checked
-    at the probes: {name: (op, peak, BW, polys)}, or (op name, key) of the first that is not one."""
+    at the probes: {name: (op, peak, BW, polys, t0, F_half)}, or (op name, key) of the first that is not one."""
     names = [t.op.name for t in samples[0].ops]
     for phase in samples[1:] + checks:
         if [t.op.name for t in phase.ops] != names:
@@ -551,5 +552,6 @@ def _fit_ops(xs: list[int], samples: list[PhaseResult], probes: list[int], check
                 if abs(poly_at(c, x) - value) > _TOLERANCE * max(abs(value), 1):
                     return (name, key)
             polys[key] = c
-        out[name] = (t0.op, _fraction(t0.peak_flop_per_s), _fraction(t0.bandwidth_bytes_per_s), polys)
+        out[name] = (t0.op, _fraction(t0.peak_flop_per_s), _fraction(t0.bandwidth_bytes_per_s), polys,
+                     _fraction(t0.overhead_s), _fraction(t0.half_flop))
     return out

@@ -27,7 +27,10 @@ def explain_op(t: Timed, phase: str) -> list[str]:
         lines.append(formula_line(key, op.formulas[key], op.symbols, kind))
     lines.append(f"  intensity = flops / (bytes_read + bytes_written) = {human(op.intensity, 'intensity')} FLOP/B"
                  f" vs ridge {t.ridge_point:.1f} ({op.peak_key}) -> {t.bound}-bound")
-    lines.append(f"  time = max(flops / {human(t.peak_flop_per_s, 'flop_per_s')}, bytes / "
-                 f"{human(t.bandwidth_bytes_per_s, 'bytes_per_s')}) = max({human(t.compute_time_s, 'seconds')}, "
-                 f"{human(t.memory_time_s, 'seconds')}) = {human(t.time_s, 'seconds')}")
+    t0 = f"{human(t.overhead_s, 'seconds')} + " if t.overhead_s else ""
+    work = f"(flops + {human(t.half_flop, 'flops')})" if t.half_flop else "flops"
+    lines.append(f"  time = {t0}max({work} / {human(t.peak_flop_per_s, 'flop_per_s')}, bytes / "
+                 f"{human(t.bandwidth_bytes_per_s, 'bytes_per_s')}) = {t0}max({human(t.compute_time_s, 'seconds')}, "
+                 f"{human(t.memory_time_s, 'seconds')}) = {human(t.time_s, 'seconds')}"
+                 + ("   [t0 and F_half: the profile's calibration]" if t0 or t.half_flop else ""))
     return lines
