@@ -395,3 +395,74 @@ def generate(
     settings = Settings(batch=b, prompt=p, dtype=lookup(dtype), kv_dtype=_optional_dtype(kv_dtype, "--kv-dtype"),
                         attention=attention_kernel.value, mla_mode=mla_mode.value)
     _emit(generate_report(generation(spec, hw, settings, t)), fmt, output, explain)
+
+
+class Suite(str, Enum):
+    quick = "quick"
+    full = "full"
+
+
+class Device(str, Enum):
+    auto = "auto"
+    cpu = "cpu"
+    cuda = "cuda"
+
+
+@app.command()
+@guarded
+def measure(
+    suite: Annotated[Suite, typer.Option("--suite", help="quick (a minute on a CPU) or full (wider sweeps).")] = Suite.quick,
+    backend: Annotated[str, typer.Option("--backend", help="all, or a comma list of numpy, torch, cupy.")] = "all",
+    device: Annotated[Device, typer.Option("--device", help="cpu, cuda, or auto (cuda when torch or CuPy sees one).")] = Device.auto,
+    time_budget: Annotated[Optional[str], typer.Option("--time-budget", help="Stop starting kernels after this long, e.g. 60 or '2 min' (seconds by default).")] = None,
+    save_profile: Annotated[Optional[str], typer.Option("--save-profile", help="Write the calibrated hardware YAML here (use it with --gpu FILE).")] = None,
+    gpu: Annotated[Optional[str], typer.Option("--gpu", "-g", help="Datasheet profile to compare with (default: detected from the device name).")] = None,
+    load: Annotated[Optional[str], typer.Option("--load", help="Compare a run saved with -f json instead of measuring.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+    explain: ExplainOpt = False,
+) -> None:
+    """Time real kernels, fit the empirical roofline, and compare every prediction with it."""
+    from rooflint.measure import session
+    from rooflint.report.measure_view import measure_report
+
+    if load:
+        run = session.load_run(load)
+    else:
+        names = [n.strip().lower() for n in backend.split(",") if n.strip()] or ["all"]
+        budget = _seconds(time_budget, "--time-budget")
+        dev = session.resolve_device(device.value)
+        backends, missing = session.build_backends(names, dev)
+        for line in missing:
+            typer.echo(f"note: {line}; going on without it", err=True)
+        typer.echo(f"measuring the {suite.value} suite on {dev} with {', '.join(b.name for b in backends)}"
+                   " (Ctrl-C stops and writes what was measured)", err=True)
+        run = session.run_suite(suite.value, backends, dev, budget, lambda line: typer.echo(line, err=True))
+    datasheet = session.datasheet_profile(run, gpu)
+    calibration = session.calibrate_run(run)
+    if save_profile:
+        if calibration is None:
+            raise SpecError("--save-profile", None, "the run has no copy and GEMM measurements to calibrate from")
+        session.save_profile(save_profile, calibration.hardware(datasheet))
+    _emit(measure_report(run, datasheet, calibration, save_profile), fmt, output, explain)
+    if run.interrupted:
+        raise typer.Exit(130)
+
+
+def _seconds(text: Optional[str], option: str) -> Optional[float]:
+    """A time in seconds: a plain number, or a quantity such as '90 s' or '2 min'."""
+    from rooflint.units import UnitParseError, parse_quantity
+
+    if text is None:
+        return None
+    stripped = text.strip()
+    try:
+        value = float(stripped[:-3]) * 60 if stripped.endswith("min") else float(stripped)
+    except ValueError:
+        try:
+            value = parse_quantity(stripped, "seconds")
+        except UnitParseError as exc:
+            raise SpecError(option, None, str(exc)) from None
+    if value <= 0:
+        raise SpecError(option, None, f"expected a positive time, got {text}")
+    return value

@@ -23,3 +23,13 @@ def test_analysis_is_pure():
                                   "CliRunner().invoke(app, ['analyze', 'llama2-7b', '--format', 'json'])"])
 def test_no_heavy_imports(code):
     assert not _modules_after(code) & {"torch", "cupy", "matplotlib"}
+
+
+@pytest.mark.parametrize("code", [
+    "import rooflint.measure.session, rooflint.measure.runner, rooflint.calibration, rooflint.compare",
+    "from rooflint.cli import app\nfrom typer.testing import CliRunner\n"
+    "CliRunner().invoke(app, ['measure', '--load', 'tests/data/measurements/cpu-quick.json', '-f', 'json'])",
+])
+def test_measure_imports_backends_only_to_measure(code):
+    """Comparing a saved run, calibrating, and the runner itself need neither torch nor CuPy."""
+    assert not _modules_after(code) & {"torch", "cupy", "matplotlib"}

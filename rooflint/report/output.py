@@ -19,6 +19,9 @@ def write_atomic(path: str | os.PathLike, text: str) -> None:
     except OSError as exc:
         raise OutputError(f"cannot write {target}: {exc.strerror}") from None
     try:
+        umask = os.umask(0)
+        os.umask(umask)
+        os.chmod(tmp, 0o666 & ~umask)  # mkstemp makes 0600; an output file gets the usual mode
         with os.fdopen(fd, "w", encoding="utf-8", newline="") as fh:
             fh.write(text)
         os.replace(tmp, target)

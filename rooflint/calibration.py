@@ -1,0 +1,212 @@
+"""The empirical roofline: ceilings and small-shape losses fitted from measurements (pure math).
+
+- Bandwidth: the best copy of the sweep (bytes read + written / time) among those whose data
+  did not fit in a cache: on a CPU, the copy's rotated working set is at least twice the
+  last-level cache; on a GPU, L2 is flushed before every sample.
+- Peak FLOP/s per dtype: the best GEMM of that dtype's sweep (matrix units: bf16 on AMX, fp16/
+  bf16/tf32 on tensor cores).
+- Kernel overhead t0, per backend: the time of the smallest copy less its bytes / bandwidth.
+- Matmul half-work F_half, per backend and dtype: the F that makes t0 + max((F + F_half) / P,
+  bytes / BW) closest to that backend's GEMM times in log error (a grid over 10^3..10^13 FLOP).
+
+A ceiling keeps its provenance: kernel, size, backend, method, noise, date.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field, replace
+from typing import Any
+
+from rooflint.analysis.roofline import place
+from rooflint.dtypes import dtype
+from rooflint.errors import RooflintError
+from rooflint.measure.result import Measurement
+from rooflint.specs import Hardware, freeze
+
+HALF_GRID = [0.0] + [10 ** (3 + i / 24) for i in range(24 * 10 + 1)]  # 1e3 .. 1e13 FLOP, 24 per decade
+PRIMARY_BACKENDS = ("torch", "cupy", "numpy")  # whose t0 and F_half a saved profile carries
+
+
+@dataclass(frozen=True, slots=True)
+class Ceiling:
+    value: float  # B/s or FLOP/s
+    measurement: Measurement
+    note: str = ""
+
+    def provenance(self, date: str) -> dict[str, Any]:
+        m = self.measurement
+        out = {"kernel": m.case.kernel, "dtype": m.case.dtype, "size": m.case.size_label, "backend": m.backend,
+               "device": m.device, "method": m.method, "median_s": m.stats.median,
+               "noise_rel_iqr": round(m.stats.rel_iqr, 4), "samples": m.stats.n, "date": date}
+        if self.note:
+            out["note"] = self.note
+        return out
+
+
+@dataclass(frozen=True, slots=True)
+class StackCalibration:
+    """One backend's roofline on this machine: its best copy and GEMMs, and its small-shape
+    losses. Per backend because the software stack is part of what is measured: glibc's copy
+    switches to streaming stores for large chunks, one BLAS beats another."""
+
+    bandwidth: Ceiling | None
+    peaks: Mapping[str, Ceiling]
+    overhead_s: float
+    overhead_from: Measurement | None
+    half_flop: Mapping[str, float] = field(default_factory=dict)  # peak key -> F_half
+
+
+@dataclass(frozen=True, slots=True)
+class Calibration:
+    device_name: str
+    date: str
+    stacks: Mapping[str, StackCalibration]  # backend -> its calibration
+    capacity_bytes: float | None = None  # the device's memory, for a profile without a base
+
+    @property
+    def primary_backend(self) -> str:
+        return next((b for b in PRIMARY_BACKENDS if b in self.stacks), next(iter(self.stacks)))
+
+    @property
+    def bandwidth(self) -> Ceiling:
+        """The machine's best copy over all backends."""
+        return max((s.bandwidth for s in self.stacks.values() if s.bandwidth), key=lambda c: c.value)
+
+    @property
+    def peaks(self) -> dict[str, Ceiling]:
+        best: dict[str, Ceiling] = {}
+        for s in self.stacks.values():
+            for k, c in s.peaks.items():
+                if k not in best or c.value > best[k].value:
+                    best[k] = c
+        return best
+
+    def hardware(self, base: Hardware | None = None, backend: str | None = None, name: str | None = None) -> Hardware:
+        """A profile with one backend's measured ceilings and losses (the primary backend's by
+        default); what it did not measure comes from the best backend, then the base's datasheet."""
+        backend = backend or self.primary_backend
+        stack = self.stacks[backend]
+        bandwidth = stack.bandwidth or self.bandwidth
+        measured = {**self.peaks, **stack.peaks}
+        peaks = dict(base.peak_flop_per_s) if base else {}
+        peaks.update({k: c.value for k, c in measured.items()})
+        prov = {"bandwidth": bandwidth.provenance(self.date),
+                **{f"compute.{k}": c.provenance(self.date) for k, c in measured.items()}}
+        if stack.overhead_from is not None:
+            prov["calibration.kernel_overhead"] = {**Ceiling(stack.overhead_s, stack.overhead_from).provenance(self.date),
+                                                   "fit": "smallest copy's time less bytes / bandwidth"}
+        for k in stack.half_flop:
+            prov[f"calibration.matmul_half_work.{k}"] = {"fit": f"log-error fit over {backend}'s {k} GEMM times",
+                                                         "backend": backend, "date": self.date}
+        for k in peaks:
+            if k not in measured and base:
+                prov[f"compute.{k}"] = {"note": f"datasheet ({base.name}), not measured"}
+        return Hardware(
+            name=name or _slug(f"measured-{self.device_name}-{backend}"),
+            description=f"{self.device_name} as {backend} sees it, measured by rooflint measure on {self.date}",
+            capacity_bytes=base.capacity_bytes if base else (self.capacity_bytes or 1.0),
+            bandwidth_bytes_per_s=bandwidth.value,
+            peak_flop_per_s=freeze(peaks),
+            sm_count=base.sm_count if base else None,
+            sram_per_sm_bytes=base.sram_per_sm_bytes if base else None,
+            l2_bytes=base.l2_bytes if base else None,
+            interconnect_bytes_per_s=base.interconnect_bytes_per_s if base else None,
+            vendor=base.vendor if base else "",
+            source=f"rooflint measure ({backend}), {self.date}" + (f"; unmeasured fields from {base.name}" if base else ""),
+            provenance=freeze(prov),
+            kernel_overhead_s=stack.overhead_s,
+            matmul_half_flop=freeze(dict(stack.half_flop)),
+            device_names=(self.device_name,),
+        )
+
+
+def calibrate(measurements: Iterable[Measurement], device_name: str, date: str,
+              cache_bytes: float | None, capacity_bytes: float | None = None) -> Calibration:
+    ms = list(measurements)
+    if not any(m.case.kernel == "copy" for m in ms) or not any(m.case.kernel == "gemm" for m in ms):
+        raise RooflintError("calibration needs copy and GEMM measurements (run the quick or full suite)")
+    stacks = {}
+    for backend in dict.fromkeys(m.backend for m in ms):
+        own = [m for m in ms if m.backend == backend]
+        copies = [m for m in own if m.case.kernel == "copy"]
+        gemms = [m for m in own if m.case.kernel == "gemm"]
+        bandwidth = _bandwidth(copies, cache_bytes) if copies else None
+        peaks: dict[str, Ceiling] = {}
+        for m in gemms:
+            key = dtype(m.case.dtype).peak_key
+            rate = m.case.flops / m.time_s
+            if key not in peaks or rate > peaks[key].value:
+                peaks[key] = Ceiling(rate, m)
+        stacks[backend] = StackCalibration(bandwidth, freeze(peaks), 0.0, None)
+    best_bw = max(s.bandwidth.value for s in stacks.values() if s.bandwidth)
+    for backend, stack in stacks.items():
+        bw = stack.bandwidth.value if stack.bandwidth else best_bw
+        t0, src = _overhead([m for m in ms if m.backend == backend and m.case.kernel == "copy"], bw)
+        half = {key: fit_half_flop(own, peak.value, bw, t0) for key, peak in stack.peaks.items()
+                if (own := [m for m in ms if m.backend == backend and m.case.kernel == "gemm"
+                            and dtype(m.case.dtype).peak_key == key])}
+        stacks[backend] = replace(stack, overhead_s=t0, overhead_from=src, half_flop=freeze(half))
+    return Calibration(device_name, date, freeze(stacks), capacity_bytes)
+
+
+def _bandwidth(copies: list[Measurement], cache_bytes: float | None) -> Ceiling:
+    def beyond_cache(m: Measurement) -> bool:
+        if m.device != "cpu":
+            return True  # L2 is flushed before every sample
+        return cache_bytes is None or m.case.footprint_bytes() * m.rotation_sets >= 2 * cache_bytes
+
+    cold = [m for m in copies if beyond_cache(m)]
+    pool, note = (cold, "") if cold else (copies, "no copy spanned twice the cache: this may be a cache's bandwidth")
+    best = max(pool, key=lambda m: m.case.bytes / m.time_s)
+    return Ceiling(best.case.bytes / best.time_s, best, note)
+
+
+def _overhead(copies: list[Measurement], bandwidth: float) -> tuple[float, Measurement | None]:
+    if not copies:
+        return 0.0, None
+    smallest = min(copies, key=lambda m: m.case.bytes)
+    return max(0.0, smallest.time_s - smallest.case.bytes / bandwidth), smallest
+
+
+def fit_half_flop(gemms: list[Measurement], peak: float, bandwidth: float, overhead_s: float) -> float:
+    """F_half minimizing the summed squared log error of t0 + max((F + F_half)/P, bytes/BW)."""
+    hw = Hardware("fit", "", 1.0, bandwidth, freeze({"x": peak}))
+
+    def cost(half: float) -> float:
+        total = 0.0
+        for m in gemms:
+            op = m.case.ops()[0]
+            timed = replace(place(replace(op, peak_key="x"), hw), overhead_s=overhead_s, half_flop=half)
+            total += math.log(timed.time_s / m.time_s) ** 2
+        return total
+
+    return min(HALF_GRID, key=cost)
+
+
+def profile_document(hw: Hardware) -> dict[str, Any]:
+    """The hardware YAML mapping `--gpu FILE` reads back (catalog.hardware_from_mapping)."""
+    doc: dict[str, Any] = {
+        "name": hw.name, "description": hw.description, "device_names": list(hw.device_names),
+        "memory": {"capacity": f"{hw.capacity_bytes:.0f} B", "bandwidth": f"{hw.bandwidth_bytes_per_s / 1e9:.6g} GB/s"},
+        "compute": {k: f"{v / 1e12:.6g} TFLOP/s" for k, v in hw.peak_flop_per_s.items()},
+        "calibration": {"kernel_overhead": f"{hw.kernel_overhead_s * 1e6:.6g} us",
+                        "matmul_half_work": {k: f"{v:.6g} FLOP" for k, v in hw.matmul_half_flop.items()}},
+    }
+    if hw.vendor:
+        doc["vendor"] = hw.vendor
+    for key, value, unit in (("sm_count", hw.sm_count, None), ("sram_per_sm", hw.sram_per_sm_bytes, "B"),
+                             ("l2_cache", hw.l2_bytes, "B"), ("interconnect", hw.interconnect_bytes_per_s, "B/s")):
+        if value is not None:
+            doc[key] = value if unit is None else f"{value:.0f} {unit}"
+    doc["source"] = hw.source
+    doc["provenance"] = {k: dict(v) for k, v in hw.provenance.items()}
+    return doc
+
+
+def _slug(text: str) -> str:
+    out = "".join(c.lower() if c.isalnum() else "-" for c in text)
+    while "--" in out:
+        out = out.replace("--", "-")
+    return out.strip("-")
