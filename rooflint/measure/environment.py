@@ -52,28 +52,23 @@ def last_level_cache_bytes() -> int | None:
 
 
 def total_memory_bytes() -> int | None:
-    try:
-        for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemTotal:"):
-                return int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    try:
-        return os.sysconf("SC_PHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
-    except (ValueError, OSError, AttributeError):
-        return None
+    return _meminfo("MemTotal", "SC_PHYS_PAGES")
 
 
 def available_memory_bytes() -> int | None:
     """MemAvailable of /proc/meminfo: what can be allocated without swapping."""
+    return _meminfo("MemAvailable", "SC_AVPHYS_PAGES")
+
+
+def _meminfo(field: str, sysconf_pages: str) -> int | None:
     try:
         for line in Path("/proc/meminfo").read_text().splitlines():
-            if line.startswith("MemAvailable:"):
+            if line.startswith(field + ":"):
                 return int(line.split()[1]) * 1024
     except OSError:
         pass
     try:
-        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+        return os.sysconf(sysconf_pages) * os.sysconf("SC_PAGE_SIZE")
     except (ValueError, OSError, AttributeError):
         return None
 

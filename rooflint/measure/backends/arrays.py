@@ -13,13 +13,13 @@ from typing import Any
 
 from rooflint.measure.backends.base import (
     Prepared,
-    elements,
+    checker,
+    input_sets,
     input_shapes,
     output_shape,
-    reference,
-    rel_error,
-    result_slice,
+    rotating,
     rotation_sets,
+    set_elements,
 )
 from rooflint.measure.cases import Case
 
@@ -132,18 +132,8 @@ class ArrayBackend:
     def prepare(self, case: Case, rotation_bytes: float) -> Prepared:
         xp = self.xp
         dt = self.dtypes["fp32" if case.kernel == "copy" else case.dtype]
-        shapes = input_shapes(case)
-        per_set = sum(elements(s) for s in shapes.values())
         sets = rotation_sets(case.footprint_bytes(), rotation_bytes)
-        arena = self.arena.get(per_set * sets, dt)  # random inputs, one distinct region per set
-        inputs, at = [], 0
-        for _ in range(sets):
-            one = {}
-            for name, shape in shapes.items():
-                n = elements(shape)
-                one[name] = arena[at:at + n].reshape(shape)
-                at += n
-            inputs.append(one)
+        inputs = input_sets(case, self.arena.get(set_elements(case) * sets, dt), sets)  # one region per set
         outs = [xp.empty(output_shape(case), dtype=dt) for _ in range(sets)]
         for o in outs:  # touch every page now: a first-touch fault is not the kernel's time
             o.fill(0)
@@ -151,19 +141,8 @@ class ArrayBackend:
         if case.kernel in ("attention", "decode_attention"):
             scratch = {"S": xp.empty(scores_shape(case), dtype=dt), "P": xp.empty(scores_shape(case), dtype=dt)}
         calls = [kernel_call(xp, case, one, o, scratch, self._copy()) for one, o in zip(inputs, outs)]
-        state = {"i": 0}
-
-        def run() -> None:
-            i = state["i"]
-            calls[i]()
-            state["i"] = (i + 1) % sets
-
-        def check() -> float:
-            outs[0].fill(float("nan"))
-            calls[0]()
-            self.synchronize()
-            return rel_error(self._to64(result_slice(case, outs[0])), reference(case, inputs[0], self._to64))
-        return Prepared(run, check, sets)
+        check = checker(case, calls[0], inputs[0], outs[0], lambda o: o.fill(float("nan")), self.synchronize, self._to64)
+        return Prepared(rotating(calls), check, sets)
 
     def synchronize(self) -> None:
         pass

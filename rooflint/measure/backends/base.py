@@ -167,3 +167,42 @@ def output_shape(case: Case) -> tuple[int, ...]:
 
 def elements(shape: tuple[int, ...]) -> int:
     return math.prod(shape)
+
+
+def input_sets(case: Case, block: Any, sets: int) -> list[dict[str, Any]]:
+    """`sets` input sets as views into one flat random block (numpy, torch and CuPy alike)."""
+    shapes = input_shapes(case)
+    out, at = [], 0
+    for _ in range(sets):
+        one = {}
+        for name, shape in shapes.items():
+            one[name] = block[at:at + elements(shape)].reshape(shape)
+            at += elements(shape)
+        out.append(one)
+    return out
+
+
+def set_elements(case: Case) -> int:
+    return sum(elements(s) for s in input_shapes(case).values())
+
+
+def rotating(calls: list[Callable[[], None]]) -> Callable[[], None]:
+    """One call per invocation, each on the next input set."""
+    state = {"i": 0}
+
+    def run() -> None:
+        i = state["i"]
+        calls[i]()
+        state["i"] = (i + 1) % len(calls)
+    return run
+
+
+def checker(case: Case, call: Callable[[], None], inputs: dict[str, Any], out, poison: Callable[[Any], None],
+            synchronize: Callable[[], None], to64: Callable[[Any], Any]) -> Callable[[], float]:
+    """Poison the output with NaN, run once, compare with the float64 reference."""
+    def check() -> float:
+        poison(out)
+        call()
+        synchronize()
+        return rel_error(to64(result_slice(case, out)), reference(case, inputs, to64))
+    return check

@@ -14,13 +14,12 @@ from rooflint.errors import BackendUnavailable
 from rooflint.measure.backends.arrays import Arena, scores_shape
 from rooflint.measure.backends.base import (
     Prepared,
-    elements,
-    input_shapes,
+    checker,
+    input_sets,
     output_shape,
-    reference,
-    rel_error,
-    result_slice,
+    rotating,
     rotation_sets,
+    set_elements,
 )
 from rooflint.measure.cases import Case
 
@@ -186,43 +185,27 @@ class TorchBackend:
             return prepare_generation(self, case)
         torch = self.torch
         dt = self.dtypes["fp32" if case.kernel == "copy" else case.dtype]
-        shapes = input_shapes(case)
-        per_set = sum(elements(s) for s in shapes.values())
         sets = rotation_sets(case.footprint_bytes(), rotation_bytes)
-        arena = self.arena.get(per_set * sets, dt)
-        inputs, at = [], 0
-        for _ in range(sets):
-            one = {}
-            for name, shape in shapes.items():
-                one[name] = arena[at:at + elements(shape)].view(shape)
-                at += elements(shape)
-            inputs.append(one)
+        inputs = input_sets(case, self.arena.get(set_elements(case) * sets, dt), sets)
         restore = self._set_flags(case)
-        fused = case.variant in SDPA_BACKENDS or (case.kernel == "decode_attention" and case.variant == "sdpa")
-        outs = [torch.empty(output_shape(case), dtype=dt, device=self.device) for _ in range(sets)]
-        for o in outs:  # touch every page now: a first-touch fault is not the kernel's time
-            o.zero_()
-        scratch = {}
-        if case.kernel in ("attention", "decode_attention") and not fused:
-            scratch = {n: torch.empty(scores_shape(case), dtype=dt, device=self.device) for n in "SP"}
-        calls = [self._call(case, one, o, scratch) for one, o in zip(inputs, outs)]
-        state = {"i": 0}
-
-        def run() -> None:
-            i = state["i"]
-            calls[i]()
-            state["i"] = (i + 1) % sets
-
-        def check() -> float:
-            outs[0].fill_(float("nan"))
-            calls[0]()
-            self.synchronize()
-            return rel_error(self._to64(result_slice(case, outs[0])), reference(case, inputs[0], self._to64))
-
-        extra = {}
-        if self.device == "cuda" and case.kernel == "attention":
-            extra["peak_bytes"] = self._peak_bytes(case, inputs[0])
-        return Prepared(run, check, sets, extra, close=restore)
+        try:
+            fused = case.variant in SDPA_BACKENDS or (case.kernel == "decode_attention" and case.variant == "sdpa")
+            outs = [torch.empty(output_shape(case), dtype=dt, device=self.device) for _ in range(sets)]
+            for o in outs:  # touch every page now: a first-touch fault is not the kernel's time
+                o.zero_()
+            scratch = {}
+            if case.kernel in ("attention", "decode_attention") and not fused:
+                scratch = {n: torch.empty(scores_shape(case), dtype=dt, device=self.device) for n in "SP"}
+            calls = [self._call(case, one, o, scratch) for one, o in zip(inputs, outs)]
+            check = checker(case, calls[0], inputs[0], outs[0], lambda o: o.fill_(float("nan")),
+                            self.synchronize, self._to64)
+            extra = {}
+            if self.device == "cuda" and case.kernel == "attention":
+                extra["peak_bytes"] = self._peak_bytes(case, inputs[0])
+        except BaseException:
+            restore()
+            raise
+        return Prepared(rotating(calls), check, sets, extra, close=restore)
 
     def _set_flags(self, case: Case) -> Callable[[], None]:
         """TF32 on for tf32 rows only, and the chosen SDPA backend; returns what undoes both."""
