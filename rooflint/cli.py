@@ -466,3 +466,62 @@ def _seconds(text: Optional[str], option: str) -> Optional[float]:
     if value <= 0:
         raise SpecError(option, None, f"expected a positive time, got {text}")
     return value
+
+
+def _names_or_all(text: str, kind: str) -> list[str]:
+    from rooflint.catalog import builtin_names
+
+    names = [n.strip() for n in text.split(",") if n.strip()]
+    if not names:
+        raise SpecError(f"--{kind}", None, "expected a comma list of names, or all")
+    return builtin_names("models" if kind == "models" else "hardware") if names == ["all"] else names
+
+
+@app.command()
+@guarded
+def sweep(
+    models: Annotated[str, typer.Option("--models", "-m", help="Comma list of models (names or files), or all.")] = "all",
+    gpus: Annotated[str, typer.Option("--gpus", "-g", help="Comma list of GPUs (names or files), or all.")] = "all",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Batch sizes, e.g. 1,8,64.")] = "1,8,32,128",
+    context: Annotated[str, typer.Option("--context", "-c", help="Contexts, e.g. 1k,8k,32k.")] = "1k,4k,16k,64k",
+    kv_dtype: Annotated[str, typer.Option("--kv-dtype", help="KV cache dtypes, e.g. fp16,fp8,int4.")] = "fp16,fp8",
+    attention_kernel: Annotated[str, typer.Option("--attention", help="eager, flash or both: eager,flash.")] = "eager,flash",
+    dtype: DtypeOpt = "fp16",
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """A grid of models x GPUs x batch x context x KV dtype x attention: memory, fit, decode time."""
+    import time
+
+    from rooflint.catalog import load_hardware, load_model
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.output import write_atomic
+    from rooflint.report.render import render
+    from rooflint.report.sweep_view import sweep_csv, sweep_json, sweep_report
+    from rooflint.sweep import Grid, sweep as run_sweep
+
+    dt = lookup(dtype)
+    specs = [load_model(n) for n in _names_or_all(models, "models")]
+    hws = [load_hardware(n) for n in _names_or_all(gpus, "gpus")]
+    names = [h.name for h in hws if not h.supports(dt)]
+    if names:
+        raise SpecError("--gpus", None, f"{', '.join(names)} have no {dt.peak_key} peak; drop them or pick another --dtype")
+    modes = [a.strip() for a in attention_kernel.split(",") if a.strip()]
+    bad = [a for a in modes if a not in ("eager", "flash")]
+    if bad or not modes:
+        raise SpecError("--attention", None, f"expected eager, flash or eager,flash, got {attention_kernel!r}")
+    grid = Grid(specs, hws, _counts(batch, "--batch"), _counts(context, "--context"),
+                [lookup(k, "--kv-dtype") for k in kv_dtype.split(",") if k.strip()], modes, dt)
+    start = time.perf_counter()
+    cols = run_sweep(grid)
+    meta = {"dtype": dt.name, "configurations": grid.size, "seconds": time.perf_counter() - start}
+    if fmt == Format.csv:
+        text = sweep_csv(cols)
+    elif fmt == Format.json:
+        text = sweep_json(cols, meta)
+    else:
+        text = render(sweep_report(cols, meta), fmt.value)
+    if output:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
