@@ -525,3 +525,28 @@ def sweep(
         write_atomic(output, text)
     else:
         sys.stdout.write(text)
+
+
+@app.command()
+@guarded
+def check(
+    budget: Annotated[str, typer.Argument(help="A budget YAML: cases (model, gpu, settings or measured kernels) and their limits.")],
+    markdown: Annotated[Optional[str], typer.Option("--markdown", help="Also write a Markdown summary here (e.g. $GITHUB_STEP_SUMMARY).")] = None,
+    junit: Annotated[Optional[str], typer.Option("--junit", help="Also write JUnit XML here.")] = None,
+    fmt: FormatOpt = Format.table,
+    output: OutputOpt = None,
+) -> None:
+    """A CI gate: exit 0 when every limit of the budget holds, 1 when one is broken, 2 on bad input."""
+    from rooflint.budget import evaluate, load_budget
+    from rooflint.report.check_view import check_report, junit_xml, markdown_summary
+    from rooflint.report.output import write_atomic
+
+    spec = load_budget(budget)
+    checks = evaluate(spec)
+    if markdown:
+        write_atomic(markdown, markdown_summary(budget, checks))
+    if junit:
+        write_atomic(junit, junit_xml(budget, checks))
+    _emit(check_report(budget, checks), fmt, output, False)
+    if not all(c.passed for c in checks):
+        raise typer.Exit(1)

@@ -24,8 +24,8 @@ class Run:
         assert result.exit_code == code, (result.exit_code, result.output, result.exception)
         return result
 
-    def json(self, *args: str):
-        return json.loads(self(*args, "--format", "json").stdout)
+    def json(self, *args: str, code: int = 0):
+        return json.loads(self(*args, "--format", "json", code=code).stdout)
 
 
 @pytest.fixture

@@ -1,0 +1,217 @@
+"""Budgets for CI: cases (a model on a GPU with settings, or kernels of a measured run) and the
+limits they must hold. Loading is strict (every field checked, errors name file and field);
+evaluating is the analyzer's and the comparison's math.
+
+    results: run.json            # optional: a saved `rooflint measure -f json`
+    cases:
+      - name: llama3-8b chat
+        model: llama3-8b
+        gpu: h100
+        settings: {batch: 16, prompt: 2048, context: 4096, kv_dtype: fp8, attention: flash}
+        limits: {fits: true, max_kv_cache: 8 GiB, max_tpot: 30 ms, min_tokens_per_s: 500, max_ttft: 1 s}
+      - name: GEMMs near the roof
+        measured: {kernel: gemm, dtype: bf16}
+        limits: {min_roofline: 70%}
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from rooflint.errors import SpecError
+from rooflint.units import UnitParseError, parse_quantity
+
+MODEL_LIMITS = {"fits": "bool", "max_kv_cache": "bytes", "max_tpot": "seconds", "max_ttft": "seconds",
+                "min_tokens_per_s": "number"}
+MEASURED_LIMITS = {"min_roofline": "percent", "max_abs_error": "percent"}
+SETTINGS = {"batch": int, "prompt": int, "context": int, "prefix": int, "dtype": str, "kv_dtype": str,
+            "weight_dtype": str, "attention": str, "mla_mode": str}
+MEASURED_FILTER = ("kernel", "variant", "dtype", "backend")
+
+
+@dataclass(frozen=True, slots=True)
+class Case:
+    name: str
+    where: str  # "budget.yaml: cases[0]" for messages
+    limits: Mapping[str, Any]
+    model: str | None = None
+    gpu: str | None = None
+    settings: Mapping[str, Any] | None = None
+    measured: Mapping[str, str] | None = None  # filter over the results' kernels
+
+
+@dataclass(frozen=True, slots=True)
+class Budget:
+    path: str
+    cases: tuple[Case, ...]
+    results: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class Check:
+    case: str
+    limit: str  # e.g. max_tpot
+    value: Any  # what was computed (base units; fraction for percents)
+    threshold: Any
+    kind: str  # bytes | seconds | number | bool | percent
+    passed: bool
+    detail: str = ""
+
+
+def load_budget(path: str) -> Budget:
+    from rooflint.catalog import read_mapping
+
+    raw = read_mapping(Path(path))
+    _keys(raw, {"cases", "results"}, path, "")
+    cases = raw.get("cases")
+    if not isinstance(cases, list) or not cases:
+        raise SpecError(path, "cases", "expected a non-empty list of cases")
+    results = raw.get("results")
+    if results is not None and not isinstance(results, str):
+        raise SpecError(path, "results", "expected the path of a `rooflint measure -f json` file")
+    if results is not None:
+        results = str((Path(path).parent / results)) if not Path(results).is_absolute() else results
+    return Budget(path, tuple(_case(c, f"cases[{i}]", path) for i, c in enumerate(cases)), results)
+
+
+def _case(raw: Any, field: str, path: str) -> Case:
+    if not isinstance(raw, dict):
+        raise SpecError(path, field, "expected a mapping with name, limits and model/gpu or measured")
+    _keys(raw, {"name", "model", "gpu", "settings", "limits", "measured"}, path, field + ".")
+    name = raw.get("name") or field
+    limits = raw.get("limits")
+    if not isinstance(limits, dict) or not limits:
+        raise SpecError(path, f"{field}.limits", "expected a mapping of limits, e.g. {max_tpot: 30 ms}")
+    if raw.get("measured") is not None:
+        measured = raw["measured"]
+        if not isinstance(measured, dict):
+            raise SpecError(path, f"{field}.measured", "expected a filter such as {kernel: gemm, dtype: bf16}")
+        _keys(measured, set(MEASURED_FILTER), path, f"{field}.measured.")
+        _keys(limits, set(MEASURED_LIMITS), path, f"{field}.limits.")
+        return Case(str(name), f"{path}: {field}", {k: _limit(v, MEASURED_LIMITS[k], path, f"{field}.limits.{k}")
+                                                     for k, v in limits.items()},
+                    measured={k: str(v) for k, v in measured.items()})
+    for key in ("model", "gpu"):
+        if not isinstance(raw.get(key), str):
+            raise SpecError(path, f"{field}.{key}", "missing (a built-in name or a spec file)")
+    settings = raw.get("settings") or {}
+    if not isinstance(settings, dict):
+        raise SpecError(path, f"{field}.settings", "expected a mapping such as {batch: 8, prompt: 2048}")
+    _keys(settings, set(SETTINGS), path, f"{field}.settings.")
+    for k, v in settings.items():
+        if SETTINGS[k] is int and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "prefix" else 1)):
+            raise SpecError(path, f"{field}.settings.{k}", f"expected a positive whole number, got {v!r}")
+        if SETTINGS[k] is str and not isinstance(v, str):
+            raise SpecError(path, f"{field}.settings.{k}", f"expected a name, got {v!r}")
+    _keys(limits, set(MODEL_LIMITS), path, f"{field}.limits.")
+    return Case(str(name), f"{path}: {field}",
+                {k: _limit(v, MODEL_LIMITS[k], path, f"{field}.limits.{k}") for k, v in limits.items()},
+                model=raw["model"], gpu=raw["gpu"], settings=settings)
+
+
+def _limit(value: Any, kind: str, path: str, field: str) -> Any:
+    if kind == "bool":
+        if not isinstance(value, bool):
+            raise SpecError(path, field, f"expected true or false, got {value!r}")
+        return value
+    if kind == "number":
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+            raise SpecError(path, field, f"expected a positive number, got {value!r}")
+        return float(value)
+    if kind == "percent":  # '70%' or 70 -> 0.70
+        text = str(value).strip().rstrip("%")
+        try:
+            number = float(text) / 100
+        except ValueError:
+            raise SpecError(path, field, f"expected a percentage such as 70%, got {value!r}") from None
+        if not 0 < number:
+            raise SpecError(path, field, f"expected a positive percentage, got {value!r}")
+        return number
+    try:
+        return parse_quantity(value, kind)
+    except UnitParseError as exc:
+        raise SpecError(path, field, str(exc)) from None
+
+
+def _keys(raw: Mapping, allowed: set[str], path: str, prefix: str) -> None:
+    for key in raw:
+        if key not in allowed:
+            raise SpecError(path, f"{prefix}{key}", f"unknown field; expected one of {', '.join(sorted(allowed))}")
+
+
+def evaluate(budget: Budget) -> list[Check]:
+    checks: list[Check] = []
+    run = None
+    for case in budget.cases:
+        if case.measured is not None:
+            if budget.results is None:
+                raise SpecError(budget.path, "results", f"case {case.name!r} checks measurements: give results: FILE")
+            if run is None:
+                from rooflint.measure.session import load_run
+
+                run = load_run(budget.results)
+            checks += _measured_checks(case, run)
+        else:
+            checks += _model_checks(case)
+    return checks
+
+
+def _model_checks(case: Case) -> list[Check]:
+    from rooflint.analysis.inference import Settings, analyze
+    from rooflint.catalog import load_hardware, load_model
+    from rooflint.dtypes import dtype
+
+    s = dict(case.settings or {})
+    for key in ("dtype", "kv_dtype", "weight_dtype"):
+        if key in s:
+            s[key] = dtype(s[key], f"{case.where}.settings.{key}")
+    settings = Settings(**s)
+    a = analyze(load_model(case.model), load_hardware(case.gpu), settings)
+    memory = a.weights_bytes + a.kv_bytes
+    values = {"fits": (memory <= a.hardware.capacity_bytes, "bool",
+                       f"weights + KV cache {memory / 2**30:.1f} GiB of {a.hardware.capacity_bytes / 2**30:.0f} GiB"),
+              "max_kv_cache": (a.kv_bytes, "bytes", ""), "max_tpot": (a.tpot_s, "seconds", ""),
+              "max_ttft": (a.ttft_s, "seconds", ""), "min_tokens_per_s": (a.decode_tokens_per_s, "number", "")}
+    out = []
+    for limit, threshold in case.limits.items():
+        value, kind, detail = values[limit]
+        if limit == "fits":
+            ok = value == threshold
+        elif limit.startswith("max_"):
+            ok = value <= threshold
+        else:
+            ok = value >= threshold
+        out.append(Check(case.name, limit, value, threshold, kind, bool(ok), detail))
+    return out
+
+
+def _measured_checks(case: Case, run) -> list[Check]:
+    from rooflint.compare import compare
+    from rooflint.measure.session import calibrate_run, datasheet_profile
+
+    datasheet = datasheet_profile(run, None)
+    cal = calibrate_run(run)
+    rows = []
+    for m in run.measurements:
+        fields = {"kernel": m.case.kernel, "variant": m.case.variant, "dtype": m.case.dtype, "backend": m.backend}
+        if all(fields[k] == v for k, v in case.measured.items()):
+            hw = cal.hardware(datasheet, m.backend) if cal and m.backend in cal.stacks else None
+            rows.append(compare(m, datasheet, hw))
+    if not rows:
+        raise SpecError(case.where, "measured", f"no measured kernel matches {dict(case.measured)}")
+    out = []
+    for limit, threshold in case.limits.items():
+        if limit == "min_roofline":
+            scored = [r for r in rows if r.roofline_fraction is not None]
+            worst = min(scored, key=lambda r: r.roofline_fraction)
+            out.append(Check(case.name, limit, worst.roofline_fraction, threshold, "percent",
+                             worst.roofline_fraction >= threshold, f"worst of {len(scored)}: {worst.m.case.key}"))
+        else:  # max_abs_error of the calibrated prediction
+            scored = [r for r in rows if r.calibrated_error is not None]
+            worst = max(scored, key=lambda r: abs(r.calibrated_error))
+            out.append(Check(case.name, limit, abs(worst.calibrated_error), threshold, "percent",
+                             abs(worst.calibrated_error) <= threshold, f"worst of {len(scored)}: {worst.m.case.key}"))
+    return out
