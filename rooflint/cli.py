@@ -550,3 +550,48 @@ def check(
     _emit(check_report(budget, checks), fmt, output, False)
     if not all(c.passed for c in checks):
         raise typer.Exit(1)
+
+
+@app.command()
+@guarded
+def plot(
+    model: Annotated[str, typer.Argument(help="Built-in model name, a model YAML, or a HF config.json (or its folder).")],
+    output: Annotated[str, typer.Option("--output", "-o", help="Image file: .png or .svg (written whole or not at all).")],
+    gpu: GpuOpt = "a100",
+    prompt: Annotated[str, typer.Option("--prompt", "-p", help="Prompt tokens per sequence.")] = "4096",
+    batch: Annotated[str, typer.Option("--batch", "-b", help="Sequences in the batch.")] = "1",
+    context: Annotated[Optional[str], typer.Option("--context", "-c", help="Tokens attended in the decode step (default: the prompt).")] = None,
+    dtype: DtypeOpt = "fp16",
+    kv_dtype: KvDtypeOpt = None,
+    attention_kernel: Annotated[Attention, typer.Option("--attention", help="eager: S/P through memory; flash: fused.")] = Attention.eager,
+    measured: Annotated[Optional[str], typer.Option("--measured", help="A saved `rooflint measure -f json` run: its kernels are placed too.")] = None,
+    set_: SetOpt = None,
+) -> None:
+    """The roofline with prefill and decode ops (and measured kernels) placed on it, and memory vs context."""
+    from rooflint.analysis.inference import Settings
+    from rooflint.catalog import load_hardware, load_model
+    from rooflint.dtypes import dtype as lookup
+    from rooflint.report.output import write_atomic
+
+    if not output.lower().endswith((".png", ".svg")):
+        raise SpecError("--output", None, f"expected a .png or .svg file, got {output}")
+    try:
+        from rooflint.plot import render_png_or_svg
+        import matplotlib  # noqa: F401
+    except ImportError:
+        raise SpecError("plot", None, "needs matplotlib: pip install 'rooflint[plot]'") from None
+    spec, hw = load_model(model, _overrides(set_)), load_hardware(gpu)
+    settings = Settings(batch=_count(batch, "--batch"), prompt=_count(prompt, "--prompt"),
+                        context=_count(context, "--context"), dtype=lookup(dtype),
+                        kv_dtype=_optional_dtype(kv_dtype, "--kv-dtype"), attention=attention_kernel.value)
+    rows = ()
+    if measured:
+        from rooflint.compare import compare
+        from rooflint.measure.session import calibrate_run, load_run
+
+        run = load_run(measured)
+        cal = calibrate_run(run)
+        rows = tuple(compare(m, hw, cal.hardware(None, m.backend) if cal and m.backend in cal.stacks else None)
+                     for m in run.measurements)
+    write_atomic(output, render_png_or_svg(output, spec, hw, settings, rows))
+    typer.echo(f"wrote {output}", err=True)

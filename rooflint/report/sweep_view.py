@@ -48,5 +48,4 @@ def sweep_report(cols: dict, meta: dict, limit: int = 40) -> Report:
     notes.append("decode step at the context (eager or flash kernel); prefill is not swept (see rooflint analyze)")
     return Report(SCHEMA, f"rooflint sweep: {n} configurations", {"schema": SCHEMA, **meta},
                   (Table("sweep", COLUMNS, rows),),
-                  (("configurations", n, "int"), ("fit in memory", fits, "int"),
-                   ("computed in", meta["seconds"], "seconds")), tuple(notes))
+                  (("configurations", n, "int"), ("fit in memory", fits, "int")), tuple(notes))

@@ -1,0 +1,150 @@
+"""Charts (matplotlib, imported only here): the roofline of a profile with the ops of prefill and
+decode placed on it (and measured kernels, from a saved `rooflint measure` run), and memory
+against context (weights, KV cache per attention variant and KV dtype, eager S+P, capacity).
+
+What is drawn is computed first as plain data (roofline_points, memory_curves), so that a test
+can check the numbers and the image separately.
+"""
+
+from __future__ import annotations
+
+import io
+from dataclasses import dataclass, replace
+
+from rooflint.analysis.inference import Analysis, Settings, analyze
+from rooflint.analysis.kv_cache import kv_bytes
+from rooflint.analysis.params import parameter_count
+from rooflint.dtypes import dtype as lookup
+from rooflint.specs import Hardware, Model
+
+FIGSIZE = (13.0, 5.5)  # inches: two panels side by side
+DPI = 100
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    label: str
+    intensity: float  # FLOP / byte
+    flop_per_s: float
+    group: str  # prefill | decode | measured
+
+
+def roofline_points(a: Analysis, measured=()) -> list[Point]:
+    """Each op with FLOPs at (intensity, attainable FLOP/s) under its own dtype's roof; a measured
+    kernel at (its intensity, its achieved FLOP/s). Pure data movement has no place on a log x."""
+    out = []
+    for phase in (a.prefill, a.decode):
+        seen = set()
+        for t in phase.ops:
+            name = t.op.name.split("@")[0]
+            if t.op.flops <= 0 or t.op.bytes <= 0 or name in seen:
+                continue
+            seen.add(name)
+            out.append(Point(name, t.op.intensity, t.attainable_flop_per_s, phase.name))
+    for row in measured:
+        if row.flops > 0 and row.bytes > 0:
+            c = row.m.case
+            out.append(Point(f"{c.kernel}{'/' + c.variant if c.variant else ''} {c.size_label}",
+                             row.flops / row.bytes, row.achieved_flop_per_s, "measured"))
+    return out
+
+
+def memory_curves(m: Model, hw: Hardware, settings: Settings, contexts: list[int]) -> dict[str, list[float]]:
+    """Bytes at each context: weights; the KV cache of the batch for the model as it is and for
+    MHA / GQA-8 / MQA variants of it, and for fp8 and int4 KV; eager S+P of one layer's prefill."""
+    from rooflint.analysis.inference import resolve_precision
+
+    _, _, kv, b_w, b_kv = resolve_precision(settings)
+    B = settings.batch
+    curves: dict[str, list[float]] = {"weights": [parameter_count(m) * b_w] * len(contexts)}
+    variants = {f"KV {kv.name} (as specified, H_kv={m.num_key_value_heads})": (m, b_kv)}
+    if not m.is_mla:
+        for label, heads in (("MHA", m.num_attention_heads), ("GQA-8", 8), ("MQA", 1)):
+            if heads != m.num_key_value_heads and m.num_attention_heads % heads == 0:
+                variants[f"KV {kv.name} {label} (H_kv={heads})"] = (replace(m, num_key_value_heads=heads), b_kv)
+    for name in ("fp8", "int4"):
+        if name != kv.name:
+            q = replace(settings, kv_dtype=lookup(name))
+            variants[f"KV {name} (H_kv={m.num_key_value_heads})"] = (m, resolve_precision(q)[4])
+    for label, (model, per_element) in variants.items():
+        curves[label] = [kv_bytes(model, per_element, c, B) for c in contexts]
+    act = settings.dtype or lookup("fp16")
+    curves["eager S+P, one layer's prefill"] = [2 * B * m.num_attention_heads * c * c * act.bytes for c in contexts]
+    return curves
+
+
+def render_png_or_svg(path: str, m: Model, hw: Hardware, settings: Settings, measured=(), contexts=None) -> bytes:
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    a = analyze(m, hw, settings)
+    fmt = "svg" if path.lower().endswith(".svg") else "png"
+    fig, (roof, mem) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI)
+    _draw_roofline(roof, a, roofline_points(a, measured))
+    contexts = contexts or [2**k for k in range(8, 18)]
+    _draw_memory(mem, m, hw, memory_curves(m, hw, settings, contexts), contexts)
+    fig.suptitle(f"{m.name} on {hw.name}: batch {settings.batch}, prompt {settings.prompt}, "
+                 f"decode at {settings.decode_context}, {a.dtype.name}")
+    fig.tight_layout()
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def _draw_roofline(ax, a: Analysis, points: list[Point]) -> None:
+    hw = a.hardware
+    bw = hw.bandwidth_bytes_per_s
+    xs = [2.0**k for k in range(-4, 15)]
+    for key, peak in sorted(hw.peak_flop_per_s.items(), key=lambda kv: kv[1]):
+        ax.plot(xs, [min(peak, x * bw) for x in xs], lw=1.5 if key == a.dtype.peak_key else 0.8,
+                label=f"{key} roof {peak / 1e12:.3g} TFLOP/s")
+    ridge = hw.ridge_point(a.dtype.peak_key)
+    ax.axvline(ridge, ls=":", color="grey")
+    ax.plot([ridge], [hw.peak(a.dtype.peak_key)], "o", color="black")
+    ax.annotate(f"ridge {ridge:.0f} FLOP/B", (ridge, hw.peak(a.dtype.peak_key)), textcoords="offset points",
+                xytext=(5, -12), fontsize=8)
+    styles = {"prefill": ("s", "tab:blue"), "decode": ("^", "tab:red"), "measured": ("x", "black")}
+    for group, (marker, color) in styles.items():
+        pts = [p for p in points if p.group == group]
+        if pts:
+            ax.scatter([p.intensity for p in pts], [p.flop_per_s for p in pts], marker=marker, color=color,
+                       label=group, zorder=3)
+            for p in _worth_labelling(pts):
+                ax.annotate(p.label, (p.intensity, p.flop_per_s), fontsize=6, xytext=(3, 3), textcoords="offset points")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("arithmetic intensity (FLOP / byte)")
+    ax.set_ylabel("attainable FLOP/s")
+    ax.set_title(f"roofline: {hw.bandwidth_bytes_per_s / 1e9:.0f} GB/s")
+    ax.legend(fontsize=7, loc="lower right")
+    ax.grid(True, which="both", lw=0.3)
+
+
+def _worth_labelling(points: list[Point]) -> list[Point]:
+    """Every op; of measured kernels only the fastest of each kind (sizes would overprint)."""
+    best: dict[str, Point] = {}
+    for p in points:
+        kind = p.label.split(" ")[0] if p.group == "measured" else p.label
+        if kind not in best or p.flop_per_s > best[kind].flop_per_s:
+            best[kind] = p
+    return list(best.values())
+
+
+def _draw_memory(ax, m: Model, hw: Hardware, curves: dict[str, list[float]], contexts: list[int]) -> None:
+    gib = 2**30
+    for label, ys in curves.items():
+        style = "--" if label.startswith("eager") else "-"
+        ax.plot(contexts, [y / gib for y in ys], style, label=label, lw=2 if label == "weights" else 1.2)
+    ax.axhline(hw.capacity_bytes / gib, color="black", lw=1)
+    ax.annotate(f"{hw.name} capacity", (contexts[0], hw.capacity_bytes / gib), fontsize=8, xytext=(0, 3),
+                textcoords="offset points")
+    ax.set_xscale("log", base=2)
+    ax.set_yscale("log")
+    ax.set_xlabel("context (tokens)")
+    ax.set_ylabel("GiB")
+    ax.set_title("memory vs context")
+    ax.legend(fontsize=7, loc="upper left")
+    ax.grid(True, which="both", lw=0.3)
