@@ -87,7 +87,8 @@ def compare(m: Measurement, datasheet: Hardware | None, calibrated: Hardware | N
     if reference is not None:
         try:
             timed = [place(op, reference) for op in ops]
-            bare = [max(t.compute_time_s, t.memory_time_s) * t.op.count for t in timed]
+            # The bare roofline: no t0 and no F_half, whatever the profile carries.
+            bare = [max(t.op.flops / t.peak_flop_per_s, t.memory_time_s) * t.op.count for t in timed]
             roof = sum(bare)
             predicted_bound = timed[max(range(len(timed)), key=bare.__getitem__)].bound
             main_peak = reference.peak(ops[0].peak_key) if flops else None

@@ -92,3 +92,12 @@ def test_ctrl_c_writes_what_was_measured(cli, tmp_path, monkeypatch):
     cli("measure", "--device", "cpu", "-f", "json", "-o", str(target), code=130)
     doc = json.loads(target.read_text())
     assert doc["run"]["interrupted"] is True and len(doc["run"]["measurements"]) == 1
+
+
+def test_roofline_fraction_is_against_the_bare_roof(cli):
+    """The GEMM that set the fp32 peak sits exactly on the roof (no t0, no F_half in the roof);
+    a small GEMM sits well below it."""
+    doc = cli.json("measure", "--load", FIXTURE)
+    rows = {(r["backend"], r["dtype"], r["size"]): r for r in doc["comparisons"] if r["kernel"] == "gemm"}
+    assert rows[("torch", "fp32", "M=2048 N=2048 K=2048")]["roofline_fraction"] == pytest.approx(1.0, abs=1e-9)
+    assert rows[("torch", "fp32", "M=128 N=128 K=128")]["roofline_fraction"] < 0.6

@@ -40,6 +40,11 @@ def measure_report(run: Run, datasheet: Hardware | None, calibration: Calibratio
     notes = list(_environment_notes(env))
     if run.interrupted:
         notes.insert(0, "interrupted (Ctrl-C): these are the kernels measured before it")
+    above = [r for r in rows if r.roofline_fraction and r.roofline_fraction > 1.0]
+    if above:
+        notes.append(f"{len(above)} kernel(s) beat the roofline (e.g. {above[0].m.backend} {above[0].m.case.key}, "
+                     f"{100 * above[0].roofline_fraction:.0f}%): the bandwidth ceiling is a copy's, which writes "
+                     "as much as it reads; a read-mostly kernel (a GEMV streaming weights) can go faster")
     if saved_to:
         notes.append(f"calibrated profile written to {saved_to} (use it with --gpu {saved_to})")
     if datasheet is None:
