@@ -7,12 +7,13 @@ Library use mirrors the CLI::
     a.kv_bytes_per_token, a.tpot_s
 """
 
-from rooflint.analysis.inference import Analysis, Settings, analyze
+from rooflint.analysis.inference import Analysis, analyze
+from rooflint.workload import Workload, resolve
 from rooflint.catalog import load_hardware, load_model
 from rooflint.dtypes import DTYPES, dtype
 from rooflint.errors import RooflintError, SpecError, UnknownNameError
 from rooflint.specs import Hardware, Model
 
 __version__ = "0.1.0"
-__all__ = ["Analysis", "DTYPES", "Hardware", "Model", "RooflintError", "Settings", "SpecError",
+__all__ = ["Analysis", "DTYPES", "Hardware", "Model", "RooflintError", "SpecError", "Workload", "resolve",
            "UnknownNameError", "analyze", "dtype", "load_hardware", "load_model"]

@@ -1,37 +1,43 @@
-"""Standard (eager) attention memory: Q/K/V/O vs the S and P score matrices (seed 004).
+"""Standard (eager) attention: the three kernels of seed 004, and its memory (Q/K/V/O vs S and P).
 
-For one head of length N and head dim d: Q, K, V, O are N*d elements each; S and P are N*N.
+S = QK^T/sqrt(d) is written to memory, P = softmax(S) read and written, O = PV; the full
+S_q x S_kv score matrix is computed (a causal mask lets an eager kernel skip nothing). K and V
+are read once per KV head (GQA/MQA), not once per query head.
+
+Symbols: B batch, H_q / H_kv query / KV heads, S_q queries and S_kv keys per sequence, d and
+d_v the key and value head dims, b_a bytes per activation, b_k bytes per K/V element read
+(the activations' in a prefill, the cache's in a decode step).
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from rooflint.analysis.expr import Expr, sym
+from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
+from rooflint.dtypes import VECTOR_PEAK_KEY
+
+SOFTMAX_FLOP_PER_ELEMENT = 5  # max, subtract, exp, sum, divide (seed 004)
+
+B, S_q, S_kv, H_q, H_kv, d, d_v, b_a, b_k = sym("B S_q S_kv H_q H_kv d d_v b_a b_k")
+N = sym("N")
+
+# seed 004: one sequence of N tokens, h heads of dim d, batch b (symbols B, H_q here)
+QKVO_BYTES: Expr = 4 * B * H_q * N * d * b_a
+"""Q, K, V and O: 4 * B * H_q * N * d * b_a."""
+SP_BYTES: Expr = 2 * B * H_q * S_q * S_kv * b_a
+"""S and P of one layer's eager attention: each B * H_q * S_q * S_kv elements."""
 
 
-@dataclass(frozen=True, slots=True)
-class AttentionMemory:
-    seq_len: int  # N
-    head_dim: int  # d
-    heads: int  # h
-    batch: int  # b
-    bytes_per_element: float
-
-    @property
-    def qkvo_bytes(self) -> float:
-        """4 * b * h * N * d * bytes: Q, K, V and O."""
-        return 4 * self.batch * self.heads * self.seq_len * self.head_dim * self.bytes_per_element
-
-    @property
-    def sp_bytes(self) -> float:
-        """2 * b * h * N^2 * bytes: S and P, each N x N per head."""
-        return 2 * self.batch * self.heads * self.seq_len**2 * self.bytes_per_element
-
-    @property
-    def sp_share(self) -> float:
-        """S+P as a fraction of all attention tensors: SP / (SP + QKVO)."""
-        return self.sp_bytes / (self.sp_bytes + self.qkvo_bytes)
-
-
-def scores_bytes_per_layer(batch: int, heads: int, q_len: int, kv_len: int, bytes_per_element: float) -> float:
-    """S and P of one layer's eager attention: 2 * B * H_q * S_q * S_kv * b_a."""
-    return 2 * batch * heads * q_len * kv_len * bytes_per_element
+def eager_ops(count: int, mm: str, defs: tuple = (), shared_kv: bool = False) -> list[OpForm]:
+    """QK^T, softmax, PV with S and P through memory."""
+    scores = B * H_q * S_q * S_kv
+    return [
+        op("qk_matmul", "layer", count, MATMUL, mm, defs=defs,
+           flops=2 * scores * d, read=B * H_q * S_q * d * b_a + B * H_kv * S_kv * d * b_k, write=scores * b_a,
+           note="S = QK^T/sqrt(d) written to memory; K read once per KV head"),
+        op("softmax", "layer", count, ELEMENTWISE, VECTOR_PEAK_KEY, defs=defs,
+           flops=SOFTMAX_FLOP_PER_ELEMENT * scores, read=scores * b_a, write=scores * b_a,
+           note="P = softmax(S): reads S, writes P"),
+        op("pv_matmul", "layer", count, MATMUL, mm, defs=defs,
+           flops=2 * scores * d_v, read=scores * b_a + B * H_kv * S_kv * d_v * b_k, write=B * H_q * S_q * d_v * b_a,
+           note="O = PV; V read once per KV head" + (" (V is the latent read again)" if shared_kv else "")),
+    ]

@@ -1,209 +1,234 @@
-"""Whole-model analysis of prefill and one decode step: ops on the roofline, totals, memory."""
+"""Whole-model analysis of prefill and one decode step: ops on the roofline, totals, memory.
+
+`analyze(model, hardware, workload)` resolves the workload, then evaluates the model's op forms
+(built once per model and choice of kernels and dtypes) through one compiled function per GPU,
+and the figures (KV cache, weights, the memory rule, times) from their expressions. Ops and
+terms are materialized only when a report asks for them.
+"""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
+from functools import cached_property
 
-from rooflint.analysis.attention import scores_bytes_per_layer
-from rooflint.analysis.kv_cache import kv_bytes, kv_bytes_per_token
-from rooflint.analysis.params import parameter_breakdown
-from rooflint.analysis.roofline import Timed, place
-from rooflint.analysis.transformer import OpOptions, Pass, decode_pass, forward_ops, prefill_pass
-from rooflint.dtypes import DType
-from rooflint.errors import SpecError
+from rooflint.analysis import kv_cache, memory, params
+from rooflint.analysis.evaluate import PER_OP, CompiledPhase, compile_phase, time_symbol
+from rooflint.analysis.expr import add, mul, sym
+from rooflint.analysis.layers import DECODE, PREFILL, PhaseForm, phase_form
+from rooflint.analysis.ops import Op, bindings
+from rooflint.analysis.roofline import COMPUTE, Timed, bound_of_op, hardware_terms
+from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure
 from rooflint.specs import Hardware, Model
+from rooflint.workload import Resolved, Workload, resolve
+
+B, S_q, ttft_s, tpot_s = sym("B S_q ttft_s tpot_s")
 
 
 @dataclass(frozen=True, slots=True)
-class Settings:
-    batch: int = 1
-    prompt: int = 4096
-    context: int | None = None  # decode attends over this many tokens; default = prompt
-    dtype: DType | None = None  # activations (and weights unless weight_dtype is given)
-    kv_dtype: DType | None = None  # default = dtype
-    weight_dtype: DType | None = None  # default = dtype
-    kv_group_size: int | None = -1  # elements per quantization scale; -1 = the dtype's default
-    weight_group_size: int | None = -1
-    attention: str = "eager"  # eager | flash
-    mla_mode: str = "absorbed"  # absorbed | naive
-    flash_tile: tuple[int, int] | None = None  # (B_r, B_c); default sized from the SRAM
-    all_logits: bool = False  # lm_head on every prefill position, not just the last
-    prefix: int = 0  # tokens already cached before the prompt (prefix cache, chunked prefill)
+class ModelForm:
+    """What a model computes under one choice of kernels and dtypes: both passes' op forms and
+    the figures' definitions."""
 
-    def __post_init__(self) -> None:
-        for name in ("batch", "prompt", "context"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise SpecError(f"--{name}", None, f"expected a positive integer, got {value!r}")
-        if self.attention not in ("eager", "flash"):
-            raise SpecError("--attention", None, f"expected eager or flash, got {self.attention!r}")
-        if self.mla_mode not in ("absorbed", "naive"):
-            raise SpecError("--mla-mode", None, f"expected absorbed or naive, got {self.mla_mode!r}")
-        for name in ("kv_group_size", "weight_group_size"):
-            value = getattr(self, name)
-            if value is not None and value != -1 and value <= 0:
-                raise SpecError(f"--{name.replace('_', '-')}", None, f"expected a positive group size, got {value}")
-        if self.flash_tile is not None and (len(self.flash_tile) != 2 or min(self.flash_tile) <= 0):
-            raise SpecError("--flash-tile", None, f"expected two positive sizes B_r,B_c, got {self.flash_tile}")
-        if self.prefix < 0:
-            raise SpecError("--prefix", None, f"expected 0 or more cached tokens, got {self.prefix}")
-
-    @property
-    def decode_context(self) -> int:
-        return self.context if self.context is not None else self.prefix + self.prompt
+    prefill: PhaseForm
+    decode: PhaseForm
+    figures: tuple[Figure, ...]  # memory: weights, KV cache, S+P, in order
+    constants: dict  # the figures' model and dtype symbols
+    ttft: Figure  # the sum of the prefill ops' times
+    tpot: Figure  # the sum of the decode ops' times
+    rates: tuple[Figure, ...]  # tokens per second
 
 
-@dataclass(frozen=True, slots=True)
+# Caches keyed by identity (specs are immutable; the entry keeps its own so an id is never reused).
+_FORMS: dict[tuple, tuple[Model, ModelForm]] = {}
+_COMPILED: dict[tuple, tuple[ModelForm, Hardware, CompiledPhase, CompiledPhase]] = {}
+
+
+def model_form(m: Model, r: Resolved) -> ModelForm:
+    key = (id(m), r.structure)
+    hit = _FORMS.get(key)
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    if len(_FORMS) > 512:
+        _FORMS.clear()
+    pre, dec = phase_form(m, r, PREFILL), phase_form(m, r, DECODE)
+    figures = (*params.weight_figures(), *kv_cache.kv_figures(m, r.mla_mode), *memory.scores_figures(r.attention))
+    consts = {**kv_cache.constants(m, r.b_kv), **params.weight_constants(m, r.b_w, r.b_h),
+              "H_q": m.num_attention_heads, "b_a": r.b_a}
+    ttft = figure("totals.ttft_s", _phase_time(pre), "seconds", "prefill: the sum of count x time over its ops")
+    tpot = figure("totals.tpot_s", _phase_time(dec), "seconds", "one decode step: the sum over its ops")
+    form = ModelForm(pre, dec, figures, consts, ttft, tpot, RATES)
+    _FORMS[key] = (m, form)
+    return form
+
+
+def _phase_time(phase: PhaseForm) -> object:
+    return add(*(mul(o.count, sym(time_symbol(o.name))) for o in phase.ops))
+
+
+RATES = (figure("totals.decode_tokens_per_s", B / tpot_s, "per_second", "B sequences each get a token per step"),
+         figure("totals.prefill_tokens_per_s", B * S_q / ttft_s, "per_second", "prompt tokens per second"))
+
+
+def compiled(form: ModelForm, hw: Hardware) -> tuple[CompiledPhase, CompiledPhase]:
+    key = (id(form), id(hw))
+    hit = _COMPILED.get(key)
+    if hit is None or hit[0] is not form or hit[1] is not hw:
+        if len(_COMPILED) > 512:
+            _COMPILED.clear()
+        hit = _COMPILED[key] = (form, hw, compile_phase(form.prefill, hw), compile_phase(form.decode, hw))
+    return hit[2], hit[3]
+
+
 class PhaseResult:
-    name: str
-    pass_: Pass
-    ops: tuple[Timed, ...]
+    """One pass's totals, and its ops on the roofline (built when asked for)."""
+
+    __slots__ = ("name", "form", "values", "inputs", "hardware", "_ops")
+
+    def __init__(self, name: str, form: PhaseForm, values: tuple, inputs: dict, hardware: Hardware):
+        self.name, self.form, self.values, self.inputs, self.hardware = name, form, values, inputs, hardware
+        self._ops = None
 
     @property
     def flops(self) -> float:
-        return sum(t.op.count * t.op.flops for t in self.ops)
-
-    @property
-    def bytes(self) -> float:
-        return sum(t.op.count * t.op.bytes for t in self.ops)
+        return self.values[-4]
 
     @property
     def bytes_read(self) -> float:
-        return sum(t.op.count * t.op.bytes_read for t in self.ops)
+        return self.values[-3]
 
     @property
     def bytes_written(self) -> float:
-        return sum(t.op.count * t.op.bytes_written for t in self.ops)
+        return self.values[-2]
+
+    @property
+    def bytes(self) -> float:
+        return self.values[-3] + self.values[-2]
 
     @property
     def time_s(self) -> float:
         """Sum of the ops' roofline times (each op bound on its own, kernels run one by one)."""
-        return sum(t.op.count * t.time_s for t in self.ops)
+        return self.values[-1]
 
     @property
     def tokens(self) -> int:
-        """Tokens this pass produces: one per sequence."""
-        return self.pass_.batch
+        return self.inputs["B"]
+
+    @property
+    def ops(self) -> tuple[Timed, ...]:
+        """The kernels that run, on the roofline."""
+        if self._ops is None:
+            env = {**self.form.constants, **self.inputs}
+            for name, e in self.form.defs:
+                env[name] = e.evaluate(env)
+            out = []
+            for i, o in enumerate(self.form.ops):
+                f, r, w, p, _ = self.values[PER_OP * i: PER_OP * (i + 1)]
+                if not p:  # a kernel that does not run for these inputs (flash-decoding's reduce, unsplit)
+                    continue
+                peak, bw, t0, half = hardware_terms(self.hardware, o.peak_key, o.kind)
+                out.append(Timed(Op(o, f, r, w, p, bindings(o, env)), peak, bw, t0, half))
+            self._ops = tuple(out)
+        return self._ops
+
+    def op_time(self, i: int) -> float:
+        return self.values[PER_OP * i + 4]
 
     def time_by_bound(self, bound: str) -> float:
-        return sum(t.op.count * t.time_s for t in self.ops if t.bound == bound)
+        total = 0.0
+        for i, o in enumerate(self.form.ops):
+            f, r, w, _, t = self.values[PER_OP * i: PER_OP * (i + 1)]
+            peak, bw, _, half = hardware_terms(self.hardware, o.peak_key, o.kind)
+            if bound_of_op(f, r + w, half, peak, bw) == bound:
+                total += o.count * t
+        return total
 
 
-@dataclass(frozen=True, slots=True)
 class Analysis:
-    model: Model
-    hardware: Hardware
-    settings: Settings
-    dtype: DType
-    kv_dtype: DType
-    weight_dtype: DType
-    weight_bytes_per_element: float
-    kv_bytes_per_element: float
-    params: dict[str, int]
-    prefill: PhaseResult
-    decode: PhaseResult
-    notes: tuple[str, ...]
+    """Prefill of the prompt and one decode step at the context, for a batch: figures and ops."""
+
+    __slots__ = ("resolved", "form", "prefill", "decode", "__dict__")
+
+    def __init__(self, resolved: Resolved, form: ModelForm, prefill: PhaseResult, decode: PhaseResult):
+        self.resolved, self.form, self.prefill, self.decode = resolved, form, prefill, decode
+
+    # --- what was analysed
+    model = property(lambda self: self.resolved.model)
+    hardware = property(lambda self: self.resolved.hardware)
+    dtype = property(lambda self: self.resolved.act)
+    kv_dtype = property(lambda self: self.resolved.kv)
+    weight_dtype = property(lambda self: self.resolved.weight)
+    weight_bytes_per_element = property(lambda self: self.resolved.b_w)
+    kv_bytes_per_element = property(lambda self: self.resolved.b_kv)
+    notes = property(lambda self: self.resolved.notes)
+
+    @cached_property
+    def terms(self) -> dict[str, Term]:
+        """Every figure of the analysis as a term, by JSON key."""
+        r, form = self.resolved, self.form
+        values = {**form.constants, "B": r.batch, "C": r.context, "S_q": r.prompt, "S_kv": r.prefill_kv_len}
+        out = {t.key: t for t in evaluate_figures(form.figures, values)}
+        for phase, fig in ((self.prefill, form.ttft), (self.decode, form.tpot)):
+            times = {time_symbol(o.name): phase.op_time(i) for i, o in enumerate(phase.form.ops)}
+            (t,) = evaluate_figures([fig], times)
+            out[t.key] = t
+        rates = {"B": r.batch, "S_q": r.prompt, "ttft_s": out["totals.ttft_s"].value,
+                 "tpot_s": out["totals.tpot_s"].value}
+        out.update({t.key: t for t in evaluate_figures(form.rates, rates)})
+        fits = memory.fit_terms(out["memory.weights_bytes"].value, out["memory.kv_cache_bytes"].value,
+                                memory.workspace_term(form.prefill, r.chunk), r.hardware.capacity_bytes,
+                                r.memory_utilization)
+        out.update({t.key: t for t in fits})
+        return out
+
+    def value(self, key: str) -> float:
+        return self.terms[key].value
+
+    @property
+    def params(self) -> dict[str, int]:
+        return params.parameter_breakdown(self.model)
 
     @property
     def param_count(self) -> int:
-        return sum(self.params.values())
-
-    @property
-    def weights_bytes(self) -> float:
-        return self.param_count * self.weight_bytes_per_element
-
-    @property
-    def kv_bytes_per_token(self) -> float:
-        return kv_bytes_per_token(self.model, self.kv_bytes_per_element, self.settings.mla_mode)
-
-    @property
-    def kv_bytes_per_sequence(self) -> float:
-        return kv_bytes(self.model, self.kv_bytes_per_element, self.settings.decode_context,
-                        mla_mode=self.settings.mla_mode)
-
-    @property
-    def kv_bytes(self) -> float:
-        return kv_bytes(self.model, self.kv_bytes_per_element, self.settings.decode_context, self.settings.batch,
-                        self.settings.mla_mode)
-
-    @property
-    def scores_bytes_per_layer(self) -> float:
-        """S + P of one layer's eager prefill attention (all heads, whole batch)."""
-        s = self.settings
-        if s.attention == "flash":
-            return 0.0
-        return scores_bytes_per_layer(s.batch, self.model.num_attention_heads, s.prompt, s.prefix + s.prompt,
-                                      self.dtype.bytes)
+        return params.parameter_count(self.model)
 
     @property
     def active_param_count(self) -> int:
-        from rooflint.analysis.params import active_parameter_count
+        return params.active_parameter_count(self.model)
 
-        return active_parameter_count(self.model)
+    weights_bytes = property(lambda self: self.value("memory.weights_bytes"))
+    kv_bytes_per_token = property(lambda self: self.value("memory.kv_cache_bytes_per_token"))
+    kv_bytes_per_sequence = property(lambda self: self.value("memory.kv_cache_bytes_per_sequence"))
+    kv_bytes = property(lambda self: self.value("memory.kv_cache_bytes"))
+    scores_bytes_per_layer = property(lambda self: self.value("memory.attention_scores_bytes_per_layer"))
+    workspace_bytes = property(lambda self: self.value("memory.workspace_bytes"))
+    total_bytes = property(lambda self: self.value("memory.total_bytes"))
+    free_bytes = property(lambda self: self.value("memory.free_bytes"))
+    ttft_s = property(lambda self: self.prefill.time_s)
+    tpot_s = property(lambda self: self.decode.time_s)
 
     @property
-    def ttft_s(self) -> float:
-        return self.prefill.time_s
-
-    @property
-    def tpot_s(self) -> float:
-        return self.decode.time_s
+    def fits(self) -> bool:
+        return self.free_bytes >= 0
 
     @property
     def decode_tokens_per_s(self) -> float:
-        return self.settings.batch / self.decode.time_s
+        return self.resolved.batch / self.decode.time_s
 
     @property
     def prefill_tokens_per_s(self) -> float:
-        return self.settings.batch * self.settings.prompt / self.prefill.time_s
+        return self.resolved.batch * self.resolved.prompt / self.prefill.time_s
+
+    @property
+    def compute_bound_ops(self) -> int:
+        return sum(t.bound == COMPUTE for t in self.decode.ops)
 
 
-def resolve_precision(settings: Settings) -> tuple[DType, DType, DType, float, float]:
-    """(activation, weight, kv dtypes, weight bytes and KV bytes per element incl. scales)."""
-    from rooflint.dtypes import default_group_size, dtype as lookup, element_bytes
-
-    act = settings.dtype or lookup("fp16")
-    weight = settings.weight_dtype or act
-    kv = settings.kv_dtype or act
-    wg = default_group_size(weight, "weight") if settings.weight_group_size == -1 else settings.weight_group_size
-    kg = default_group_size(kv, "kv") if settings.kv_group_size == -1 else settings.kv_group_size
-    return act, weight, kv, element_bytes(weight, wg), element_bytes(kv, kg)
-
-
-def op_options(settings: Settings, hardware: Hardware) -> OpOptions:
-    from rooflint.analysis.flash import DEFAULT_SRAM_BYTES, Tiles
-
-    _, _, _, b_w, b_kv = resolve_precision(settings)
-    return OpOptions(attention=settings.attention, mla_mode=settings.mla_mode, weight_bytes=b_w, kv_bytes=b_kv,
-                     sram_bytes=hardware.sram_per_sm_bytes or DEFAULT_SRAM_BYTES,
-                     tile=Tiles(*settings.flash_tile) if settings.flash_tile else None,
-                     sm_count=hardware.sm_count or 108)
-
-
-def analyze(model: Model, hardware: Hardware, settings: Settings | None = None) -> Analysis:
-    """Prefill of `prompt` tokens and one decode step at `context`, for `batch` sequences."""
-    settings = settings or Settings()
-    dt, weight, kv, b_w, b_kv = resolve_precision(settings)
-    hardware.peak(dt.peak_key)  # a clear error now if the chip has no unit for this dtype
-    opts = op_options(settings, hardware)
-    notes = []
-    limit = model.max_position_embeddings
-    longest = max(settings.prefix + settings.prompt, settings.decode_context)
-    if limit and longest > limit:
-        notes.append(f"{longest} tokens exceed {model.name}'s max_position_embeddings ({limit})")
-    if model.sliding_window and settings.decode_context > model.sliding_window:
-        notes.append(f"sliding window {model.sliding_window}: sliding layers cache "
-                     f"{model.sliding_window} tokens per sequence")
-
-    def run(p: Pass) -> PhaseResult:
-        ops = forward_ops(model, p, act=dt, weight=weight, kv=kv, opts=opts)
-        return PhaseResult(p.phase, p, tuple(place(op, hardware) for op in ops))
-
-    return Analysis(
-        model=model, hardware=hardware, settings=settings, dtype=dt, kv_dtype=kv,
-        weight_dtype=weight, weight_bytes_per_element=b_w, kv_bytes_per_element=b_kv,
-        params=parameter_breakdown(model),
-        prefill=run(prefill_pass(settings.batch, settings.prompt, settings.all_logits, settings.prefix)),
-        decode=run(decode_pass(settings.batch, settings.decode_context)),
-        notes=tuple(notes),
-    )
+def analyze(model: Model, hardware: Hardware, workload: Workload | Resolved | None = None) -> Analysis:
+    """Prefill of the prompt and one decode step at the context, for the batch."""
+    r = workload if isinstance(workload, Resolved) else resolve(model, hardware, workload)
+    form = model_form(r.model, r)
+    pre_fn, dec_fn = compiled(form, r.hardware)
+    B_, P, K, Cd = r.batch, r.prompt, r.prefix + r.prompt, r.context
+    prefill = PhaseResult(PREFILL, form.prefill, pre_fn(B_, P, K), {"B": B_, "S_q": P, "C": K}, r.hardware)
+    decode = PhaseResult(DECODE, form.decode, dec_fn(B_, Cd), {"B": B_, "C": Cd}, r.hardware)
+    return Analysis(r, form, prefill, decode)

@@ -1,40 +1,91 @@
-"""KV cache sizes: per token, at a context, for a batch; layer by layer.
+"""KV cache sizes as figures: per token, per sequence at a context, for the batch.
 
-Per layer and token: 2 (K and V) * H_kv * d elements, or for MLA the latent
-kv_lora_rank + qk_rope_head_dim (no factor 2) when the latent is what is cached ("absorbed"),
-H * (qk_nope + qk_rope + v_head_dim) when the decompressed K and V are ("naive", as the Hugging
-Face implementation caches them). A sliding window caps a layer's cached tokens at the window.
-Bytes per element include quantization scales (see dtypes.element_bytes).
+Per layer and token the cache holds e elements: 2 (K and V) * H_kv * d; for MLA the latent
+r_kv + d_r (no factor 2) when the latent is what is cached ("absorbed"), or H_q * (d_n + d_r +
+d_vh) when the decompressed K and V are ("naive", as the Hugging Face implementation caches
+them). A sliding window caps a layer's cached tokens at min(C, W); layers with the same window
+form a group of L_g layers. b_kv is the bytes per element, quantization scales included.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+
+from rooflint.analysis.expr import Expr, add, emin, sym
+from rooflint.analysis.terms import Figure, evaluate_figures, figure
 from rooflint.specs import Model
 
+L, H_kv, H_q, d, b_kv, B, C = sym("L H_kv H_q d b_kv B C")
+r_kv, d_r, d_n, d_vh = sym("r_kv d_r d_n d_vh")
 ABSORBED, NAIVE = "absorbed", "naive"
 
 
-def kv_elements_per_token_per_layer(m: Model, mla_mode: str = ABSORBED) -> int:
+def elements_per_token_per_layer(m: Model, mla_mode: str = ABSORBED) -> Expr:
     if m.is_mla:
-        if mla_mode == ABSORBED:
-            return m.kv_lora_rank + m.qk_rope_head_dim
-        return m.num_attention_heads * (m.qk_nope_head_dim + m.qk_rope_head_dim + m.v_head_dim)
-    return 2 * m.num_key_value_heads * m.head_dim
+        return r_kv + d_r if mla_mode == ABSORBED else H_q * (d_n + d_r + d_vh)
+    return 2 * H_kv * d
 
 
-def kv_bytes_per_token(m: Model, kv_bytes_per_element: float, mla_mode: str = ABSORBED) -> float:
-    """What one token adds to the cache across all layers: 2 * L * H_kv * d * b_kv (MHA/GQA/MQA)."""
-    return m.num_hidden_layers * kv_elements_per_token_per_layer(m, mla_mode) * kv_bytes_per_element
+@dataclass(frozen=True, slots=True)
+class WindowGroup:
+    label: str  # "" when every layer caches alike, else "full" / "sliding"
+    layers: int
+    window: int | None
 
 
-def cached_tokens(m: Model, context: int, layer: int | None = None) -> int:
-    """Tokens a layer holds per sequence at a context: min(C, window). Without `layer`, the
-    model-wide window (uniform models)."""
-    window = m.sliding_window if layer is None else m.layer_window(layer)
-    return min(context, window) if window else context
+def window_groups(m: Model) -> tuple[WindowGroup, ...]:
+    counts: dict[int | None, int] = {}
+    for i in range(m.num_hidden_layers):
+        counts[m.layer_window(i)] = counts.get(m.layer_window(i), 0) + 1
+    if len(counts) == 1:
+        (window, layers), = counts.items()
+        return (WindowGroup("", layers, window),)
+    return tuple(WindowGroup("sliding" if w else "full", n, w) for w, n in counts.items())
+
+
+def cached_tokens(g: WindowGroup) -> Expr:
+    """Tokens a layer of the group holds per sequence at a context C: min(C, W)."""
+    return emin(C, sym(_w(g))) if g.window else C
+
+
+def _l(g: WindowGroup) -> str:
+    return f"L_{g.label}" if g.label else "L"
+
+
+def _w(g: WindowGroup) -> str:
+    return f"W_{g.label}" if g.label else "W"
+
+
+def constants(m: Model, kv_bytes_per_element: float) -> dict[str, float]:
+    out: dict[str, float] = {"L": m.num_hidden_layers, "H_kv": m.num_key_value_heads, "H_q": m.num_attention_heads,
+                             "d": m.head_dim, "b_kv": kv_bytes_per_element}
+    if m.is_mla:
+        out.update(r_kv=m.kv_lora_rank, d_r=m.qk_rope_head_dim, d_n=m.qk_nope_head_dim, d_vh=m.v_head_dim)
+    for g in window_groups(m):
+        if g.label:
+            out[_l(g)] = g.layers
+        if g.window:
+            out[_w(g)] = g.window
+    return out
+
+
+def kv_figures(m: Model, mla_mode: str = ABSORBED, prefix: str = "memory.") -> list[Figure]:
+    e = elements_per_token_per_layer(m, mla_mode)
+    groups = window_groups(m)
+    per_sequence = add(*(sym(_l(g)) * e * b_kv * cached_tokens(g) for g in groups))
+    what = "latent c_KV + RoPE key" if m.is_mla and mla_mode == ABSORBED else "K and V"
+    return [figure(f"{prefix}kv_cache_bytes_per_token", L * e * b_kv, "bytes", f"{what} of one token, all layers"),
+            figure(f"{prefix}kv_cache_bytes_per_sequence", per_sequence, "bytes",
+                   "one sequence at the context" + ("; each layer group capped at its window" if len(groups) > 1
+                                                    or groups[0].window else "")),
+            figure(f"{prefix}kv_cache_bytes", B * sym("kv_cache_bytes_per_sequence"), "bytes", "the batch")]
 
 
 def kv_bytes(m: Model, kv_bytes_per_element: float, context: int, batch: int = 1, mla_mode: str = ABSORBED) -> float:
-    """KV cache of `batch` sequences at `context` tokens each, summed layer by layer."""
-    per_layer = kv_elements_per_token_per_layer(m, mla_mode) * kv_bytes_per_element
-    return sum(per_layer * cached_tokens(m, context, i) for i in range(m.num_hidden_layers)) * batch
+    """KV cache of `batch` sequences at `context` tokens each (the figure's value)."""
+    terms = evaluate_figures(kv_figures(m, mla_mode), {**constants(m, kv_bytes_per_element), "B": batch, "C": context})
+    return terms[-1].value
+
+
+def kv_bytes_per_token(m: Model, kv_bytes_per_element: float, mla_mode: str = ABSORBED) -> float:
+    return evaluate_figures(kv_figures(m, mla_mode)[:1], constants(m, kv_bytes_per_element))[0].value

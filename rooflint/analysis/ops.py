@@ -1,30 +1,97 @@
-"""Op: one kernel's FLOPs and bytes, with the formulas and terms they come from."""
+"""Ops: one kernel's FLOPs and bytes as expressions (an OpForm), and their values (an Op).
+
+An `OpForm` is what the builders of a model produce once: the kernel's FLOPs, bytes read and
+bytes written as expressions over the glossary's symbols, the symbols it derives on the way
+(`defs`: T = B*S_q, a window's S_kv = min(C, W), a MoE pass's E_hit, ...) and whether it runs
+at all (`present`: flash-decoding's reduction runs only when the keys are split). An `Op` is an
+OpForm evaluated for one workload: numbers, and the bindings that reproduce them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
-from rooflint.analysis.formula import evaluate
+from rooflint.analysis.expr import Const, Expr, compile_function, wrap
 
 MATMUL, ELEMENTWISE, MEMORY = "matmul", "elementwise", "memory"
+ONE = Const(1)
 
 
 @dataclass(frozen=True, slots=True)
-class Op:
-    """One kernel instance. FLOPs and bytes are per instance; `count` instances per pass."""
+class OpForm:
+    """One kernel of a pass; FLOPs and bytes are per instance, `count` instances per pass."""
 
     name: str
     scope: str  # "layer" or "model"
     count: int
     kind: str  # matmul | elementwise | memory
     peak_key: str  # which Hardware peak bounds its arithmetic
+    flops: Expr
+    bytes_read: Expr
+    bytes_written: Expr
+    defs: tuple[tuple[str, Expr], ...] = ()  # derived symbols, in order (each may use the ones before)
+    present: Expr = ONE  # 1 when the kernel runs, 0 when it does not
+    note: str = ""
+
+    def renamed(self, suffix: str) -> OpForm:
+        return replace(self, name=self.name + suffix)
+
+    @property
+    def expressions(self) -> dict[str, Expr]:
+        return {"flops": self.flops, "bytes_read": self.bytes_read, "bytes_written": self.bytes_written}
+
+
+def op(name: str, scope: str, count: int, kind: str, peak_key: str, *, flops=0, read, write,
+       defs: tuple[tuple[str, Expr], ...] = (), present=1, note: str = "") -> OpForm:
+    return OpForm(name, scope, count, kind, peak_key, wrap(flops), wrap(read), wrap(write),
+                  tuple((n, wrap(e)) for n, e in defs), wrap(present), note)
+
+
+def bindings(form: OpForm, values: Mapping[str, float]) -> dict[str, float]:
+    """Every symbol the op's formulas use, with its value: the given ones (inputs and constants)
+    and the op's derived symbols evaluated in order."""
+    env = dict(values)
+    for name, e in form.defs:
+        env[name] = _value(e, env)
+    used: dict[str, None] = {}
+    for e in (form.flops, form.bytes_read, form.bytes_written, form.present):
+        for s in e.symbols():
+            used[s] = None
+    for name, e in reversed(form.defs):  # what the used derived symbols are made of, too
+        if name in used:
+            for s in e.symbols():
+                used.setdefault(s, None)
+    return {s: env[s] for s in _ordered(used, form)}
+
+
+def _ordered(used: Mapping[str, None], form: OpForm) -> list[str]:
+    derived = [n for n, _ in form.defs if n in used]
+    return [s for s in used if s not in derived] + derived
+
+
+def _value(e: Expr, env: Mapping[str, float]) -> float:
+    names = e.symbols()
+    return compile_function([e], names)(*(env[n] for n in names))[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Op:
+    """An OpForm's values for one workload (per instance) and the bindings that give them."""
+
+    form: OpForm
     flops: float
     bytes_read: float
     bytes_written: float
-    formulas: Mapping[str, str] = field(default_factory=dict)  # flops/bytes_read/bytes_written
+    present: float
     symbols: Mapping[str, float] = field(default_factory=dict)
-    note: str = ""
+
+    name = property(lambda self: self.form.name)
+    scope = property(lambda self: self.form.scope)
+    count = property(lambda self: self.form.count)
+    kind = property(lambda self: self.form.kind)
+    peak_key = property(lambda self: self.form.peak_key)
+    note = property(lambda self: self.form.note)
 
     @property
     def bytes(self) -> float:
@@ -35,14 +102,15 @@ class Op:
         """FLOP per byte moved (read + written); 0 for pure data movement."""
         return self.flops / self.bytes if self.bytes else 0.0
 
+    @property
+    def formulas(self) -> dict[str, str]:
+        return {k: str(e) for k, e in self.form.expressions.items()}
 
-def make_op(name: str, scope: str, count: int, kind: str, peak_key: str, symbols: Mapping[str, float],
-            *, flops: str = "0", read: str, write: str, note: str = "") -> Op:
-    """An Op whose numbers are its formulas evaluated over `symbols`."""
-    return Op(
-        name=name, scope=scope, count=count, kind=kind, peak_key=peak_key,
-        flops=evaluate(flops, symbols), bytes_read=evaluate(read, symbols),
-        bytes_written=evaluate(write, symbols),
-        formulas={"flops": flops, "bytes_read": read, "bytes_written": write},
-        symbols=dict(symbols), note=note,
-    )
+
+def evaluate_op(form: OpForm, values: Mapping[str, float]) -> Op:
+    """An op's numbers from its expressions (the slow path: explanations, tests, one-off ops)."""
+    env = bindings(form, values)
+    full = dict(values)
+    full.update(env)
+    return Op(form, _value(form.flops, full), _value(form.bytes_read, full), _value(form.bytes_written, full),
+              _value(form.present, full), env)

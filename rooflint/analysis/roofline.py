@@ -2,17 +2,29 @@
 
 A datasheet profile gives time = max(F / P, bytes / BW). A profile calibrated by `rooflint
 measure` adds the small-shape losses it fitted: t0 + max((F + F_half) / P, bytes / BW), t0 a
-fixed cost per kernel and F_half (matmuls only) the work lost to ramp-up.
+fixed cost per kernel and F_half (matmuls only) the work lost to ramp-up. TIME is that formula,
+the one every time in rooflint is computed from.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rooflint.analysis.expr import Expr, emax, sym
 from rooflint.analysis.ops import MATMUL, Op
 from rooflint.specs import Hardware
 
 COMPUTE, MEMORY = "compute", "memory"
+
+_F, _RD, _WR, _P, _BW, _T0, _H, _ON = sym("flops bytes_read bytes_written peak BW t0 F_half present")
+TIME: Expr = _ON * _T0 + emax((_F + _H) / _P, (_RD + _WR) / _BW)
+"""time of one instance: present*t0 + max((flops + F_half)/peak, (bytes_read + bytes_written)/BW)."""
+
+
+def time_expr(flops: Expr, read: Expr, written: Expr, present: Expr, peak, bw, t0, half) -> Expr:
+    """TIME with its parts bound (expressions or numbers)."""
+    return TIME.substitute({"flops": flops, "bytes_read": read, "bytes_written": written, "present": present,
+                            "peak": peak, "BW": bw, "t0": t0, "F_half": half})
 
 
 @dataclass(frozen=True, slots=True)
@@ -36,8 +48,8 @@ class Timed:
 
     @property
     def time_s(self) -> float:
-        """Roofline time of one instance: t0 + max((FLOPs + F_half) / peak, bytes / bandwidth)."""
-        return self.overhead_s + max(self.compute_time_s, self.memory_time_s)
+        """TIME: present*t0 + max((FLOPs + F_half) / peak, bytes / bandwidth)."""
+        return self.op.present * self.overhead_s + max(self.compute_time_s, self.memory_time_s)
 
     @property
     def ridge_point(self) -> float:
@@ -46,15 +58,20 @@ class Timed:
     @property
     def bound(self) -> str:
         """Which roof the op sits under: effective intensity (FLOPs + F_half) / bytes vs the ridge."""
-        if not self.op.flops:
-            return MEMORY
-        if not self.op.bytes:
-            return COMPUTE
-        return bound_of((self.op.flops + self.half_flop) / self.op.bytes, self.ridge_point)
+        return bound_of_op(self.op.flops, self.op.bytes, self.half_flop, self.peak_flop_per_s,
+                           self.bandwidth_bytes_per_s)
 
     @property
     def attainable_flop_per_s(self) -> float:
         return min(self.peak_flop_per_s, self.op.intensity * self.bandwidth_bytes_per_s)
+
+
+def bound_of_op(flops: float, nbytes: float, half: float, peak: float, bw: float) -> str:
+    if not flops:
+        return MEMORY
+    if not nbytes:
+        return COMPUTE
+    return COMPUTE if (flops + half) * bw > nbytes * peak else MEMORY
 
 
 def bound_of(intensity: float, ridge_point: float) -> str:
@@ -62,6 +79,12 @@ def bound_of(intensity: float, ridge_point: float) -> str:
     return COMPUTE if intensity > ridge_point else MEMORY
 
 
+def hardware_terms(hw: Hardware, peak_key: str, kind: str) -> tuple[float, float, float, float]:
+    """(peak, BW, t0, F_half) an op of this dtype key and kind runs against on hw."""
+    half = hw.matmul_half_flop.get(peak_key, 0.0) if kind == MATMUL else 0.0
+    return hw.peak(peak_key), hw.bandwidth_bytes_per_s, hw.kernel_overhead_s, half
+
+
 def place(op: Op, hw: Hardware) -> Timed:
-    half = hw.matmul_half_flop.get(op.peak_key, 0.0) if op.kind == MATMUL else 0.0
-    return Timed(op, hw.peak(op.peak_key), hw.bandwidth_bytes_per_s, hw.kernel_overhead_s, half)
+    peak, bw, t0, half = hardware_terms(hw, op.peak_key, op.kind)
+    return Timed(op, peak, bw, t0, half)

@@ -1,0 +1,92 @@
+"""Evaluating a pass's op forms fast: every expression of a phase, with the model's constants and
+the hardware's roofs folded in, compiled into one Python function of the pass's inputs.
+
+The same function runs over Python numbers (analyze) or numpy arrays that broadcast (sweep):
+the formulas are the op forms' own, so the two cannot disagree. Each op gives five numbers per
+instance, in order: FLOPs, bytes read, bytes written, present (0 or 1) and time (roofline.TIME);
+then the pass's totals over count x instance: FLOPs, bytes read, bytes written, time.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+from rooflint.analysis.expr import Const, Expr, Sym, add, compile_function, mul
+from rooflint.analysis.layers import PhaseForm
+from rooflint.analysis.roofline import hardware_terms, time_expr
+from rooflint.specs import Hardware
+
+PER_OP = 5  # flops, bytes_read, bytes_written, present, time
+TOTALS = 4  # flops, bytes_read, bytes_written, time
+
+
+@dataclass(frozen=True, slots=True)
+class CompiledPhase:
+    form: PhaseForm
+    fn: Callable[..., tuple]
+    hardware: Hardware | None
+
+    def __call__(self, *inputs):
+        return self.fn(*inputs)
+
+
+def _bind(e: Expr, env: dict[str, Expr]) -> Expr:
+    return e.substitute(env)
+
+
+def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] | None = None,
+          with_time: bool = True) -> tuple[list[tuple[str, Expr]], list[Expr]]:
+    """The assignments and outputs of a phase with its constants (and the hardware's roofs) bound."""
+    env: dict[str, Expr] = {k: Const(v) for k, v in {**form.constants, **(overrides or {})}.items()}
+    assigns: list[tuple[str, Expr]] = []
+
+    def define(name: str, e: Expr, var: str) -> None:
+        e = _bind(e, env)
+        if isinstance(e, (Const, Sym)):
+            env[name] = e
+        else:
+            assigns.append((var, e))
+            env[name] = Sym(var)
+
+    for name, e in form.defs:
+        define(name, e, name)
+    outputs: list[Expr] = []
+    totals: list[list[Expr]] = [[], [], [], []]
+    for i, o in enumerate(form.ops):
+        saved = dict(env)
+        for name, e in o.defs:
+            define(name, e, f"_{i}_{name}")
+        values = []
+        for j, e in enumerate((o.flops, o.bytes_read, o.bytes_written, o.present)):
+            var = f"_{'frwp'[j]}{i}"
+            bound = _bind(e, env)
+            if isinstance(bound, (Const, Sym)):
+                values.append(bound)
+            else:
+                assigns.append((var, bound))
+                values.append(Sym(var))
+        if with_time and hw is not None:
+            peak, bw, t0, half = hardware_terms(hw, o.peak_key, o.kind)
+            t = time_expr(*values, peak, bw, t0, half)
+            assigns.append((f"_t{i}", t))
+            values.append(Sym(f"_t{i}"))
+        else:
+            values.append(Const(0))
+        outputs += values
+        for k, v in enumerate((values[0], values[1], values[2], values[4])):
+            totals[k].append(mul(o.count, v))
+        env = saved
+    outputs += [add(*t) for t in totals]
+    return assigns, outputs
+
+
+def compile_phase(form: PhaseForm, hw: Hardware | None, *, numpy: bool = False,
+                  overrides: Mapping[str, float] | None = None) -> CompiledPhase:
+    assigns, outputs = lower(form, hw, overrides)
+    return CompiledPhase(form, compile_function(outputs, form.inputs, assigns, numpy=numpy), hw)
+
+
+def time_symbol(op_name: str) -> str:
+    """The symbol a phase total uses for an op's time: t_<name>, '@' and '-' as '_'."""
+    return "t_" + op_name.replace("@", "_").replace("-", "_")

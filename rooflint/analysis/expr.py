@@ -1,0 +1,584 @@
+"""Expressions: the symbols and operators of rooflint's formulas, as objects.
+
+``2 * T * D * H_q * d`` built from `Sym` objects is an expression tree. It renders with the
+parentheses its structure needs (``a / (b * c)``, ``a - (b + c)``), lists its symbols, binds
+some of them to numbers (folding constants: ``bind`` turns ``2*T*D`` with D = 4096 into
+``8192*T``), evaluates over Python numbers or numpy arrays through code compiled once, and (in
+`polynomial`) gives its exact piecewise quasi-polynomial form in one symbol.
+
+Operators: + - * / ** (an integer power or a symbolic exponent), min, max, ceil, floor and
+floor_sum(n, m, a, b) = sum over j = 0..n-1 of floor((a*j + b) / m), the Euclid-like sum that
+exact tile geometry needs. Integer arithmetic stays exact: ceil and floor of a quotient compile
+to integer floor division, constants fold as ints or Fractions.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from fractions import Fraction
+from typing import Any, Union
+
+Number = Union[int, float, Fraction]
+
+# Rendering precedence: a child is parenthesized when it binds more loosely than its parent.
+_ADD, _MUL, _NEG, _POW, _ATOM = 10, 20, 30, 40, 50
+
+
+class Expr:
+    """Base of every node. Python operators build new nodes (numbers are wrapped as constants)."""
+
+    __slots__ = ()
+    prec = _ATOM
+
+    def __add__(self, other: Any) -> Expr:
+        return add(self, other)
+
+    def __radd__(self, other: Any) -> Expr:
+        return add(other, self)
+
+    def __sub__(self, other: Any) -> Expr:
+        return add(self, neg(wrap(other)))
+
+    def __rsub__(self, other: Any) -> Expr:
+        return add(other, neg(self))
+
+    def __mul__(self, other: Any) -> Expr:
+        return mul(self, other)
+
+    def __rmul__(self, other: Any) -> Expr:
+        return mul(other, self)
+
+    def __truediv__(self, other: Any) -> Expr:
+        return div(self, other)
+
+    def __rtruediv__(self, other: Any) -> Expr:
+        return div(other, self)
+
+    def __pow__(self, other: Any) -> Expr:
+        return power(self, other)
+
+    def __rpow__(self, other: Any) -> Expr:
+        return power(other, self)
+
+    def __neg__(self) -> Expr:
+        return neg(self)
+
+    # --- what a node is made of (each subclass says) ---
+    def children(self) -> tuple[Expr, ...]:
+        return ()
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return self
+
+    # --- derived behaviour ---
+    def symbols(self) -> tuple[str, ...]:
+        """Names of the symbols, in order of first appearance."""
+        seen: dict[str, None] = {}
+        _collect(self, seen)
+        return tuple(seen)
+
+    def render(self, values: Mapping[str, Number] | None = None) -> str:
+        """The formula as text; with `values`, those symbols shown as their numbers."""
+        return _render(self, values or {})
+
+    def __str__(self) -> str:
+        return _render(self, {})
+
+    def __repr__(self) -> str:
+        return f"Expr({_render(self, {})})"
+
+    def substitute(self, values: Mapping[str, Any]) -> Expr:
+        """Replace symbols by numbers or expressions, folding what becomes constant. A subtree
+        shared by several parents stays shared (one object) in the result."""
+        return _substitute(self, {k: wrap(v) for k, v in values.items()}, {})
+
+    bind = substitute
+
+    def evaluate(self, values: Mapping[str, Any]) -> Any:
+        """The value for these symbol values (numbers, or numpy arrays that broadcast)."""
+        names = self.symbols()
+        missing = [n for n in names if n not in values]
+        if missing:
+            raise KeyError(f"no value for {', '.join(missing)} in {self}")
+        numpy = any(hasattr(values[n], "shape") for n in names)
+        fn = compile_function([self], names, numpy=numpy)
+        return fn(*(values[n] for n in names))[0]
+
+    @property
+    def is_const(self) -> bool:
+        return isinstance(self, Const)
+
+
+class Const(Expr):
+    __slots__ = ("value",)
+
+    def __init__(self, value: Number):
+        self.value = value
+
+    @property
+    def prec(self) -> int:  # type: ignore[override]
+        v = self.value
+        if isinstance(v, Fraction) and v.denominator != 1:
+            return _MUL - 1  # shown as p/q: parenthesized inside a product
+        return _NEG if v < 0 else _ATOM
+
+
+class Sym(Expr):
+    __slots__ = ("name",)
+
+    def __init__(self, name: str):
+        if not name.isidentifier():
+            raise ValueError(f"symbol names are identifiers, not {name!r}")
+        self.name = name
+
+
+class Add(Expr):
+    __slots__ = ("args",)
+    prec = _ADD
+
+    def __init__(self, args: tuple[Expr, ...]):
+        self.args = args
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return add(*children)
+
+
+class Mul(Expr):
+    __slots__ = ("args",)
+    prec = _MUL
+
+    def __init__(self, args: tuple[Expr, ...]):
+        self.args = args
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return mul(*children)
+
+
+class Div(Expr):
+    __slots__ = ("num", "den")
+    prec = _MUL
+
+    def __init__(self, num: Expr, den: Expr):
+        self.num, self.den = num, den
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.num, self.den)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return div(*children)
+
+
+class Neg(Expr):
+    __slots__ = ("arg",)
+    prec = _NEG
+
+    def __init__(self, arg: Expr):
+        self.arg = arg
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.arg,)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return neg(children[0])
+
+
+class Pow(Expr):
+    __slots__ = ("base", "exp")
+    prec = _POW
+
+    def __init__(self, base: Expr, exp: Expr):
+        self.base, self.exp = base, exp
+
+    def children(self) -> tuple[Expr, ...]:
+        return (self.base, self.exp)
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return power(*children)
+
+
+class Call(Expr):
+    """min, max, ceil, floor or floor_sum of its arguments."""
+
+    __slots__ = ("fn", "args")
+
+    def __init__(self, fn: str, args: tuple[Expr, ...]):
+        self.fn, self.args = fn, args
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return _FUNCTIONS[self.fn](*children)
+
+
+# ------------------------------------------------------------------ construction (folding)
+
+def wrap(x: Any) -> Expr:
+    if isinstance(x, Expr):
+        return x
+    if isinstance(x, bool) or not isinstance(x, (int, float, Fraction)):
+        raise TypeError(f"not a number or an expression: {x!r}")
+    return Const(_normal(x))
+
+
+def _normal(v: Number) -> Number:
+    if isinstance(v, Fraction) and v.denominator == 1:
+        return int(v)
+    return v
+
+
+def sym(names: str) -> Sym | tuple[Sym, ...]:
+    """`sym("B")` is one symbol; `sym("B T S_q")` a tuple of them."""
+    parts = names.split()
+    return Sym(parts[0]) if len(parts) == 1 else tuple(Sym(p) for p in parts)
+
+
+def add(*terms: Any) -> Expr:
+    flat: list[Expr] = []
+    total: Number = 0
+    where = -1
+    for t in map(wrap, terms):
+        for u in (t.args if isinstance(t, Add) else (t,)):
+            if isinstance(u, Const):
+                if where < 0:
+                    where = len(flat)
+                total = total + u.value
+            else:
+                flat.append(u)
+    if not flat:
+        return Const(_normal(total))
+    if total != 0:
+        flat.insert(where, Const(_normal(total)))
+    return flat[0] if len(flat) == 1 else Add(tuple(flat))
+
+
+def mul(*factors: Any) -> Expr:
+    flat: list[Expr] = []
+    coeff: Number = 1
+    for f in map(wrap, factors):
+        for u in (f.args if isinstance(f, Mul) else (f,)):
+            if isinstance(u, Const):
+                coeff = coeff * u.value
+            elif isinstance(u, Neg):
+                coeff = -coeff
+                flat.extend(u.arg.args if isinstance(u.arg, Mul) else (u.arg,))
+            else:
+                flat.append(u)
+    coeff = _normal(coeff)
+    if coeff == 0 or not flat:
+        return Const(coeff)
+    if coeff == -1:
+        return Neg(flat[0] if len(flat) == 1 else Mul(tuple(flat)))
+    if coeff != 1:
+        flat.insert(0, Const(coeff))
+    return flat[0] if len(flat) == 1 else Mul(tuple(flat))
+
+
+def neg(x: Any) -> Expr:
+    x = wrap(x)
+    if isinstance(x, Const):
+        return Const(-x.value)
+    if isinstance(x, Neg):
+        return x.arg
+    if isinstance(x, Mul) and isinstance(x.args[0], Const):
+        return mul(-x.args[0].value, *x.args[1:])
+    return Neg(x)
+
+
+def div(a: Any, b: Any) -> Expr:
+    a, b = wrap(a), wrap(b)
+    if isinstance(b, Const):
+        if b.value == 0:
+            raise ZeroDivisionError(f"{a} / 0")
+        if b.value == 1:
+            return a
+        if isinstance(a, Const):
+            return Const(_quotient(a.value, b.value))
+    if isinstance(a, Const) and a.value == 0:
+        return Const(0)
+    return Div(a, b)
+
+
+def _quotient(x: Number, y: Number) -> Number:
+    if isinstance(x, float) or isinstance(y, float):
+        return x / y
+    return _normal(Fraction(x) / Fraction(y))
+
+
+def power(a: Any, b: Any) -> Expr:
+    a, b = wrap(a), wrap(b)
+    if isinstance(b, Const):
+        if b.value == 0:
+            return Const(1)
+        if b.value == 1:
+            return a
+        if isinstance(a, Const):
+            if isinstance(b.value, int) and not isinstance(a.value, float):
+                return Const(_normal(Fraction(a.value) ** b.value))
+            return Const(a.value ** b.value)
+    return Pow(a, b)
+
+
+def _extremum(fn: str, pick: Callable[..., Number], args: tuple[Any, ...]) -> Expr:
+    flat: list[Expr] = []
+    consts: list[Number] = []
+    for a in map(wrap, args):
+        for u in (a.args if isinstance(a, Call) and a.fn == fn else (a,)):
+            (consts.append(u.value) if isinstance(u, Const) else flat.append(u))
+    if consts:
+        flat.append(Const(pick(consts)))
+    if not flat:
+        raise ValueError(f"{fn}() of nothing")
+    return flat[0] if len(flat) == 1 else Call(fn, tuple(flat))
+
+
+def emin(*args: Any) -> Expr:
+    return _extremum("min", min, args)
+
+
+def emax(*args: Any) -> Expr:
+    return _extremum("max", max, args)
+
+
+def ceil(x: Any) -> Expr:
+    x = wrap(x)
+    if isinstance(x, Const):
+        return Const(math.ceil(x.value))
+    if isinstance(x, Call) and x.fn in ("ceil", "floor", "floor_sum"):
+        return x
+    return Call("ceil", (x,))
+
+
+def floor(x: Any) -> Expr:
+    x = wrap(x)
+    if isinstance(x, Const):
+        return Const(math.floor(x.value))
+    if isinstance(x, Call) and x.fn in ("ceil", "floor", "floor_sum"):
+        return x
+    return Call("floor", (x,))
+
+
+def floor_sum(n: Any, m: Any, a: Any, b: Any) -> Expr:
+    """sum_{j=0}^{n-1} floor((a*j + b) / m), for whole n >= 0, m >= 1, a >= 0, b >= 0."""
+    args = tuple(map(wrap, (n, m, a, b)))
+    if all(isinstance(x, Const) for x in args):
+        return Const(floor_sum_value(*(int(x.value) for x in args)))
+    if isinstance(args[0], Const) and args[0].value == 0:
+        return Const(0)
+    return Call("floor_sum", args)
+
+
+_FUNCTIONS: dict[str, Callable[..., Expr]] = {"min": emin, "max": emax, "ceil": ceil, "floor": floor,
+                                               "floor_sum": floor_sum}
+
+
+def floor_sum_value(n: int, m: int, a: int, b: int) -> int:
+    """sum_{j=0}^{n-1} floor((a*j + b) / m) in O(log m) steps (the Euclid-like reduction of
+    AtCoder Library's floor_sum), exact for whole numbers."""
+    if n <= 0:
+        return 0
+    total = 0
+    while True:
+        if a >= m:
+            total += (n - 1) * n // 2 * (a // m)
+            a %= m
+        if b >= m:
+            total += n * (b // m)
+            b %= m
+        y_max = a * n + b
+        if y_max < m:
+            return total
+        n, b = divmod(y_max, m)
+        m, a = a, m
+
+
+def floor_sum_array(n, m, a, b):
+    """floor_sum over numpy arrays (broadcast), the same reduction with masks."""
+    import numpy as np
+
+    n, m, a, b = (np.asarray(x, dtype=np.int64) for x in np.broadcast_arrays(n, m, a, b))
+    n, m, a, b = n.copy(), m.copy(), a.copy(), b.copy()
+    total = np.zeros(n.shape, dtype=np.int64)
+    active = n > 0
+    while active.any():
+        big_a = active & (a >= m)
+        total[big_a] += (n[big_a] - 1) * n[big_a] // 2 * (a[big_a] // m[big_a])
+        a[big_a] %= m[big_a]
+        big_b = active & (b >= m)
+        total[big_b] += n[big_b] * (b[big_b] // m[big_b])
+        b[big_b] %= m[big_b]
+        y_max = a * n + b
+        active &= y_max >= m
+        if not active.any():
+            break
+        idx = active
+        n[idx], b[idx] = y_max[idx] // m[idx], y_max[idx] % m[idx]
+        m[idx], a[idx] = a[idx], m[idx].copy()
+    return total
+
+
+# ------------------------------------------------------------------ traversal
+
+def _collect(e: Expr, seen: dict[str, None]) -> None:
+    if isinstance(e, Sym):
+        seen.setdefault(e.name, None)
+    for c in e.children():
+        _collect(c, seen)
+
+
+def _substitute(e: Expr, values: Mapping[str, Expr], memo: dict[int, Expr]) -> Expr:
+    if isinstance(e, Sym):
+        return values.get(e.name, e)
+    kids = e.children()
+    if not kids:
+        return e
+    done = memo.get(id(e))
+    if done is not None:
+        return done
+    new = tuple(_substitute(c, values, memo) for c in kids)
+    out = e if all(n is o for n, o in zip(new, kids)) else e.rebuild(new)
+    memo[id(e)] = out
+    return out
+
+
+def walk(e: Expr) -> Iterable[Expr]:
+    yield e
+    for c in e.children():
+        yield from walk(c)
+
+
+# ------------------------------------------------------------------ rendering
+
+def format_number(v: Number) -> str:
+    """Ints as digits, whole floats without '.0', other floats by their shortest repr."""
+    if isinstance(v, Fraction):
+        return f"{v.numerator}/{v.denominator}" if v.denominator != 1 else str(v.numerator)
+    if isinstance(v, float):
+        if v.is_integer() and abs(v) < 2**63:
+            return str(int(v))
+        return repr(v)
+    return str(v)
+
+
+def _render(e: Expr, values: Mapping[str, Number]) -> str:
+    if isinstance(e, Const):
+        return format_number(e.value)
+    if isinstance(e, Sym):
+        if e.name in values:
+            return format_number(values[e.name])
+        return e.name
+    if isinstance(e, Add):
+        out = _render_child(e.args[0], _ADD, values)
+        for t in e.args[1:]:
+            if isinstance(t, Neg):
+                out += " - " + _render_child(t.arg, _ADD + 1, values)
+            elif isinstance(t, Const) and t.value < 0:
+                out += " - " + format_number(-t.value)
+            elif isinstance(t, Mul) and isinstance(t.args[0], Const) and t.args[0].value < 0:
+                out += " - " + _render_child(neg(t), _ADD + 1, values)
+            else:
+                out += " + " + _render_child(t, _ADD, values)
+        return out
+    if isinstance(e, Mul):
+        parts = []
+        for i, f in enumerate(e.args):
+            negative_const = isinstance(f, Const) and f.value < 0
+            if i and (isinstance(f, Neg) or negative_const):
+                parts.append("(" + _render(f, values) + ")")
+            else:
+                parts.append(_render_child(f, _MUL if i == 0 or not isinstance(f, Div) else _MUL + 1, values))
+        return "*".join(parts)
+    if isinstance(e, Div):
+        return _render_child(e.num, _MUL, values) + "/" + _render_child(e.den, _MUL + 1, values)
+    if isinstance(e, Neg):
+        return "-" + _render_child(e.arg, _MUL, values)
+    if isinstance(e, Pow):
+        return _render_child(e.base, _ATOM, values) + "**" + _render_child(e.exp, _ATOM, values)
+    if isinstance(e, Call):
+        return f"{e.fn}(" + ", ".join(_render(a, values) for a in e.args) + ")"
+    raise TypeError(type(e).__name__)
+
+
+def _render_child(e: Expr, parent: int, values: Mapping[str, Number]) -> str:
+    text = _render(e, values)
+    prec = e.prec
+    if isinstance(e, Sym) and e.name in values:
+        v = values[e.name]
+        prec = _NEG if v < 0 else (_MUL - 1 if isinstance(v, Fraction) and v.denominator != 1 else _ATOM)
+    return f"({text})" if prec < parent else text
+
+
+# ------------------------------------------------------------------ compiling to Python
+
+def _code(e: Expr, names: Mapping[str, str]) -> str:
+    if isinstance(e, Const):
+        v = e.value
+        if isinstance(v, Fraction):
+            return f"({v.numerator}/{v.denominator})"
+        return f"({v!r})" if v < 0 else repr(v)
+    if isinstance(e, Sym):
+        return names.get(e.name, e.name)
+    if isinstance(e, Add):
+        return "(" + " + ".join(_code(a, names) for a in e.args) + ")"
+    if isinstance(e, Mul):
+        return "(" + "*".join(_code(a, names) for a in e.args) + ")"
+    if isinstance(e, Div):
+        return f"({_code(e.num, names)}/{_code(e.den, names)})"
+    if isinstance(e, Neg):
+        return f"(-{_code(e.arg, names)})"
+    if isinstance(e, Pow):
+        return f"({_code(e.base, names)}**{_code(e.exp, names)})"
+    if isinstance(e, Call):
+        if e.fn in ("ceil", "floor") and isinstance(e.args[0], Div):
+            num, den = _code(e.args[0].num, names), _code(e.args[0].den, names)
+            # exact for whole numbers of any size; float floor division for arrays of floats
+            return f"(-((-{num})//{den}))" if e.fn == "ceil" else f"({num}//{den})"
+        args = ", ".join(_code(a, names) for a in e.args)
+        return f"_{e.fn}({args})"
+    raise TypeError(type(e).__name__)
+
+
+def _np_extremum(fn):
+    def apply(*args):
+        out = args[0]
+        for a in args[1:]:
+            out = fn(out, a)
+        return out
+    return apply
+
+
+def _namespace(numpy: bool) -> dict[str, Any]:
+    if not numpy:
+        return {"_min": min, "_max": max, "_ceil": math.ceil, "_floor": math.floor,
+                "_floor_sum": lambda n, m, a, b: floor_sum_value(int(n), int(m), int(a), int(b))}
+    import numpy as np
+
+    return {"_min": _np_extremum(np.minimum), "_max": _np_extremum(np.maximum), "_ceil": np.ceil,
+            "_floor": np.floor, "_floor_sum": floor_sum_array}
+
+
+_COMPILED: dict[tuple[str, bool], Callable[..., tuple]] = {}
+
+
+def compile_function(outputs: Sequence[Expr], args: Sequence[str],
+                     defs: Sequence[tuple[str, Expr]] = (), *, numpy: bool = False) -> Callable[..., tuple]:
+    """A Python function of `args` returning the tuple of `outputs`, after the assignments
+    `defs` (name = expression, in order). Compiled once per distinct source text."""
+    lines = [f"def _f({', '.join(args)}):"]
+    lines += [f"    {name} = {_code(e, {})}" for name, e in defs]
+    lines.append(f"    return ({''.join(_code(o, {}) + ', ' for o in outputs)})")
+    source = "\n".join(lines)
+    key = (source, numpy)
+    fn = _COMPILED.get(key)
+    if fn is None:
+        scope = dict(_namespace(numpy))
+        exec(compile(source, "<rooflint expression>", "exec"), scope)  # noqa: S102 - our own generated code
+        fn = _COMPILED[key] = scope["_f"]
+    return fn

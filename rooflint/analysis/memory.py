@@ -1,0 +1,76 @@
+"""What a workload needs in GPU memory, and the one rule for whether it fits.
+
+    total_bytes  = weights_bytes + kv_cache_bytes + workspace_bytes
+    usable_bytes = u * capacity          (u: memory utilization, vLLM's 0.9 by default)
+    free_bytes   = usable_bytes - total_bytes;  it fits when free_bytes >= 0
+
+The workspace is the largest live activation footprint of one op in a prefill chunk of
+`chunk` tokens (batch 1): the op's bytes with its weights costing nothing, so eager attention's
+S and P count and a fused kernel's do not. The (1 - u) * capacity left out is the runtime's
+reserve (CUDA context, allocator slack, graphs). plan, sweep, check and plot all use this rule.
+"""
+
+from __future__ import annotations
+
+from rooflint.analysis.attention import SP_BYTES
+from rooflint.analysis.evaluate import compile_phase
+from rooflint.analysis.expr import Const, sym
+from rooflint.analysis.layers import PhaseForm
+from rooflint.analysis.ops import bindings
+from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure
+
+u, capacity = sym("u capacity")
+weights, kv, workspace, total, usable = sym("weights_bytes kv_cache_bytes workspace_bytes total_bytes usable_bytes")
+
+RULE = (figure("memory.total_bytes", weights + kv + workspace, "bytes", "weights + KV cache + activation workspace"),
+        figure("memory.usable_bytes", u * capacity, "bytes", "the share of the memory a deployment may use"),
+        figure("memory.reserved_bytes", capacity - usable, "bytes", "left to the runtime (CUDA context, allocator)"),
+        figure("memory.free_bytes", usable - total, "bytes", "fits when free_bytes >= 0"))
+
+
+def scores_figures(attention: str) -> list[Figure]:
+    if attention == "flash":
+        return [figure("memory.attention_scores_bytes_per_layer", Const(0), "bytes",
+                       "a fused kernel keeps S and P in SRAM")]
+    return [figure("memory.attention_scores_bytes_per_layer", SP_BYTES, "bytes",
+                   "S and P of one layer's eager prefill (all heads, the whole batch)")]
+
+
+_WORKSPACES: dict[tuple[int, int], tuple[PhaseForm, int, float]] = {}
+
+
+def _workspace(form: PhaseForm, chunk: int) -> tuple[int, float]:
+    """(index of the op, its activation bytes) of the largest op of a prefill chunk."""
+    hit = _WORKSPACES.get((id(form), chunk))
+    if hit is None or hit[0] is not form:
+        fn = compile_phase(form, None, overrides={"b_w": 0, "b_h": 0})
+        values = fn(1, chunk, chunk)
+        sizes = [values[5 * i + 1] + values[5 * i + 2] for i in range(len(form.ops))]
+        best = max(range(len(sizes)), key=sizes.__getitem__)
+        if len(_WORKSPACES) > 512:
+            _WORKSPACES.clear()
+        hit = _WORKSPACES[id(form), chunk] = (form, best, sizes[best])
+    return hit[1], hit[2]
+
+
+def workspace_term(form: PhaseForm, chunk: int) -> Term:
+    i, value = _workspace(form, chunk)
+    o = form.ops[i]
+    env = {**form.constants, "b_w": 0, "b_h": 0, "B": 1, "S_q": chunk, "C": chunk}
+    for name, e in form.defs:
+        env[name] = e.evaluate(env)
+    expr = (o.bytes_read + o.bytes_written).substitute({"b_w": 0, "b_h": 0})
+    own = bindings(o, env)
+    (term,) = evaluate_figures([figure("memory.workspace_bytes", expr, "bytes",
+                                       f"{o.name}'s activations in a prefill chunk of {chunk} tokens (batch 1, weights "
+                                       f"not counted): the largest of its {len(form.ops)} ops")],
+                               {**env, **own})
+    return term
+
+
+def fit_terms(weights_bytes: float, kv_bytes: float, workspace_: Term, capacity_bytes: float,
+              utilization: float) -> list[Term]:
+    """The rule's terms for these parts."""
+    values = {"weights_bytes": weights_bytes, "kv_cache_bytes": kv_bytes, "workspace_bytes": workspace_.value,
+              "u": utilization, "capacity": capacity_bytes}
+    return [workspace_, *evaluate_figures(RULE, values)]

@@ -1,0 +1,197 @@
+"""What a user asks rooflint to size, and the one place where its defaults are decided.
+
+A `Workload` holds what was asked (None: "the default"); `resolve(model, hardware, workload)`
+applies every default and derived rule and returns a `Resolved` that the analysis reads and
+never second-guesses. Every command and the library go through it, so they share one default
+GPU, one default attention kernel, one prompt rule, one notion of bytes per element:
+
+- prompt: --prompt, else the context less the prefix, else min(4096, max_position_embeddings);
+  context: --context, else prefix + prompt (the first decode step after the prompt).
+- dtypes: activations fp16; weights and KV cache default to the activation type. Integer
+  types carry one fp16 scale per group (KV int8/int4: 64 elements, KIVI-style; weights int4:
+  128, GPTQ/AWQ), so a KV int4 element is 0.5 + 2/64 B.
+- which weights a weight dtype applies to: the decoder's linear layers ("linear"); the
+  embedding, the lm_head, MoE routers and norms stay 16-bit as quantized checkpoints keep them
+  ("all" quantizes them too).
+- hardware facts a profile lacks: 108 SMs and 164 KiB of shared memory per SM (an A100).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from rooflint.dtypes import DType, default_group_size, dtype as lookup, element_bytes
+from rooflint.errors import SpecError
+from rooflint.specs import Hardware, Model
+
+DEFAULT_GPU = "h100"
+DEFAULT_ATTENTION = "flash"
+DEFAULT_DTYPE = "fp16"
+DEFAULT_BATCH = 1
+DEFAULT_PROMPT = 4096
+DEFAULT_NEW_TOKENS = 512
+DEFAULT_MLA_MODE = "absorbed"
+DEFAULT_MEMORY_UTILIZATION = 0.9  # vLLM's gpu_memory_utilization
+DEFAULT_CHUNK = 2048  # prefill chunk: sizes the activation workspace and plan's chunked prefill
+FALLBACK_SM_COUNT = 108  # an A100's, when a profile gives none
+FALLBACK_SRAM_PER_SM_BYTES = 164 * 1024  # an A100 SM's shared memory, likewise
+ATTENTIONS = ("eager", "flash")
+MLA_MODES = ("absorbed", "naive")
+QUANTIZE_SCOPES = ("linear", "all")
+
+
+@dataclass(frozen=True, slots=True)
+class Workload:
+    """A request shape and how it is run; None means "rooflint's default" (see resolve)."""
+
+    batch: int | None = None  # sequences
+    prompt: int | None = None  # new prompt tokens per sequence
+    context: int | None = None  # tokens a decode step attends over
+    prefix: int = 0  # tokens already cached before the prompt (prefix cache, chunked prefill)
+    new_tokens: int | None = None  # tokens generated per sequence (generate)
+    dtype: str | DType | None = None  # activations
+    weight_dtype: str | DType | None = None
+    kv_dtype: str | DType | None = None
+    weight_group_size: int | None = None  # elements per fp16 scale of integer weights
+    kv_group_size: int | None = None  # likewise for the KV cache
+    quantize: str = "linear"  # which weights weight_dtype applies to: linear | all
+    attention: str | None = None  # eager | flash
+    mla_mode: str | None = None  # absorbed | naive (MLA models)
+    flash_tile: tuple[int, int] | None = None  # (B_r, B_c); default sized from the SRAM
+    all_logits: bool = False  # lm_head on every prefill position, not just the last
+    causal: bool = True
+    memory_utilization: float | None = None  # share of the memory a plan may use
+    chunk: int | None = None  # prefill chunk (activation workspace, chunked prefill)
+
+
+@dataclass(frozen=True, slots=True)
+class Resolved:
+    """A workload with every default applied, for one model on one GPU."""
+
+    model: Model
+    hardware: Hardware
+    workload: Workload
+    batch: int
+    prompt: int
+    context: int
+    prefix: int
+    new_tokens: int
+    act: DType
+    weight: DType
+    kv: DType
+    high: DType  # weights the weight dtype does not apply to
+    weight_group_size: int | None
+    kv_group_size: int | None
+    b_a: float  # bytes per activation element
+    b_w: float  # bytes per quantized weight element, scales included
+    b_h: float  # bytes per weight element left unquantized
+    b_kv: float  # bytes per KV element, scales included
+    quantize: str
+    attention: str
+    mla_mode: str
+    flash_tile: tuple[int, int] | None
+    all_logits: bool
+    causal: bool
+    sm_count: int
+    sram_per_sm_bytes: float
+    memory_utilization: float
+    chunk: int
+    defaults: tuple[str, ...] = ()  # what came from a default or a fallback, for --explain
+    notes: tuple[str, ...] = ()
+    structure: tuple = field(default=(), compare=False)  # the choices that shape the op list
+
+    @property
+    def prefill_kv_len(self) -> int:
+        return self.prefix + self.prompt
+
+
+def _whole(value, option: str, low: int = 1) -> int:
+    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+        what = "a positive whole number" if low == 1 else f"a whole number >= {low}"
+        raise SpecError(option, None, f"expected {what}, got {value!r}")
+    return value
+
+
+def _dtype(value, option: str) -> DType:
+    return value if isinstance(value, DType) else lookup(str(value), option)
+
+
+def _choice(value, allowed: tuple[str, ...], option: str) -> str:
+    if value not in allowed:
+        raise SpecError(option, None, f"expected {' or '.join(allowed)}, got {value!r}")
+    return value
+
+
+def resolve(model: Model, hardware: Hardware, workload: Workload | None = None) -> Resolved:
+    """Every default and derived rule, applied once (module docstring)."""
+    w = workload or Workload()
+    defaults: list[str] = []
+    notes: list[str] = []
+    prefix = _whole(w.prefix, "--prefix", 0)
+    limit = model.max_position_embeddings
+    if w.prompt is not None:
+        prompt = _whole(w.prompt, "--prompt")
+    elif w.context is not None:
+        prompt = _whole(w.context, "--context") - prefix
+        if prompt < 1:
+            raise SpecError("--context", None, f"{w.context} tokens leave no prompt after a prefix of {prefix}")
+        defaults.append(f"prompt = context - prefix = {prompt}")
+    else:
+        prompt = min(DEFAULT_PROMPT, limit or DEFAULT_PROMPT)
+        defaults.append(f"prompt = min({DEFAULT_PROMPT}, max_position_embeddings {limit}) = {prompt}"
+                        if limit else f"prompt = {DEFAULT_PROMPT}")
+    if w.context is not None:
+        context = _whole(w.context, "--context")
+    else:
+        context = prefix + prompt
+    batch = DEFAULT_BATCH if w.batch is None else _whole(w.batch, "--batch")
+    new_tokens = DEFAULT_NEW_TOKENS if w.new_tokens is None else _whole(w.new_tokens, "--new-tokens")
+
+    act = _dtype(w.dtype or DEFAULT_DTYPE, "--dtype")
+    weight = act if w.weight_dtype is None else _dtype(w.weight_dtype, "--weight-dtype")
+    kv = act if w.kv_dtype is None else _dtype(w.kv_dtype, "--kv-dtype")
+    hardware.peak(act.peak_key)  # a chip without a unit for this type is refused here, by name
+    quantize = _choice(w.quantize, QUANTIZE_SCOPES, "--quantize")
+    wg = default_group_size(weight, "weight") if w.weight_group_size is None else _whole(w.weight_group_size, "--weight-group-size")
+    kg = default_group_size(kv, "kv") if w.kv_group_size is None else _whole(w.kv_group_size, "--kv-group-size")
+    b_w, b_kv = element_bytes(weight, wg), element_bytes(kv, kg)
+    if quantize == "all" or weight.bits >= 16:  # a 16/32-bit weight type is storage, for every weight
+        high = weight
+    else:  # what a quantized checkpoint keeps unquantized is 16-bit (or the activations' wider type)
+        high = act if act.bits >= 16 else lookup("fp16")
+    b_h = b_w if high.name == weight.name else high.bytes
+    if high.name != weight.name:
+        notes.append(f"{weight.name} applies to the decoder's linear layers; the embedding, lm_head, routers "
+                     f"and norms stay {high.name} (--quantize all for every weight)")
+
+    attention = _choice(w.attention or DEFAULT_ATTENTION, ATTENTIONS, "--attention")
+    mla_mode = _choice(w.mla_mode or DEFAULT_MLA_MODE, MLA_MODES, "--mla-mode")
+    tile = None
+    if w.flash_tile is not None:
+        if len(w.flash_tile) != 2 or any(isinstance(t, bool) or not isinstance(t, int) or t <= 0 for t in w.flash_tile):
+            raise SpecError("--flash-tile", None, f"expected two positive sizes B_r,B_c, got {w.flash_tile}")
+        tile = (int(w.flash_tile[0]), int(w.flash_tile[1]))
+    sm = hardware.sm_count or FALLBACK_SM_COUNT
+    sram = hardware.sram_per_sm_bytes or FALLBACK_SRAM_PER_SM_BYTES
+    if attention == "flash":
+        if not hardware.sm_count:
+            defaults.append(f"sm_count: {hardware.name} gives none; {FALLBACK_SM_COUNT} assumed (an A100)")
+        if not hardware.sram_per_sm_bytes and tile is None:
+            defaults.append(f"sram_per_sm: {hardware.name} gives none; {FALLBACK_SRAM_PER_SM_BYTES // 1024} KiB assumed")
+    util = DEFAULT_MEMORY_UTILIZATION if w.memory_utilization is None else w.memory_utilization
+    if isinstance(util, bool) or not isinstance(util, (int, float)) or not 0 < util <= 1:
+        raise SpecError("--mem-util", None, f"expected a fraction in (0, 1], got {util!r}")
+    chunk = DEFAULT_CHUNK if w.chunk is None else _whole(w.chunk, "--chunk")
+
+    longest = max(prefix + prompt, context)
+    if limit and longest > limit:
+        notes.append(f"{longest} tokens exceed {model.name}'s max_position_embeddings ({limit})")
+    if model.sliding_window and context > model.sliding_window:
+        notes.append(f"sliding window {model.sliding_window}: sliding layers cache {model.sliding_window} "
+                     "tokens per sequence")
+    structure = (attention, mla_mode if model.is_mla else "", act.name, weight.name, b_w, b_h, kv.name, b_kv,
+                 tile, sm if attention == "flash" else 0, sram if attention == "flash" and tile is None else 0,
+                 w.causal, w.all_logits)
+    return Resolved(model, hardware, w, batch, prompt, context, prefix, new_tokens, act, weight, kv, high, wg, kg,
+                    act.bytes, b_w, b_h, b_kv, quantize, attention, mla_mode, tile, w.all_logits, w.causal, sm,
+                    sram, float(util), chunk, tuple(defaults), tuple(notes), structure)
