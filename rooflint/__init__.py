@@ -9,7 +9,7 @@ Library use mirrors the CLI::
 
 from rooflint.analysis.inference import Analysis, analyze
 from rooflint.workload import Workload, resolve
-from rooflint.catalog import load_hardware, load_model
+from rooflint.specs.catalog import load_hardware, load_model
 from rooflint.dtypes import DTYPES, dtype
 from rooflint.errors import RooflintError, SpecError, UnknownNameError
 from rooflint.specs import Hardware, Model

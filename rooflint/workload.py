@@ -14,6 +14,8 @@ GPU, one default attention kernel, one prompt rule, one notion of bytes per elem
   embedding, the lm_head, MoE routers and norms stay 16-bit as quantized checkpoints keep them
   ("all" quantizes them too).
 - hardware facts a profile lacks: 108 SMs and 164 KiB of shared memory per SM (an A100).
+- the longest sequence a contiguous cache reserves (max_len): the model's max_position_embeddings,
+  else 4096.
 """
 
 from __future__ import annotations
@@ -62,6 +64,7 @@ class Workload:
     causal: bool = True
     memory_utilization: float | None = None  # share of the memory a plan may use
     chunk: int | None = None  # prefill chunk (activation workspace, chunked prefill)
+    max_len: int | None = None  # the longest sequence served (what a contiguous KV cache reserves)
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,7 +72,7 @@ class Resolved:
     """A workload with every default applied, for one model on one GPU."""
 
     model: Model
-    hardware: Hardware
+    hardware: Hardware | None  # None for the figures that need no GPU (kv, paged)
     workload: Workload
     batch: int
     prompt: int
@@ -96,6 +99,7 @@ class Resolved:
     sram_per_sm_bytes: float
     memory_utilization: float
     chunk: int
+    max_len: int
     defaults: tuple[str, ...] = ()  # what came from a default or a fallback, for --explain
     notes: tuple[str, ...] = ()
     structure: tuple = field(default=(), compare=False)  # the choices that shape the op list
@@ -122,7 +126,19 @@ def _choice(value, allowed: tuple[str, ...], option: str) -> str:
     return value
 
 
-def resolve(model: Model, hardware: Hardware, workload: Workload | None = None) -> Resolved:
+def kernel_facts(hardware: Hardware | None) -> tuple[int, float, tuple[str, ...]]:
+    """(SM count, shared memory per SM, what was assumed): the profile's, else an A100's."""
+    sm = (hardware and hardware.sm_count) or FALLBACK_SM_COUNT
+    sram = (hardware and hardware.sram_per_sm_bytes) or FALLBACK_SRAM_PER_SM_BYTES
+    assumed = []
+    if hardware is not None and not hardware.sm_count:
+        assumed.append(f"sm_count: {hardware.name} gives none; {FALLBACK_SM_COUNT} assumed (an A100)")
+    if hardware is not None and not hardware.sram_per_sm_bytes:
+        assumed.append(f"sram_per_sm: {hardware.name} gives none; {FALLBACK_SRAM_PER_SM_BYTES // 1024} KiB assumed")
+    return sm, sram, tuple(assumed)
+
+
+def resolve(model: Model, hardware: Hardware | None = None, workload: Workload | None = None) -> Resolved:
     """Every default and derived rule, applied once (module docstring)."""
     w = workload or Workload()
     defaults: list[str] = []
@@ -150,7 +166,8 @@ def resolve(model: Model, hardware: Hardware, workload: Workload | None = None) 
     act = _dtype(w.dtype or DEFAULT_DTYPE, "--dtype")
     weight = act if w.weight_dtype is None else _dtype(w.weight_dtype, "--weight-dtype")
     kv = act if w.kv_dtype is None else _dtype(w.kv_dtype, "--kv-dtype")
-    hardware.peak(act.peak_key)  # a chip without a unit for this type is refused here, by name
+    if hardware is not None:
+        hardware.peak(act.peak_key)  # a chip without a unit for this type is refused here, by name
     quantize = _choice(w.quantize, QUANTIZE_SCOPES, "--quantize")
     wg = default_group_size(weight, "weight") if w.weight_group_size is None else _whole(w.weight_group_size, "--weight-group-size")
     kg = default_group_size(kv, "kv") if w.kv_group_size is None else _whole(w.kv_group_size, "--kv-group-size")
@@ -171,17 +188,18 @@ def resolve(model: Model, hardware: Hardware, workload: Workload | None = None) 
         if len(w.flash_tile) != 2 or any(isinstance(t, bool) or not isinstance(t, int) or t <= 0 for t in w.flash_tile):
             raise SpecError("--flash-tile", None, f"expected two positive sizes B_r,B_c, got {w.flash_tile}")
         tile = (int(w.flash_tile[0]), int(w.flash_tile[1]))
-    sm = hardware.sm_count or FALLBACK_SM_COUNT
-    sram = hardware.sram_per_sm_bytes or FALLBACK_SRAM_PER_SM_BYTES
+    sm, sram, assumed = kernel_facts(hardware)
     if attention == "flash":
-        if not hardware.sm_count:
-            defaults.append(f"sm_count: {hardware.name} gives none; {FALLBACK_SM_COUNT} assumed (an A100)")
-        if not hardware.sram_per_sm_bytes and tile is None:
-            defaults.append(f"sram_per_sm: {hardware.name} gives none; {FALLBACK_SRAM_PER_SM_BYTES // 1024} KiB assumed")
+        defaults += [a for a in assumed if tile is None or a.startswith("sm_count")]
     util = DEFAULT_MEMORY_UTILIZATION if w.memory_utilization is None else w.memory_utilization
     if isinstance(util, bool) or not isinstance(util, (int, float)) or not 0 < util <= 1:
         raise SpecError("--mem-util", None, f"expected a fraction in (0, 1], got {util!r}")
     chunk = DEFAULT_CHUNK if w.chunk is None else _whole(w.chunk, "--chunk")
+    if w.max_len is not None:
+        max_len = _whole(w.max_len, "--max-len")
+    else:
+        max_len = limit or DEFAULT_PROMPT
+        defaults.append(f"max_len = max_position_embeddings {limit}" if limit else f"max_len = {DEFAULT_PROMPT}")
 
     longest = max(prefix + prompt, context)
     if limit and longest > limit:
@@ -194,4 +212,4 @@ def resolve(model: Model, hardware: Hardware, workload: Workload | None = None) 
                  w.causal, w.all_logits)
     return Resolved(model, hardware, w, batch, prompt, context, prefix, new_tokens, act, weight, kv, high, wg, kg,
                     act.bytes, b_w, b_h, b_kv, quantize, attention, mla_mode, tile, w.all_logits, w.causal, sm,
-                    sram, float(util), chunk, tuple(defaults), tuple(notes), structure)
+                    sram, float(util), chunk, max_len, tuple(defaults), tuple(notes), structure)

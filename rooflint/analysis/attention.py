@@ -13,6 +13,7 @@ from __future__ import annotations
 
 from rooflint.analysis.expr import Expr, sym
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
+from rooflint.analysis.terms import figure
 from rooflint.dtypes import VECTOR_PEAK_KEY
 
 SOFTMAX_FLOP_PER_ELEMENT = 5  # max, subtract, exp, sum, divide (seed 004)
@@ -41,3 +42,14 @@ def eager_ops(count: int, mm: str, defs: tuple = (), shared_kv: bool = False) ->
            flops=2 * scores * d_v, read=scores * b_a + B * H_kv * S_kv * d_v * b_k, write=B * H_q * S_q * d_v * b_a,
            note="O = PV; V read once per KV head" + (" (V is the latent read again)" if shared_kv else "")),
     ]
+
+
+SP_SHARE: Expr = sym("sp_bytes") / (sym("sp_bytes") + sym("qkvo_bytes"))
+"""S+P as a share of all attention tensors."""
+
+
+def memory_figures(prefix: str) -> list:
+    """Seed 004's figures for one sequence length N (S_q = S_kv = N)."""
+    return [figure(f"{prefix}.qkvo_bytes", QKVO_BYTES, "bytes", "Q, K, V and O"),
+            figure(f"{prefix}.sp_bytes", SP_BYTES, "bytes", "S and P, each N x N per head"),
+            figure(f"{prefix}.sp_share", SP_SHARE, "fraction", "S+P / (S+P + Q/K/V/O)")]

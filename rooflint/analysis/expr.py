@@ -433,7 +433,7 @@ def _collect(e: Expr, seen: dict[str, None]) -> None:
         _collect(c, seen)
 
 
-def _substitute(e: Expr, values: Mapping[str, Expr], memo: dict[int, Expr]) -> Expr:
+def _substitute(e: Expr, values: Mapping[str, Expr], memo: dict[int, tuple[Expr, Expr]]) -> Expr:
     if isinstance(e, Sym):
         return values.get(e.name, e)
     kids = e.children()
@@ -441,10 +441,10 @@ def _substitute(e: Expr, values: Mapping[str, Expr], memo: dict[int, Expr]) -> E
         return e
     done = memo.get(id(e))
     if done is not None:
-        return done
+        return done[1]
     new = tuple(_substitute(c, values, memo) for c in kids)
     out = e if all(n is o for n, o in zip(new, kids)) else e.rebuild(new)
-    memo[id(e)] = out
+    memo[id(e)] = (e, out)  # the node is kept so its id stays its own
     return out
 
 

@@ -1,100 +1,103 @@
-"""The analyzer's ops for each kernel `rooflint measure` times, so that a measured time is held
-against the same op model (FLOPs, bytes, formulas) the analysis commands use.
-
-Kernels and their parameters:
-    copy              n (bytes of the source; the copy reads n and writes n)
-    gemm              M, N, K                                   [M,K] x [K,N]
-    qk                G, N, d                                   G = b*h products [N,d] x [d,N]
-    softmax           R, N                                      rows of N, R = b*h*N
-    attention         B, H, N, d  (variant eager | sdpa-*)      non-causal, one layer
-    decode_attention  B, H_q, H_kv, C, d (variant eager | sdpa) one query token over C cached
-    generate          n (variant cached | uncached)             one step of a tiny decoder
-"""
+"""Single-kernel analyses behind `rooflint attention` (seed 004) and `rooflint kv`: the same
+op forms and figures as a whole model's, for one attention layer of a given shape or one model's
+cache at several contexts."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from dataclasses import dataclass
 
-from rooflint.analysis.gemm import gemm_op
-from rooflint.analysis.ops import ELEMENTWISE, MEMORY, Op, make_op
-from rooflint.analysis.transformer import (
-    FLASH,
-    SOFTMAX_FLOP_PER_ELEMENT,
-    OpOptions,
-    attention_ops,
-    decode_pass,
-    flash_ops,
-    forward_ops,
-    prefill_pass,
-)
-from rooflint.dtypes import VECTOR_PEAK_KEY, dtype
+from rooflint.analysis import attention, flash, kv_cache
+from rooflint.analysis.expr import sym
+from rooflint.analysis.ops import Op, evaluate_op, intensity_term
+from rooflint.analysis.roofline import Timed, place
+from rooflint.analysis.terms import Term, evaluate_figures, figure
+from rooflint.dtypes import DType
 from rooflint.specs import Hardware, Model
+from rooflint.workload import Resolved, kernel_facts
 
-# The decoder that `generate` runs with random weights: small enough for a CPU step in
-# milliseconds, shaped like a llama (GQA 4:1, gated MLP, RMSNorm, RoPE).
-TINY_DECODER = Model(
-    name="tiny-decoder", model_type="llama", num_hidden_layers=4, hidden_size=256,
-    num_attention_heads=8, num_key_value_heads=2, head_dim=32, intermediate_size=688,
-    vocab_size=2048, max_position_embeddings=4096, tie_word_embeddings=False,
-    source="rooflint measure: random weights",
-)
-
-
-def kernel_ops(kernel: str, variant: str, dtype_name: str, p: Mapping[str, int],
-               hw: Hardware | None = None) -> list[Op]:
-    """The ops one call of the kernel performs (each with its count)."""
-    dt = dtype(dtype_name)
-    b = dt.bytes
-    if kernel == "copy":
-        return [make_op("copy", "model", 1, MEMORY, VECTOR_PEAK_KEY, {"n": p["n"]},
-                        read="n", write="n", note="device/host memory copy: n bytes read, n written")]
-    if kernel == "gemm":
-        return [gemm_op(p["M"], p["N"], p["K"], dt)]
-    if kernel == "qk":
-        op = gemm_op(p["N"], p["N"], p["d"], dt, batch=p["G"])
-        return [_renamed(op, "qk_matmul")]
-    if kernel == "softmax":
-        return [make_op("softmax", "model", 1, ELEMENTWISE, VECTOR_PEAK_KEY, {"R": p["R"], "N": p["N"], "b_a": b},
-                        flops=f"{SOFTMAX_FLOP_PER_ELEMENT}*R*N", read="R*N*b_a", write="R*N*b_a",
-                        note="row softmax: reads S, writes P")]
-    if kernel == "attention":
-        s = _attention_symbols(p["B"], p["H"], p["H"], p["N"], p["N"], p["d"], b)
-        if variant == "eager":
-            return attention_ops(s, dt.peak_key, 1)
-        return flash_ops(s, dt.peak_key, 1, "prefill", None, _flash_options(hw, causal=False))
-    if kernel == "decode_attention":
-        s = _attention_symbols(p["B"], p["H_q"], p["H_kv"], 1, p["C"], p["d"], b)
-        if variant == "eager":
-            return attention_ops(s, dt.peak_key, 1)
-        return flash_ops(s, dt.peak_key, 1, "decode", None, _flash_options(hw, causal=False))
-    if kernel == "generate":
-        step = decode_pass(1, p["n"]) if variant == "cached" else prefill_pass(1, p["n"])
-        opts = OpOptions(attention=FLASH, sram_bytes=_sram(hw), sm_count=(hw and hw.sm_count) or 108)
-        return forward_ops(TINY_DECODER, step, act=dt, weight=dt, kv=dt, opts=opts)
-    raise ValueError(f"unknown kernel {kernel!r}")
+_E = sym("bytes_qk bytes_softmax bytes_pv bytes_flash time_qk time_softmax time_pv time_flash")
+COMPARISON = (figure("eager_bytes", _E[0] + _E[1] + _E[2], "bytes", "the three eager kernels' HBM bytes"),
+              figure("flash_bytes", _E[3], "bytes", "the fused kernel's HBM bytes"),
+              figure("bytes_ratio", sym("eager_bytes") / sym("flash_bytes"), "ratio"),
+              figure("eager_time_s", _E[4] + _E[5] + _E[6], "seconds"),
+              figure("flash_time_s", _E[7], "seconds"))
 
 
-def sp_bytes(p: Mapping[str, int], dtype_name: str) -> float:
-    """S and P of eager attention, B*H*N*N elements each: what materializing them costs."""
-    return 2 * p["B"] * p["H"] * p["N"] ** 2 * dtype(dtype_name).bytes
+@dataclass(frozen=True, slots=True)
+class AttentionRow:
+    n: int
+    memory: tuple[Term, ...]  # qkvo_bytes, sp_bytes, sp_share
+    eager: tuple[Op, ...]  # qk_matmul, softmax, pv_matmul
+    intensities: tuple[Term, ...]  # of the eager kernels
+    placed: tuple[Timed, ...] = ()  # the eager ops and the fused one, on the GPU's roofline
+    comparison: tuple[Term, ...] = ()
 
 
-def _attention_symbols(batch: int, h_q: int, h_kv: int, q_len: int, kv_len: int, d: int, b: float) -> dict:
-    return {"B": batch, "S_q": q_len, "S_kv": kv_len, "T": batch * q_len, "H_q": h_q, "H_kv": h_kv,
-            "d": d, "d_v": d, "b_a": b, "b_kv": b, "b_k": b}
+def attention_rows(seq_lens: list[int], head_dim: int, heads: int, batch: int, dt: DType,
+                   hw: Hardware | None = None, causal: bool = True) -> tuple[list[AttentionRow], tuple[str, ...]]:
+    """Seed 004's figures per sequence length; with a GPU, the eager kernels and one fused kernel
+    of the same shape on its roofline (tiles from its shared memory per SM)."""
+    sm, sram, assumed = kernel_facts(hw)
+    tile = flash.tile_sizes(sram, head_dim, dt.bytes)
+    fused = flash.prefill_op(1, dt.peak_key, tile, 1, None, causal)
+    eager_forms = attention.eager_ops(1, dt.peak_key, (("S_kv", sym("C")),))
+    rows = []
+    for i, n in enumerate(seq_lens):
+        values = {"B": batch, "H_q": heads, "H_kv": heads, "N": n, "S_q": n, "S_kv": n, "C": n, "d": head_dim, "d_v": head_dim,
+                  "b_a": dt.bytes, "b_k": dt.bytes, "sm": sm}
+        memory = tuple(evaluate_figures(attention.memory_figures(f"rows[{i}]"), values))
+        eager = tuple(evaluate_op(f, values) for f in eager_forms)
+        intensities = tuple(intensity_term(o, f"rows[{i}].{o.name}_intensity") for o in eager)
+        if hw is None:
+            rows.append(AttentionRow(n, memory, eager, intensities))
+            continue
+        placed = tuple(place(o, hw) for o in eager) + (place(evaluate_op(fused, values), hw),)
+        parts = dict(zip(("qk", "softmax", "pv", "flash"), placed))
+        binds = {**{f"bytes_{k}": t.op.bytes for k, t in parts.items()}, **{f"time_{k}": t.time_s for k, t in parts.items()}}
+        keyed = tuple(figure(f"rows[{i}].{f.key}", f.expr, f.unit, f.note) for f in COMPARISON)
+        rows.append(AttentionRow(n, memory, eager, intensities, placed, tuple(evaluate_figures(keyed, binds))))
+    return rows, assumed if hw is not None else ()
 
 
-def _sram(hw: Hardware | None) -> float:
-    from rooflint.analysis.flash import DEFAULT_SRAM_BYTES
-
-    return (hw and hw.sram_per_sm_bytes) or DEFAULT_SRAM_BYTES
-
-
-def _flash_options(hw: Hardware | None, causal: bool) -> OpOptions:
-    return OpOptions(attention=FLASH, sram_bytes=_sram(hw), sm_count=(hw and hw.sm_count) or 108, causal=causal)
+@dataclass(frozen=True, slots=True)
+class KvRow:
+    context: int
+    batch: int
+    cached: tuple[Term, ...]  # tokens a layer of each window group holds per sequence
+    terms: tuple[Term, ...]  # per token, per sequence, batch
 
 
-def _renamed(op: Op, name: str) -> Op:
-    from dataclasses import replace
+def kv_rows(m: Model, runs: list[Resolved]) -> list[KvRow]:
+    """The KV figures at each resolved context (bytes per element from resolve, scales included)."""
+    rows = []
+    for i, r in enumerate(runs):
+        values = {**kv_cache.constants(m, r.b_kv), "B": r.batch, "C": r.context}
+        cached = [figure(f"rows[{i}].cached_tokens" + (f".{g.label}" if g.label else ""), kv_cache.cached_tokens(g),
+                         "count", f"{g.layers} layers" + (f", window {g.window}" if g.window else ""))
+                  for g in kv_cache.window_groups(m)]
+        figs = [figure(f"rows[{i}].{f.key.split('.', 1)[1]}", f.expr, f.unit, f.note)
+                for f in kv_cache.kv_figures(m, r.mla_mode)]
+        rows.append(KvRow(r.context, r.batch, tuple(evaluate_figures(cached, values)),
+                          tuple(evaluate_figures(figs, values))))
+    return rows
 
-    return replace(op, name=name)
+
+_flops, _read, _peak, _bw = sym("flops bytes_read peak BW")
+INPUTS_ONLY = figure("intensity_inputs_only", _flops / _read, "ratio",
+                     "FLOPs / bytes read: seed 000's convention (the output's write not counted)")
+RIDGE = figure("ridge_point", _peak / _bw, "ratio", "FLOP per byte where the op turns compute-bound")
+
+
+def matmul_terms(t: Timed) -> list[Term]:
+    """Seed 000's inputs-only intensity and the ridge point, for one placed matmul."""
+    values = {"flops": t.op.flops, "bytes_read": t.op.bytes_read, "peak": t.peak_flop_per_s,
+              "BW": t.bandwidth_bytes_per_s}
+    return evaluate_figures([INPUTS_ONLY, RIDGE], values)
+
+
+def ridge_terms(hw: Hardware, key: str) -> list[Term]:
+    """The ridge point of each of the profile's peaks: peak / bandwidth."""
+    figs = [figure(f"{key}.{k}", sym(f"peak_{k}") / _bw, "ratio", f"{k} peak / memory bandwidth")
+            for k in hw.peak_flop_per_s]
+    return evaluate_figures(figs, {"BW": hw.bandwidth_bytes_per_s,
+                                   **{f"peak_{k}": v for k, v in hw.peak_flop_per_s.items()}})

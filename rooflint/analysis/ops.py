@@ -12,10 +12,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from rooflint.analysis.expr import Const, Expr, compile_function, wrap
+from rooflint.analysis.expr import Const, Expr, Sym, compile_function, wrap
 
 MATMUL, ELEMENTWISE, MEMORY = "matmul", "elementwise", "memory"
 ONE = Const(1)
+_FLOPS, _READ, _WRITTEN = Sym("flops"), Sym("bytes_read"), Sym("bytes_written")
 
 
 @dataclass(frozen=True, slots=True)
@@ -114,3 +115,27 @@ def evaluate_op(form: OpForm, values: Mapping[str, float]) -> Op:
     full.update(env)
     return Op(form, _value(form.flops, full), _value(form.bytes_read, full), _value(form.bytes_written, full),
               _value(form.present, full), env)
+
+
+def intensity_term(o: Op, key: str, note: str = ""):
+    """FLOP per byte moved: flops / (bytes_read + bytes_written)."""
+    from rooflint.analysis.terms import Term
+
+    e = _FLOPS / (_READ + _WRITTEN)
+    return Term(key, e, {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written},
+                o.intensity, "ratio", note)
+
+
+def op_terms(o: Op, prefix: str) -> list:
+    """The op's derived symbols, FLOPs and bytes as terms keyed under `prefix` (its JSON place)."""
+    from rooflint.analysis.terms import Term
+
+    env = dict(o.symbols)
+    out = []
+    for name, e in o.form.defs:
+        if name in env:
+            out.append(Term(f"{prefix}.symbols.{name}", e, {s: env[s] for s in e.symbols()}, env[name], "count"))
+    for key, unit in (("flops", "flops"), ("bytes_read", "bytes"), ("bytes_written", "bytes")):
+        e = getattr(o.form, key)
+        out.append(Term(f"{prefix}.{key}", e, {s: env[s] for s in e.symbols()}, getattr(o, key), unit))
+    return out

@@ -8,8 +8,8 @@ from __future__ import annotations
 
 from functools import lru_cache
 
-from rooflint.analysis.expr import sym
-from rooflint.analysis.terms import Figure, figure
+from rooflint.analysis.expr import add, sym
+from rooflint.analysis.terms import Figure, evaluate_figures, figure
 from rooflint.specs import Model
 
 N_q, N_h, b_w, b_h = sym("N_q N_h b_w b_h")
@@ -92,3 +92,10 @@ def weight_figures(prefix: str = "memory.") -> list[Figure]:
 def weight_constants(m: Model, b_w_value: float, b_h_value: float) -> dict[str, float]:
     n_q = quantizable_count(m)
     return {"N_q": n_q, "N_h": parameter_count(m) - n_q, "b_w": b_w_value, "b_h": b_h_value}
+
+
+def parameter_terms(m: Model, key: str) -> list:
+    """The parameter count as the sum of its named parts (each part a bound value)."""
+    parts = {k: v for k, v in parameter_breakdown(m).items() if v}
+    expr = add(*(sym(f"N_{k}") for k in parts))
+    return evaluate_figures([figure(key, expr, "count", "parameters by part")], {f"N_{k}": v for k, v in parts.items()})

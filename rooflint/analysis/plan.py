@@ -1,10 +1,16 @@
-"""Capacity planning: what fits on a GPU (or a tensor-parallel group) after the weights.
+"""Capacity planning: what fits on a GPU (or a tensor-parallel group) after the weights, and how
+long the request takes.
 
 Tensor parallelism over N GPUs (Megatron-style) splits the attention heads, the MLP width, the
 experts' width and the vocabulary; KV heads are split too, or replicated when there are fewer
 than N (each GPU then holds one). MLA's latent cache is shared by all heads, so each GPU holds
 all of it. Each layer adds two all-reduces of the activations (after attention and after the
 MLP), timed as a ring: 2 (N - 1) / N * bytes / link bandwidth.
+
+Memory follows the one rule (memory.py) per GPU. The time to first token is the whole prompt
+prefilled in chunks of `chunk` tokens (chunked prefill, as vLLM and TensorRT-LLM run long
+prompts): chunk j sees the j*chunk tokens before it as a cached prefix; its ops are summed over
+j exactly (series.py).
 """
 
 from __future__ import annotations
@@ -12,16 +18,23 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, replace
 
-from rooflint.analysis.inference import Analysis, Settings, analyze, resolve_precision
-from rooflint.analysis.kv_cache import kv_bytes
-from rooflint.analysis.params import parameter_count
+from rooflint.analysis import kv_cache
+from rooflint.analysis.expr import Sym, add, floor, sym
+from rooflint.analysis.inference import Analysis, analyze, model_form
+from rooflint.analysis.series import StepSum, sum_ops
+from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
+from rooflint.workload import Resolved, Workload, resolve
+
+N, L, T, D, b_a, link = sym("N L T D b_a link")
+RING: object = 2 * L * 2 * (N - 1) / N * T * D * b_a / link
+"""two ring all-reduces per layer of T token rows: 2 * L * 2(N-1)/N * T*D*b_a / link bandwidth."""
 
 
 def shard(m: Model, tp: int) -> Model:
     """The slice of a model one GPU of a tensor-parallel group of `tp` holds."""
-    if tp < 1:
+    if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
         raise SpecError("--tp", None, f"expected 1 or more GPUs, got {tp}")
     if tp == 1:
         return m
@@ -40,87 +53,109 @@ def shard(m: Model, tp: int) -> Model:
                    vocab_size=math.ceil(m.vocab_size / tp), path=m.path, name=f"{m.name}/tp{tp}")
 
 
-def activation_workspace_bytes(m: Model, hw: Hardware, settings: Settings, chunk: int) -> float:
-    """Largest live activation footprint of one op in a prefill of `chunk` tokens: the op's
-    bytes with weights costing nothing (so eager S/P counts, flash's does not)."""
-    from rooflint.analysis.transformer import forward_ops, prefill_pass
-    from rooflint.analysis.inference import op_options
-
-    act, weight, kv, _, _ = resolve_precision(settings)
-    opts = replace(op_options(settings, hw), weight_bytes=0.0)
-    ops = forward_ops(m, prefill_pass(1, chunk), act, weight, kv, opts)
-    return max(op.bytes for op in ops)
-
-
 @dataclass(frozen=True, slots=True)
 class Plan:
     model: Model  # the whole model
     shard: Model  # what one GPU holds
-    hardware: Hardware
     tp: int
-    settings: Settings
-    memory_utilization: float
-    workspace_bytes: float
-    weights_bytes: float  # per GPU
-    kv_bytes_per_sequence: float  # per GPU, at the context
-    max_batch: int  # at the context
-    max_context: int  # at the batch
-    context_limit: int  # the longest context searched (the model's maximum)
-    at_batch: Analysis  # timing per GPU at the requested batch
-    allreduce_prefill_s: float
-    allreduce_decode_s: float
+    resolved: Resolved  # the workload on one GPU
+    at_batch: Analysis  # per GPU at the requested batch: memory terms, the decode step
+    chunks: StepSum  # the prompt's full chunks, summed over the chunk index
+    last_chunk: Analysis | None  # the prompt's last, shorter chunk (None when chunks divide it)
+    terms: dict[str, Term]
+
+    hardware = property(lambda self: self.resolved.hardware)
+    value = lambda self, key: self.terms[key].value  # noqa: E731
+    max_batch = property(lambda self: int(self.value("plan.max_batch")))
+    @property
+    def max_context(self) -> int | None:
+        """None when every layer is windowed: any context fits once the window does."""
+        return int(self.value("plan.max_context")) if "plan.max_context" in self.terms else None
+    ttft_s = property(lambda self: self.value("plan.ttft_s"))
+    tpot_s = property(lambda self: self.value("plan.tpot_s"))
+    fits = property(lambda self: self.at_batch.fits)
 
     @property
-    def usable_bytes(self) -> float:
-        return self.memory_utilization * self.hardware.capacity_bytes
-
-    @property
-    def kv_budget_bytes(self) -> float:
-        return self.usable_bytes - self.weights_bytes - self.workspace_bytes
-
-    @property
-    def ttft_s(self) -> float:
-        return self.at_batch.ttft_s + self.allreduce_prefill_s
-
-    @property
-    def tpot_s(self) -> float:
-        return self.at_batch.tpot_s + self.allreduce_decode_s
+    def chunk_count(self) -> int:
+        return self.chunks.steps + (1 if self.last_chunk else 0)
 
 
-def allreduce_s(tp: int, nbytes: float, link_bytes_per_s: float | None) -> float:
-    """Ring all-reduce: each GPU sends and receives 2 (N-1)/N of the buffer."""
-    if tp == 1:
-        return 0.0
-    if not link_bytes_per_s:
-        raise SpecError("--tp", None, "the hardware profile has no interconnect bandwidth to time all-reduces")
-    return 2 * (tp - 1) / tp * nbytes / link_bytes_per_s
+def _context_limit(m: Model, r: Resolved, budget: float) -> Term | None:
+    """The longest context whose cache for the batch fits the budget, or None when every layer
+    is windowed (the cache stops growing). Between two windows the cache is linear in C:
+    B * e_b * (fixed + slope * C), e_b the bytes per token and layer, fixed the capped layers'
+    L_g * W_g, slope the growing layers' count; the answer is a floor on the stretch it falls in."""
+    groups = kv_cache.window_groups(m)
+    consts = kv_cache.constants(m, r.b_kv)
+    e_b = float(kv_cache.elements_per_token_per_layer(m, r.mla_mode).evaluate(consts)) * r.b_kv
+    name = lambda g, what: f"{what}_{g.label}" if g.label else what  # noqa: E731
+    values = {**consts, "budget": budget, "B": r.batch, "e_b": e_b}
+    edges = sorted({g.window for g in groups if g.window})
+    for upper in edges + [None]:
+        capped = [g for g in groups if g.window and upper is not None and g.window < upper
+                  or g.window and upper is None]
+        growing = [g for g in groups if g not in capped]
+        if not growing:
+            return None
+        fixed = add(*(sym(name(g, "L")) * sym(name(g, "W")) for g in capped)) if capped else 0
+        slope = add(*(sym(name(g, "L")) for g in growing))
+        expr = floor((sym("budget") / (sym("B") * sym("e_b")) - fixed) / slope)
+        (t,) = evaluate_figures([figure("plan.max_context", expr, "count",
+                                        "largest C with B * e_b * sum over layers of min(C, W) <= budget")], values)
+        if upper is None or t.value < upper:
+            return replace(t, value=max(0, t.value))
+    return None
 
 
-def plan(m: Model, hw: Hardware, settings: Settings, tp: int = 1, memory_utilization: float = 0.9,
-         workspace_bytes: float | None = None, chunk: int = 2048) -> Plan:
-    if not 0 < memory_utilization <= 1:
-        raise SpecError("--mem-util", None, f"expected a fraction in (0, 1], got {memory_utilization}")
+def plan(m: Model, hw: Hardware, workload: Workload | None = None, tp: int = 1) -> Plan:
     part = shard(m, tp)
-    act, _, _, b_w, b_kv = resolve_precision(settings)
-    context = settings.decode_context
-    workspace = workspace_bytes if workspace_bytes is not None else activation_workspace_bytes(part, hw, settings, chunk)
-    weights = parameter_count(part) * b_w
-    budget = memory_utilization * hw.capacity_bytes - weights - workspace
-    per_seq = kv_bytes(part, b_kv, context, 1, settings.mla_mode)
-    max_batch = max(0, int(budget // per_seq)) if budget > 0 else 0
-    limit = 1 << 26  # capacity alone decides; the report flags a result past the model's maximum
-    lo, hi = 0, limit  # longest context whose cache for the batch fits: kv_bytes is monotone in C
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if kv_bytes(part, b_kv, mid, settings.batch, settings.mla_mode) <= budget:
-            lo = mid
-        else:
-            hi = mid - 1
-    timing = analyze(part, hw, settings)
-    layers = m.num_hidden_layers
-    act_bytes = lambda tokens: tokens * m.hidden_size * act.bytes
-    return Plan(m, part, hw, tp, settings, memory_utilization, workspace, weights, per_seq, max_batch, lo, limit,
-                timing,
-                allreduce_prefill_s=2 * layers * allreduce_s(tp, act_bytes(settings.batch * settings.prompt),
-                                                             hw.interconnect_bytes_per_s),
-                allreduce_decode_s=2 * layers * allreduce_s(tp, act_bytes(settings.batch), hw.interconnect_bytes_per_s))
+    r = resolve(part, hw, workload)
+    a = analyze(part, hw, r)
+    terms = dict(a.terms)
+    budget = terms["memory.usable_bytes"].value - terms["memory.weights_bytes"].value - a.workspace_bytes
+    plan_figs = [figure("plan.kv_budget_bytes", sym("usable_bytes") - sym("weights_bytes") - sym("workspace_bytes"),
+                        "bytes", "what the KV cache may use"),
+                 figure("plan.max_batch", floor(sym("kv_budget_bytes") / sym("kv_cache_bytes_per_sequence")), "count",
+                        "sequences of the context that fit the budget")]
+    values = {k.rsplit(".", 1)[-1]: t.value for k, t in terms.items()}
+    for t in evaluate_figures(plan_figs, values):
+        terms[t.key] = t
+    if terms["plan.max_batch"].value < 0:
+        terms["plan.max_batch"] = replace(terms["plan.max_batch"], value=0, note="the weights alone exceed the budget")
+    limit = _context_limit(part, r, terms["plan.kv_budget_bytes"].value)
+    if limit is not None:
+        terms[limit.key] = limit
+
+    form = model_form(part, r)
+    chunk, P, prefix = r.chunk, r.prompt, r.prefix
+    full = P // chunk
+    j = Sym("j")
+    chunks = sum_ops(form.prefill, hw, r.batch, "chunks", "j", 0, full - 1,
+                     {"S_q": chunk, "C": prefix + (j + 1) * chunk}, "plan.chunks")
+    rest = P - full * chunk
+    last = analyze(part, hw, replace(r.workload, prompt=rest, prefix=prefix + full * chunk, context=r.context)) \
+        if rest else None
+    ring = {"N": tp, "L": m.num_hidden_layers, "D": m.hidden_size, "b_a": r.b_a,
+            "link": hw.interconnect_bytes_per_s or 0}
+    if tp > 1 and not hw.interconnect_bytes_per_s:
+        raise SpecError("--tp", None, f"{hw.name} has no interconnect bandwidth to time all-reduces")
+    reduce = lambda tokens, key: (evaluate_figures([figure(key, RING, "seconds")], {**ring, "T": tokens})[0]  # noqa: E731
+                                  if tp > 1 else Term(key, Sym("zero"), {"zero": 0}, 0.0, "seconds", "one GPU"))
+    steps = [("chunks_s", chunks.time_s), ("last_chunk_s", last.ttft_s if last else 0.0),
+             ("allreduce_chunk", reduce(r.batch * chunk, "plan.allreduce_chunk_s").value),
+             ("allreduce_last", reduce(r.batch * rest, "plan.allreduce_last_s").value if rest else 0.0),
+             ("tpot_gpu", a.tpot_s), ("allreduce_decode", reduce(r.batch, "plan.allreduce_decode_s").value),
+             ("n_chunks", full), ("B", r.batch)]
+    more = [figure("plan.ttft_s", sym("chunks_s") + sym("last_chunk_s") + sym("n_chunks") * sym("allreduce_chunk")
+                   + sym("allreduce_last"), "seconds",
+                   f"the prompt of {P} tokens in {full} chunk(s) of {chunk}" + (f" and one of {rest}" if rest else "")),
+            figure("plan.tpot_s", sym("tpot_gpu") + sym("allreduce_decode"), "seconds",
+                   "one decode step per GPU plus its all-reduces"),
+            figure("plan.decode_tokens_per_s", sym("B") / sym("tpot_s"), "per_second")]
+    for t in evaluate_figures(more, dict(steps)):
+        terms[t.key] = t
+    for key, tokens in (("plan.allreduce_chunk_s", r.batch * chunk), ("plan.allreduce_decode_s", r.batch)):
+        terms[key] = reduce(tokens, key)
+    return Plan(m, part, tp, r, a, chunks, last, terms)
+
+

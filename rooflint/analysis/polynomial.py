@@ -227,21 +227,47 @@ def _map_segments(q: QuasiPolynomial, modulus: int,
 def quasi_polynomial(e: Expr, name: str, lo: int, hi: int, values: dict | None = None) -> QuasiPolynomial:
     """The exact form of `e` in the symbol `name` over n = lo..hi, every other symbol taken
     from `values` (numbers)."""
-    if hi < lo:
-        raise ValueError(f"empty range {lo}..{hi}")
-    return _Converter(name, lo, hi, values or {}).convert(e)
+    return Converter(name, lo, hi, values or {}).convert(e)
 
 
-class _Converter:
+class Series(Expr):
+    """sum_over(n, lo, hi, body): the sum of `body` over n = lo..hi, valued in closed form. It
+    stands alone in a term (not inside other nodes); its symbols are the body's but n."""
+
+    __slots__ = ("var", "lo", "hi", "body")
+
+    def __init__(self, var: str, lo: int, hi: int, body: Expr):
+        self.var, self.lo, self.hi, self.body = var, lo, hi, body
+
+    def symbols(self) -> tuple[str, ...]:
+        return tuple(s for s in self.body.symbols() if s != self.var)
+
+    def render(self, values=None) -> str:
+        return f"sum_over({self.var}, {self.lo}, {self.hi}, {self.body.render(values)})"
+
+    __str__ = render
+
+    def value(self, values: dict, converter: Converter | None = None) -> Fraction:
+        if self.hi < self.lo:
+            return Fraction(0)
+        conv = converter or Converter(self.var, self.lo, self.hi, values)
+        return conv.convert(self.body).total()
+
+
+class Converter:
+    """Converts expressions in one symbol over one range, remembering shared subtrees."""
+
     def __init__(self, name: str, lo: int, hi: int, values: dict):
+        if hi < lo:
+            raise ValueError(f"empty range {lo}..{hi}")
         self.name, self.lo, self.hi, self.values = name, lo, hi, values
-        self.memo: dict[int, QuasiPolynomial] = {}
+        self.memo: dict[int, tuple[Expr, QuasiPolynomial]] = {}  # the node is kept so its id stays its own
 
     def convert(self, e: Expr) -> QuasiPolynomial:
-        key = id(e)
-        if key not in self.memo:
-            self.memo[key] = self._convert(e)
-        return self.memo[key]
+        hit = self.memo.get(id(e))
+        if hit is None:
+            hit = self.memo[id(e)] = (e, self._convert(e))
+        return hit[1]
 
     def _convert(self, e: Expr) -> QuasiPolynomial:
         lo, hi = self.lo, self.hi
@@ -351,14 +377,22 @@ def _negate(q: QuasiPolynomial) -> QuasiPolynomial:
 
 
 def floor_of(q: QuasiPolynomial) -> QuasiPolynomial:
-    """floor(x(n)): linear again, on classes fine enough that the slope times the period is whole."""
+    """floor(x(n)) of a linear x: either linear again on classes fine enough that the slope times
+    the period is whole, or piecewise constant (one segment per value it takes), whichever has
+    fewer pieces over the range."""
     m = q.modulus
-    for segs in q.classes:
+    steps = 0
+    for r, segs in enumerate(q.classes):
         for s in segs:
             if p_degree(s.poly) > 1:
                 raise NotQuasiPolynomial("floor of a non-linear argument")
             if p_degree(s.poly) == 1:
                 m = _lcm(m, s.poly[1].denominator)
+                q0, q1 = _class_range(s.lo, s.hi, q.modulus, r)
+                if q0 <= q1:
+                    steps += abs(math.floor(p_at(s.poly, q.modulus * q1 + r)) - math.floor(p_at(s.poly, q.modulus * q0 + r)))
+    if steps + q.pieces <= (m // q.modulus) * q.pieces:
+        return _map_segments(q, q.modulus, lambda r, s: _floor_steps(s, q.modulus, r))
 
     def cut(r: int, s: Segment) -> list[Segment]:
         c0 = s.poly[0] if s.poly else Fraction(0)
@@ -368,6 +402,31 @@ def floor_of(q: QuasiPolynomial) -> QuasiPolynomial:
         return [Segment(s.lo, s.hi, _trim((math.floor(c1 * r + c0) - c1 * r, c1)))]
 
     return _map_segments(q, m, cut)
+
+
+def _floor_steps(s: Segment, m: int, r: int) -> list[Segment]:
+    """floor(c0 + c1*n) on the n = r (mod m) of a segment, as constant pieces (contiguous n ranges)."""
+    c0 = s.poly[0] if s.poly else Fraction(0)
+    if p_degree(s.poly) < 1:
+        return [Segment(s.lo, s.hi, p_const(math.floor(c0)))]
+    q0, q1 = _class_range(s.lo, s.hi, m, r)
+    if q0 > q1:
+        return [Segment(s.lo, s.hi, ())]
+    g = p_compose_linear(s.poly, m, r)  # c0' + c1'*q over q0..q1
+    a, b = g[0] if g else Fraction(0), g[1] if len(g) > 1 else Fraction(0)
+    out: list[Segment] = []
+    q, start = q0, s.lo
+    while q <= q1:
+        v = math.floor(a + b * q)
+        if b > 0:  # the last q with floor == v: a + b*q < v + 1
+            last = min(q1, math.ceil((v + 1 - a) / b) - 1)
+        else:  # falling: a + b*q >= v
+            last = min(q1, math.floor((v - a) / b)) if b else q1
+        last = max(last, q)
+        end = s.hi if last == q1 else m * last + r + (m - 1)
+        out.append(Segment(start, min(end, s.hi), p_const(v)))
+        start, q = end + 1, last + 1
+    return out
 
 
 def extremum(a: QuasiPolynomial, b: QuasiPolynomial, fn: str) -> QuasiPolynomial:
@@ -462,20 +521,26 @@ def _monotone_runs(g: Poly, a: int, b: int) -> list[tuple[int, int, bool]]:
 
 
 def _floor_sum_form(nb: QuasiPolynomial, m: int, a: int) -> QuasiPolynomial:
-    """floor_sum(n, m, a, b) where nb carries (n, b) per segment: n linear in the symbol, b constant.
-    With P = m / gcd(a, m) and g = a / gcd(a, m), for n = P*u + v (0 <= v < P):
-    floor_sum = P*g*u*(u - 1)/2 + C*u + g*v*u + D(v), C = sum_{w<P} floor((a w + b)/m),
-    D(v) = sum_{w<v} floor((a w + b)/m)."""
+    """floor_sum(n', m, a, b) where nb carries (n', b) per segment, both linear in the symbol n.
+    With P = m / gcd(a, m) and g = a / gcd(a, m), for n' = P*u + v (0 <= v < P) and a constant
+    0 <= b < m: floor_sum = P*g*u*(u - 1)/2 + C*u + g*v*u + D(v), C = sum_{w<P} floor((a w + b)/m),
+    D(v) = sum_{w<v} floor((a w + b)/m). A b that grows with n is b0 + m*s(n) on classes fine
+    enough that its step over a period is a multiple of m, and each whole m adds n' to the sum."""
     g0 = math.gcd(a, m)
     P, g = m // g0, a // g0
     period = nb.modulus
     for segs in nb.classes:
         for s in segs:
             pn, pb = _unpack(s.poly)
-            if p_degree(pb) > 0 or p_degree(pn) > 1:
-                raise NotQuasiPolynomial("floor_sum needs a linear count and a constant offset")
+            if p_degree(pb) > 1 or p_degree(pn) > 1:
+                raise NotQuasiPolynomial("floor_sum needs a linear count and offset")
             if p_degree(pn) == 1:
                 period = _lcm(period, P * pn[1].denominator)
+            if p_degree(pb) == 1:
+                period = _lcm(period, pb[1].denominator)
+                step = pb[1] * period
+                if step % m:
+                    period *= m // math.gcd(int(step), m)
     tables: dict[int, list[int]] = {}
 
     def prefix(b: int) -> list[int]:
@@ -489,16 +554,50 @@ def _floor_sum_form(nb: QuasiPolynomial, m: int, a: int) -> QuasiPolynomial:
 
     def cut(r: int, s: Segment) -> list[Segment]:
         pn, pb = _unpack(s.poly)
-        b = int(pb[0]) if pb else 0
+        b_r = p_at(pb, r)  # whole on the class: b(n) = b_r + slope*(n - r), slope*(n - r) a multiple of m
+        b0 = int(b_r) % m
+        shift = p_scale(p_add(pb, p_const(-b0)), Fraction(1, m))  # (b(n) - b0) / m, whole on the class
         if p_degree(pn) < 1:
             n0 = int(pn[0]) if pn else 0
-            return [Segment(s.lo, s.hi, p_const(floor_sum_value(n0, m, a, b) if n0 > 0 else 0))]
-        table = prefix(b)
-        n_at_r = p_at(pn, r)
-        v = int(n_at_r) % P
+            base = p_const(floor_sum_value(n0, m, a, b0) if n0 > 0 else 0)
+            return [Segment(s.lo, s.hi, p_add(base, p_scale(shift, n0)))]
+        table = prefix(b0)
+        v = int(p_at(pn, r)) % P
         u = p_scale(p_add(pn, p_const(-v)), Fraction(1, P))  # u(n) = (n'(n) - v) / P
         uu = p_mul(u, p_add(u, p_const(-1)))
         poly = p_add(p_add(p_scale(uu, Fraction(P * g, 2)), p_scale(u, table[P] + g * v)), p_const(table[v]))
-        return [Segment(s.lo, s.hi, poly)]
+        return [Segment(s.lo, s.hi, p_add(poly, p_mul(pn, shift)))]
 
     return _map_segments(nb, period, cut)
+
+
+def positive(q: QuasiPolynomial) -> QuasiPolynomial:
+    """1 where q > 0, else 0: the exact indicator, cut on each class's integers."""
+    classes = []
+    for r, segs in enumerate(q.classes):
+        out = []
+        for s in segs:
+            for lo, hi, pos in sign_runs(s.poly, s.lo, s.hi, q.modulus, r):
+                out.append(Segment(lo, hi, p_const(1 if pos else 0)))
+        classes.append(out)
+    return _normalized(q.lo, q.hi, q.modulus, classes)
+
+
+def runs(indicator: QuasiPolynomial) -> list[tuple[int, int, bool | None]]:
+    """Contiguous ranges of n with one value of a 0/1 indicator (None where its classes differ)."""
+    cuts = sorted({s.lo for segs in indicator.classes for s in segs} | {indicator.hi + 1})
+    out: list[tuple[int, int, bool | None]] = []
+    for a, b in zip(cuts, cuts[1:]):
+        states = set()
+        for r, segs in enumerate(indicator.classes):
+            q0, q1 = _class_range(a, b - 1, indicator.modulus, r)
+            if q0 > q1:
+                continue
+            s = next(s for s in segs if s.lo <= a <= s.hi)
+            states.add(bool(s.poly))
+        state = states.pop() if len(states) == 1 else None
+        if out and out[-1][2] == state:
+            out[-1] = (out[-1][0], b - 1, state)
+        else:
+            out.append((a, b - 1, state))
+    return out

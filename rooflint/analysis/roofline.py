@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rooflint.analysis.expr import Expr, emax, sym
-from rooflint.analysis.ops import MATMUL, Op
+from rooflint.analysis.ops import MATMUL, Op, intensity_term
 from rooflint.specs import Hardware
 
 COMPUTE, MEMORY = "compute", "memory"
@@ -64,6 +64,23 @@ class Timed:
     @property
     def attainable_flop_per_s(self) -> float:
         return min(self.peak_flop_per_s, self.op.intensity * self.bandwidth_bytes_per_s)
+
+
+def timed_terms(t: Timed, prefix: str) -> list:
+    """The op's intensity and time as terms: the time is TIME with the parts a profile does not
+    have (t0, F_half) folded away, as it was computed."""
+    from rooflint.analysis.terms import Term
+
+    o = t.op
+    values = {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "present": o.present,
+              "peak": t.peak_flop_per_s, "BW": t.bandwidth_bytes_per_s, "t0": t.overhead_s, "F_half": t.half_flop}
+    folded = {k: values[k] for k in ("t0", "F_half") if not values[k]}
+    if o.present == 1:
+        folded["present"] = 1
+    expr = TIME.substitute(folded)
+    note = f"vs ridge peak/BW = {t.ridge_point:.1f} FLOP/B: {t.bound}-bound"
+    return [intensity_term(o, f"{prefix}.intensity", note),
+            Term(f"{prefix}.time_s", expr, {k: values[k] for k in expr.symbols()}, t.time_s, "seconds")]
 
 
 def bound_of_op(flops: float, nbytes: float, half: float, peak: float, bw: float) -> str:

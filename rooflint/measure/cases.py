@@ -1,7 +1,7 @@
 """What `rooflint measure` times: one Case per kernel, variant, dtype and shape, and the suites.
 
-A case knows its own memory footprint (so that the runner can skip a size that does not fit
-before allocating it) and, through analysis.kernels, the ops the analyzer predicts for it.
+A case knows its shape and its own memory footprint (so that the runner can skip a size that
+does not fit before allocating it); what the analyzer predicts for it is compare/kernels.py's.
 """
 
 from __future__ import annotations
@@ -9,14 +9,21 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass
 
-from rooflint.analysis.kernels import TINY_DECODER, kernel_ops
-from rooflint.analysis.ops import Op
 from rooflint.dtypes import dtype
-from rooflint.specs import Hardware
+from rooflint.specs import Model
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 CALIBRATION_KERNELS = ("copy", "gemm")  # the ceilings and small-shape losses are fitted on these
 SDPA_VARIANTS = ("sdpa-flash", "sdpa-efficient", "sdpa-math")
+
+# The decoder that `generate` runs with random weights: small enough for a CPU step in
+# milliseconds, shaped like a llama (GQA 4:1, gated MLP, RMSNorm, RoPE).
+TINY_DECODER = Model(
+    name="tiny-decoder", model_type="llama", num_hidden_layers=4, hidden_size=256,
+    num_attention_heads=8, num_key_value_heads=2, head_dim=32, intermediate_size=688,
+    vocab_size=2048, max_position_embeddings=4096, tie_word_embeddings=False,
+    source="rooflint measure: random weights",
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -24,7 +31,7 @@ class Case:
     kernel: str  # copy | gemm | qk | softmax | attention | decode_attention | generate
     variant: str  # "" or eager | sdpa-flash | sdpa-efficient | sdpa-math | sdpa | cached | uncached
     dtype: str
-    shape: tuple[tuple[str, int], ...]  # the kernel's parameters (see analysis/kernels.py)
+    shape: tuple[tuple[str, int], ...]  # the kernel's parameters (see compare/kernels.py)
 
     @property
     def params(self) -> dict[str, int]:
@@ -43,17 +50,6 @@ class Case:
         """Unique within a run: kernel/variant/dtype/shape."""
         v = f"[{self.variant}]" if self.variant else ""
         return f"{self.kernel}{v} {self.dtype} {self.size_label}"
-
-    def ops(self, hw: Hardware | None = None) -> list[Op]:
-        return kernel_ops(self.kernel, self.variant, self.dtype, self.params, hw)
-
-    @property
-    def flops(self) -> float:
-        return sum(op.flops * op.count for op in self.ops())
-
-    @property
-    def bytes(self) -> float:
-        return sum(op.bytes * op.count for op in self.ops())
 
     def footprint_bytes(self) -> float:
         """Bytes one input set and its outputs occupy (eager attention: S and P included)."""

@@ -1,5 +1,6 @@
 """One `rooflint measure`: pick the device and backends, record the environment, run the suite;
-or load a run recorded elsewhere. Then detect the datasheet profile and calibrate."""
+or load a run recorded elsewhere. (Detecting the datasheet profile and calibrating from the run
+are compare/profile.py's: they join the measurements with the analyzer's ops.)"""
 
 from __future__ import annotations
 
@@ -8,10 +9,9 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rooflint.errors import BackendUnavailable, RooflintError, SpecError
+from rooflint.errors import BackendUnavailable, SpecError
 from rooflint.measure.backends import BACKENDS, DEVICES, cuda_present, make_backend
 from rooflint.measure.result import RUN_SCHEMA, Run
-from rooflint.specs import Hardware
 
 
 def resolve_device(device: str) -> str:
@@ -78,43 +78,3 @@ def load_run(path: str) -> Run:
         return Run.from_dict(doc)
     except (KeyError, TypeError, ValueError) as exc:
         raise SpecError(path, "measurements", f"malformed measurement: {exc}") from None
-
-
-def datasheet_profile(run: Run, gpu: str | None) -> Hardware | None:
-    """--gpu when given, else the built-in profile whose device_names holds the device's name."""
-    from rooflint.catalog import builtin_names, load_hardware
-    from rooflint.measure.environment import match_profile
-
-    if gpu:
-        return load_hardware(gpu)
-    name = str(run.environment.get("device_name", ""))
-    return match_profile(name, [load_hardware(n) for n in builtin_names("hardware")]) if name else None
-
-
-def calibrate_run(run: Run):
-    from rooflint.calibration import calibrate
-
-    env = run.environment
-    cpu = env.get("device", "cpu") == "cpu"
-    cache = env.get("llc_bytes") if cpu else None
-    gpu_memory = next((b.get("memory_bytes") for b in env.get("backends", {}).values() if b.get("memory_bytes")), None)
-    capacity = env.get("memory_total_bytes") if cpu else gpu_memory
-    try:
-        return calibrate(run.measurements, str(env.get("device_name", "?")), str(env.get("date", ""))[:10],
-                         cache, capacity)
-    except RooflintError:
-        return None
-
-
-def save_profile(path: str, hw: Hardware) -> None:
-    """The calibrated profile as hardware YAML, checked to load back before it is written."""
-    import yaml
-
-    from rooflint.calibration import profile_document
-    from rooflint.catalog import hardware_from_mapping
-    from rooflint.report.output import write_atomic
-
-    doc = profile_document(hw)
-    hardware_from_mapping(doc, path)  # what --gpu will read must load
-    header = f"# {hw.description}\n# Written by `rooflint measure --save-profile`; use with --gpu {path}\n"
-    write_atomic(path, header + yaml.safe_dump(doc, sort_keys=False, allow_unicode=True))

@@ -1,4 +1,4 @@
-"""A llama-shaped decoder with random weights (analysis.kernels.TINY_DECODER), in torch, for
+"""A llama-shaped decoder with random weights (measure.cases.TINY_DECODER), in torch, for
 observing seed 001: one generation step at context n costs about the same whatever n with a KV
 cache (one token's projections, plus an attention read of n cached keys), but grows with n
 without one (the whole prefix is recomputed: linear in the projections, quadratic in attention).
@@ -12,9 +12,8 @@ from __future__ import annotations
 
 from typing import Any
 
-from rooflint.analysis.kernels import TINY_DECODER
 from rooflint.measure.backends.base import Prepared, rel_error
-from rooflint.measure.cases import Case
+from rooflint.measure.cases import TINY_DECODER, Case
 from rooflint.specs import Model
 
 

@@ -5,11 +5,11 @@ from __future__ import annotations
 import xml.etree.ElementTree as ET
 from typing import Any
 
-from rooflint.budget import Check
-from rooflint.report.model import Column, Report, Table
+from rooflint.budget.evaluate import Check, keyed
+from rooflint.report.model import Column, Report, Section, Table
 from rooflint.report.render import human
 
-SCHEMA = "rooflint.check/1"
+SCHEMA = "rooflint.check/2"
 
 
 def _shown(value: Any, kind: str) -> str:
@@ -32,10 +32,16 @@ def check_report(path: str, checks: list[Check]) -> Report:
     rows = tuple(_row(c) for c in checks)
     cols = (Column("case", "case"), Column("limit", "limit"), Column("shown", "value vs limit"),
             Column("result", "result"), Column("detail", "detail"))
-    data = {"schema": SCHEMA, "budget": path, "passed": not failed, "failed": failed,
-            "checks": [{k: v for k, v in r.items() if k != "shown"} for r in rows]}
-    return Report(SCHEMA, f"rooflint check {path}: {'all limits hold' if not failed else f'{failed} of {len(checks)} limits broken'}",
-                  data, (Table("limits", cols, rows),), (("checks", len(checks), "int"), ("failed", failed, "int")))
+    records = [{k: v for k, v in r.items() if k != "shown"} for r in rows]
+    for rec, c in zip(records, checks):
+        if c.kind == "bool" and c.term is not None:
+            rec["free_bytes"] = c.term.value
+    data = {"schema": SCHEMA, "budget": path, "passed": not failed, "failed": failed, "checks": records}
+    title = f"rooflint check {path}: {'all limits hold' if not failed else f'{failed} of {len(checks)} limits broken'}"
+    return Report(SCHEMA, title, data, (Table("limits", cols, rows),),
+                  (("checks", len(checks), "int"), ("failed", failed, "int")),
+                  explain=lambda: (Section("the figures the limits are held against (fits: free_bytes >= 0)",
+                                           tuple(keyed(checks))),))
 
 
 def markdown_summary(path: str, checks: list[Check]) -> str:

@@ -1,36 +1,47 @@
-"""Human text for a formula: symbols, substituted values, result."""
+"""Text for terms: each line is the figure's own expression, then its numbers, then its value.
+
+    kv_cache_bytes_per_token = 2*L*H_kv*d*b_kv = 2*32*32*128*2 = 512 KiB   [L=32, H_kv=32, d=128, b_kv=2]
+"""
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from rooflint.analysis.expr import format_number
+from rooflint.analysis.terms import Term
+from rooflint.report.model import Section
+from rooflint.report.render_values import human
 
-from rooflint.analysis.formula import evaluate, names, substitute
-from rooflint.analysis.ops import Op
-from rooflint.analysis.roofline import Timed
-from rooflint.report.render import human
-
-
-def formula_line(label: str, formula: str, symbols: Mapping[str, float], kind: str, indent: str = "  ") -> str:
-    value = evaluate(formula, symbols)
-    terms = ", ".join(f"{n}={_num(symbols[n])}" for n in names(formula) if n in symbols)
-    return f"{indent}{label} = {formula} = {substitute(formula, symbols)} = {human(value, kind)}   [{terms}]"
+UNIT_KINDS = {"bytes": "bytes", "flops": "flops", "seconds": "seconds", "per_second": "ratio", "count": "count",
+              "ratio": "ratio", "fraction": "percent", "flop_per_s": "flop_per_s", "bytes_per_s": "bytes_per_s"}
 
 
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+def shown_name(key: str) -> str:
+    """A term's name in text: its key below the last list index ('rows[0].bytes' -> 'bytes')."""
+    return key.rsplit("].", 1)[-1]
 
 
-def explain_op(t: Timed, phase: str) -> list[str]:
-    op: Op = t.op
-    lines = [f"{phase}.{op.name}  ({op.kind}, x{op.count} per pass{', ' + op.note if op.note else ''})"]
-    for key, kind in (("flops", "flops"), ("bytes_read", "bytes"), ("bytes_written", "bytes")):
-        lines.append(formula_line(key, op.formulas[key], op.symbols, kind))
-    lines.append(f"  intensity = flops / (bytes_read + bytes_written) = {human(op.intensity, 'intensity')} FLOP/B"
-                 f" vs ridge {t.ridge_point:.1f} ({op.peak_key}) -> {t.bound}-bound")
-    t0 = f"{human(t.overhead_s, 'seconds')} + " if t.overhead_s else ""
-    work = f"(flops + {human(t.half_flop, 'flops')})" if t.half_flop else "flops"
-    lines.append(f"  time = {t0}max({work} / {human(t.peak_flop_per_s, 'flop_per_s')}, bytes / "
-                 f"{human(t.bandwidth_bytes_per_s, 'bytes_per_s')}) = {t0}max({human(t.compute_time_s, 'seconds')}, "
-                 f"{human(t.memory_time_s, 'seconds')}) = {human(t.time_s, 'seconds')}"
-                 + ("   [t0 and F_half: the profile's calibration]" if t0 or t.half_flop else ""))
-    return lines
+def term_line(t: Term, indent: str = "  ") -> str:
+    name = shown_name(t.key)
+    text = str(t.expr)
+    shown = human(t.value, UNIT_KINDS[t.unit])
+    if not t.bindings:
+        line = f"{indent}{name} = {text}" + ("" if text == format_number(t.value) else f" = {shown}")
+        return line if text != shown else f"{indent}{name} = {shown}"
+    values = ", ".join(f"{k}={format_number(v)}" for k, v in t.bindings.items())
+    rendered = t.expr.render(t.bindings)
+    if rendered == format_number(t.value) or text == rendered:
+        return f"{indent}{name} = {text} = {shown}   [{values}]"
+    return f"{indent}{name} = {text} = {rendered} = {shown}   [{values}]"
+
+
+def section_lines(sections: tuple[Section, ...]) -> list[str]:
+    out: list[str] = []
+    for s in sections:
+        out.append(s.title)
+        out += [term_line(t) for t in s.terms]
+        out += [f"  {line}" for line in s.lines]
+        out.append("")
+    return out
+
+
+def as_json(sections: tuple[Section, ...]) -> list[dict]:
+    return [{"section": s.title, **t.as_dict()} for s in sections for t in s.terms]

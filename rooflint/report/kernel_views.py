@@ -2,75 +2,62 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
-from rooflint.analysis.attention import AttentionMemory
-from rooflint.analysis.gemm import gemm_op, inputs_only_intensity
-from rooflint.analysis.kv_cache import cached_tokens, kv_bytes, kv_bytes_per_token
-from rooflint.analysis.roofline import bound_of, place
-from rooflint.analysis.transformer import attention_ops, flash_ops
+from rooflint.analysis.kernels import AttentionRow, KvRow, matmul_terms
+from rooflint.analysis.ops import Op, op_terms
+from rooflint.analysis.roofline import bound_of, place, timed_terms
+from rooflint.analysis.terms import Term
 from rooflint.dtypes import DType
-from rooflint.report.explain import explain_op, formula_line
-from rooflint.report.model import Column, Report, Table
-from rooflint.report.views import hardware_dict, model_dict
+from rooflint.report.common import hardware_dict, model_dict
+from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
+from rooflint.workload import Resolved
 
 
-def gemm_report(m: int, n: int, k: int, dt: DType, hw: Hardware, batch: int = 1) -> Report:
-    op = gemm_op(m, n, k, dt, batch)
+def gemm_report(op: Op, m: int, n: int, k: int, dt: DType, hw: Hardware, batch: int = 1) -> Report:
     t = place(op, hw)
-    ridge = t.ridge_point
+    extra = {x.symbol: x for x in matmul_terms(t)}
+    only = extra["intensity_inputs_only"].value
+    ridge = extra["ridge_point"].value
     row = {"M": m, "N": n, "K": k, "batch": batch, "dtype": dt.name, "flops": op.flops,
-           "bytes_read": op.bytes_read, "bytes_written": op.bytes_written,
-           "intensity": op.intensity, "bound": t.bound,
-           "intensity_inputs_only": inputs_only_intensity(op),
-           "bound_inputs_only": bound_of(inputs_only_intensity(op), ridge),
-           "ridge_point": ridge, "time_s": t.time_s,
-           "attainable_flop_per_s": t.attainable_flop_per_s}
+           "bytes_read": op.bytes_read, "bytes_written": op.bytes_written, "intensity": op.intensity,
+           "bound": t.bound, "intensity_inputs_only": only, "bound_inputs_only": bound_of(only, ridge),
+           "ridge_point": ridge, "time_s": t.time_s, "attainable_flop_per_s": t.attainable_flop_per_s}
     cols = (Column("M", "M", "int"), Column("N", "N", "int"), Column("K", "K", "int"),
             Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
             Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
             Column("intensity_inputs_only", "FLOP/B (inputs only)", "intensity"),
             Column("ridge_point", "ridge", "intensity"), Column("bound", "bound"),
             Column("bound_inputs_only", "bound (inputs only)"), Column("time_s", "time", "seconds"))
-    data = {"schema": "rooflint.gemm/1", "hardware": hardware_dict(hw, dt.peak_key), **row,
-            "formulas": dict(op.formulas)}
+    data = {"schema": "rooflint.gemm/2", "hardware": hardware_dict(hw, dt.peak_key), **row,
+            "formulas": op.formulas, "symbols": dict(op.symbols)}
     title = f"rooflint gemm [{m},{k}]x[{k},{n}]{f' x{batch}' if batch > 1 else ''} {dt.name} on {hw.name}"
-    return Report("rooflint.gemm/1", title, data, (Table("matmul", cols, (row,)),),
-                  explanation=tuple(explain_op(t, "gemm")) + (
-                      f"  inputs-only intensity = flops / bytes_read = {inputs_only_intensity(op):.4g}"
-                      " (seed 000's convention: the output's write not counted)",))
+
+    def explain() -> tuple[Section, ...]:
+        terms = op_terms(op, "") + timed_terms(t, "") + [extra["intensity_inputs_only"], extra["ridge_point"]]
+        return (Section(f"gemm ({op.kind})", tuple(_rekey(x, x.key.lstrip(".")) for x in terms)),)
+    return Report("rooflint.gemm/2", title, data, (Table("matmul", cols, (row,)),), explain=explain)
 
 
-def attention_report(seq_lens: list[int], head_dim: int, heads: int, batch: int, dt: DType,
-                     hw: Hardware | None, causal: bool = True) -> Report:
+def _rekey(t: Term, key: str) -> Term:
+    return replace(t, key=key)
+
+
+def attention_report(rows_in: list[AttentionRow], head_dim: int, heads: int, batch: int, dt: DType,
+                     hw: Hardware | None, causal: bool, assumed: tuple[str, ...] = ()) -> Report:
     """Seed 004's tables, and with a GPU: the three eager kernels on its roofline next to one
     FlashAttention kernel of the same shape (HBM bytes, time, and their ratio)."""
     rows: list[dict[str, Any]] = []
-    explanation: list[str] = []
-    for n in seq_lens:
-        mem = AttentionMemory(n, head_dim, heads, batch, dt.bytes)
-        row: dict[str, Any] = {"seq_len": n, "head_dim": head_dim, "heads": heads, "batch": batch,
-                               "qkvo_bytes": mem.qkvo_bytes, "sp_bytes": mem.sp_bytes,
-                               "sp_share": mem.sp_share}
-        symbols = {"B": batch, "H_q": heads, "H_kv": heads, "S_q": n, "S_kv": n, "d": head_dim,
-                   "d_v": head_dim, "b_a": dt.bytes, "b_k": dt.bytes}
-        explanation += [f"N={n}",
-                        formula_line("qkvo_bytes", "4*B*H_q*S_q*d*b_a", symbols, "bytes"),
-                        formula_line("sp_bytes", "2*B*H_q*S_q*S_kv*b_a", symbols, "bytes")]
-        eager = attention_ops(symbols, dt.peak_key, 1)
-        for op in eager:
-            row[f"{op.name}_intensity"] = op.intensity
-        if hw is not None:
-            placed = [place(op, hw) for op in eager]
-            for t in placed:
-                row[f"{t.op.name}_bound"] = t.bound
-                explanation += explain_op(t, f"N={n}")
-            fused = place(flash_ops(symbols, dt.peak_key, 1, "prefill", None, _flash_options(hw, causal))[0], hw)
-            explanation += explain_op(fused, f"N={n}")
-            row.update(eager_bytes=sum(t.op.bytes for t in placed), flash_bytes=fused.op.bytes,
-                       eager_time_s=sum(t.time_s for t in placed), flash_time_s=fused.time_s)
-            row["bytes_ratio"] = row["eager_bytes"] / row["flash_bytes"]
+    for r in rows_in:
+        row: dict[str, Any] = {"seq_len": r.n, "head_dim": head_dim, "heads": heads, "batch": batch,
+                               **{t.symbol: t.value for t in r.memory}}
+        for o in r.eager:
+            row[f"{o.name}_intensity"] = o.intensity
+        for t in r.placed[:3]:
+            row[f"{t.op.name}_bound"] = t.bound
+        row.update({t.symbol: t.value for t in r.comparison})
         rows.append(row)
     cols = [Column("seq_len", "N", "int"), Column("heads", "heads", "int"), Column("batch", "batch", "int"),
             Column("qkvo_bytes", "Q/K/V/O", "bytes"), Column("sp_bytes", "S+P", "bytes"),
@@ -85,38 +72,46 @@ def attention_report(seq_lens: list[int], head_dim: int, heads: int, batch: int,
                       Column("flash_bytes", "flash HBM bytes", "bytes"), Column("bytes_ratio", "eager / flash", "ratio"),
                       Column("eager_time_s", "eager time", "seconds"), Column("flash_time_s", "flash time", "seconds"))
         tables.append(Table(f"eager (3 kernels) vs flash (1 kernel) on {hw.name}", flash_cols, tuple(rows)))
-    data: dict[str, Any] = {"schema": "rooflint.attention/1", "dtype": dt.name, "causal": causal, "rows": rows}
+    data: dict[str, Any] = {"schema": "rooflint.attention/2", "dtype": dt.name, "causal": causal, "rows": rows}
     if hw is not None:
         data["hardware"] = hardware_dict(hw, dt.peak_key)
     title = f"rooflint attention: eager S/P memory, d={head_dim}, {dt.name}" + (f", on {hw.name}" if hw else "")
     notes = ("flash: one fused kernel, K/V re-read once per query tile, tiles from the SM's shared memory"
-             + (", causal tiles skipped" if causal else "") + "; eager computes the full N x N",) if hw else ()
-    return Report("rooflint.attention/1", title, data, tuple(tables), notes=notes, explanation=tuple(explanation))
+             + (", causal tiles skipped" if causal else "") + "; eager computes the full N x N",) + assumed if hw else ()
+
+    def explain() -> tuple[Section, ...]:
+        return tuple(Section(f"N={r.n}", r.memory + r.intensities + r.comparison) for r in rows_in)
+    return Report("rooflint.attention/2", title, data, tuple(tables), notes=notes, explain=explain)
 
 
-def _flash_options(hw: Hardware, causal: bool):
-    from rooflint.analysis.flash import DEFAULT_SRAM_BYTES
-    from rooflint.analysis.transformer import OpOptions
-
-    return OpOptions(attention="flash", sram_bytes=hw.sram_per_sm_bytes or DEFAULT_SRAM_BYTES,
-                     sm_count=hw.sm_count or 108, causal=causal)
-
-
-def kv_report(m: Model, contexts: list[int], batch: int, kv: DType) -> Report:
-    per_token = kv_bytes_per_token(m, kv.bytes)
-    rows = [{"context": c, "cached_tokens": cached_tokens(m, c),
-             "bytes_per_sequence": kv_bytes(m, kv.bytes, c), "batch": batch,
-             "bytes": kv_bytes(m, kv.bytes, c, batch)} for c in contexts]
-    cols = (Column("context", "context", "int"), Column("cached_tokens", "cached tokens", "int"),
-            Column("bytes_per_sequence", "per sequence", "bytes"), Column("batch", "batch", "int"),
-            Column("bytes", "batch total", "bytes"))
-    sym = {"L": m.num_hidden_layers, "H_kv": m.num_key_value_heads, "d": m.head_dim, "b_kv": kv.bytes}
-    data = {"schema": "rooflint.kv/1", "model": model_dict(m), "kv_dtype": kv.name,
-            "kv_cache_bytes_per_token": per_token, "rows": rows}
-    summary = (("model", f"{m.name}: L={m.num_hidden_layers} H_kv={m.num_key_value_heads} d={m.head_dim}"
+def kv_report(m: Model, rows_in: list[KvRow], runs: list[Resolved]) -> Report:
+    r0 = runs[0]
+    per_token = rows_in[0].terms[0]
+    several = len(rows_in[0].cached) > 1
+    rows, shown = [], []
+    for r in rows_in:
+        groups = {t.key.rsplit(".", 1)[-1]: t.value for t in r.cached}
+        rows.append({"context": r.context, "batch": r.batch,
+                     "cached_tokens": groups if several else r.cached[0].value,
+                     **{t.symbol: t.value for t in r.terms[1:]}})
+        shown.append({**rows[-1], **{f"cached_{k}": v for k, v in groups.items()}})
+    group_cols = (tuple(Column(f"cached_{t.key.rsplit('.', 1)[-1]}", f"cached tokens ({t.key.rsplit('.', 1)[-1]})",
+                               "int") for t in rows_in[0].cached)
+                  if several else (Column("cached_tokens", "cached tokens", "int"),))
+    cols = (Column("context", "context", "int"), *group_cols,
+            Column("kv_cache_bytes_per_sequence", "per sequence", "bytes"), Column("batch", "batch", "int"),
+            Column("kv_cache_bytes", "batch total", "bytes"))
+    data = {"schema": "rooflint.kv/2", "model": model_dict(m), "kv_dtype": r0.kv.name,
+            "kv_bytes_per_element": r0.b_kv, "kv_cache_bytes_per_token": per_token.value, "rows": rows}
+    heads = (f"MLA latent {m.kv_lora_rank}+{m.qk_rope_head_dim}" if m.is_mla
+             else f"H_kv={m.num_key_value_heads} d={m.head_dim}")
+    summary = (("model", f"{m.name}: L={m.num_hidden_layers} {heads}"
                 + (f" window={m.sliding_window}" if m.sliding_window else ""), "text"),
-               ("KV cache per token", per_token, "bytes"))
-    return Report("rooflint.kv/1", f"rooflint kv {m.name} ({kv.name})", data,
-                  (Table("KV cache", cols, tuple(rows)),), summary,
-                  explanation=(formula_line("kv_cache_bytes_per_token", "2*L*H_kv*d*b_kv", sym, "bytes"),
-                               "  per sequence = per token × min(context, window); batch total = × batch"))
+               ("KV element", f"{r0.kv.name}: {r0.b_kv:g} B incl. scales", "text"),
+               ("KV cache per token", per_token.value, "bytes"))
+
+    def explain() -> tuple[Section, ...]:
+        head = Section("per token", (_rekey(per_token, "kv_cache_bytes_per_token"),))
+        return (head, *(Section(f"context {r.context}, batch {r.batch}", r.cached + r.terms[1:]) for r in rows_in))
+    return Report("rooflint.kv/2", f"rooflint kv {m.name} ({r0.kv.name})", data,
+                  (Table("KV cache", cols, tuple(shown)),), summary, notes=tuple(r0.notes), explain=explain)

@@ -1,43 +1,60 @@
 """The report of `rooflint measure`: ceilings, every kernel against its predictions, eager vs
-fused attention, generation with and without a KV cache, and what was skipped."""
+fused attention, generation with and without a KV cache, and what was skipped. Every number is a
+term from compare/ (its key is its place in the JSON); this module only arranges them."""
 
 from __future__ import annotations
 
-from collections import defaultdict
 from typing import Any
 
-from rooflint.analysis.kernels import sp_bytes
-from rooflint.analysis.roofline import MEMORY
-from rooflint.calibration import Calibration
-from rooflint.compare import Comparison, compare, growth_exponent, median_abs_error
+from rooflint.analysis.terms import Term
+from rooflint.compare.calibration import Calibration, StackTerms, calibration_terms
+from rooflint.compare.comparison import PROFILES, Comparison, RowTerms, compare, compare_terms, keyed
+from rooflint.compare.groups import Row, attention_rows, generation_rows, summary_terms
 from rooflint.measure.result import Run
-from rooflint.report.explain import explain_op
-from rooflint.report.model import Column, Report, Table
+from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware
 
 SCHEMA = "rooflint.measure/1"
+SUMMARY_LABELS = {"median_abs_error_memory_calibrated": "median |error|, memory-bound, calibrated",
+                  "median_abs_error_compute_calibrated": "median |error|, compute-bound, calibrated",
+                  "median_abs_error_memory_datasheet": "median |error|, memory-bound, datasheet"}
 
 
 def measure_report(run: Run, datasheet: Hardware | None, calibration: Calibration | None,
                    saved_to: str | None = None) -> Report:
     calibrated = {b: calibration.hardware(datasheet, backend=b) for b in calibration.stacks} if calibration else {}
     rows = [compare(m, datasheet, calibrated.get(m.backend)) for m in run.measurements]
+    grouped = [compare_terms(r) for r in rows]
     env = run.environment
     device = env.get("device_name", "?")
-    tables = [_kernel_table(rows), *_attention_tables(rows), *_generation_tables(rows)]
+    stacks, machine = calibration_terms(calibration, datasheet) if calibration else ({}, ())
+    summary_t = summary_terms(rows, datasheet is not None)
+    attention, generation = attention_rows(rows), generation_rows(rows)
+    tables = [_kernel_table(rows, grouped), *_attention_tables(attention), *_generation_tables(generation)]
     if calibration:
-        tables = _ceiling_tables(calibration, datasheet) + tables
+        tables = _ceiling_tables(calibration, stacks, datasheet) + tables
     if run.skipped:
         tables.append(Table("skipped", (Column("backend", "backend"), Column("case", "case"), Column("reason", "reason")),
                             tuple({"backend": s.backend, "case": s.case.key, "reason": s.reason} for s in run.skipped)))
-    mem_err = median_abs_error(rows, MEMORY)
     summary = [("device", device, "text"), ("datasheet profile", datasheet.name if datasheet else None, "text"),
-               ("kernels measured", len(run.measurements), "int"), ("skipped", len(run.skipped), "int"),
-               ("median |error|, memory-bound, calibrated", mem_err, "percent"),
-               ("median |error|, compute-bound, calibrated", median_abs_error(rows, "compute"), "percent")]
-    if datasheet:
-        summary.append(("median |error|, memory-bound, datasheet", median_abs_error(rows, MEMORY, "datasheet"), "percent"))
-    notes = list(_environment_notes(env))
+               ("kernels measured", len(run.measurements), "int"), ("skipped", len(run.skipped), "int")]
+    summary += [(SUMMARY_LABELS[k], t.value if t else None, "percent") for k, t in summary_t.items()]
+    data = {"schema": SCHEMA, "run": run.to_dict(),
+            "datasheet": datasheet.name if datasheet else None,
+            "calibration": _calibration_dict(calibration, datasheet, stacks, machine) if calibration else None,
+            "comparisons": [_row(r, g) for r, g in zip(rows, grouped)],
+            "attention": [r.values for r in attention], "generation": [r.values for r in generation],
+            "summary": {k: t.value if t else None for k, t in summary_t.items()}}
+
+    def explain() -> tuple[Section, ...]:
+        return _explanation(rows, grouped, stacks, machine, summary_t, attention, generation)
+
+    return Report(SCHEMA, f"rooflint measure on {device}", data, tuple(tables), tuple(summary),
+                  tuple(_notes(run, rows, datasheet, saved_to)), explain)
+
+
+def _notes(run: Run, rows: list[Comparison], datasheet: Hardware | None, saved_to: str | None) -> list[str]:
+    notes = list(_environment_notes(run.environment))
     if run.interrupted:
         notes.insert(0, "interrupted (Ctrl-C): these are the kernels measured before it")
     above = [r for r in rows if r.roofline_fraction and r.roofline_fraction > 1.0]
@@ -48,33 +65,50 @@ def measure_report(run: Run, datasheet: Hardware | None, calibration: Calibratio
     if saved_to:
         notes.append(f"calibrated profile written to {saved_to} (use it with --gpu {saved_to})")
     if datasheet is None:
-        notes.append(f"no built-in profile lists the device name {device!r}: datasheet columns are empty "
-                     "(pass --gpu NAME to compare with one)")
-    data = {"schema": SCHEMA, "run": run.to_dict(),
-            "datasheet": datasheet.name if datasheet else None,
-            "calibration": _calibration_dict(calibration, datasheet) if calibration else None,
-            "comparisons": [_row(r) for r in rows]}
-    return Report(SCHEMA, f"rooflint measure on {device}", data, tuple(tables), tuple(summary), tuple(notes),
-                  tuple(_explanation(rows, calibrated, datasheet)))
+        notes.append(f"no built-in profile lists the device name {run.environment.get('device_name', '?')!r}: "
+                     "datasheet columns are empty (pass --gpu NAME to compare with one)")
+    return notes
 
 
-def _row(r: Comparison) -> dict[str, Any]:
+def _values(g: RowTerms) -> dict[str, float]:
+    return {t.key: t.value for t in (*g.measurement, *(t for _, ts in g.ops for t in ts), *g.totals)}
+
+
+def _ops(r: Comparison, values: dict[str, float]) -> list[dict[str, Any]]:
+    """The kernel's ops on the reference profile: numbers, formulas and bindings (enough to recompute)."""
+    return [{"name": o.name, "count": o.count, "kind": o.kind, "peak_key": o.peak_key, "flops": o.flops,
+             "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "intensity": values[f"ops[{j}].intensity"],
+             "roof_s": values.get(f"ops[{j}].roof_s"), "formulas": o.formulas,
+             "defs": {n: str(e) for n, e in o.form.defs}, "symbols": dict(o.symbols), "note": o.note}
+            for j, o in enumerate(r.ops)]
+
+
+def _row(r: Comparison, g: RowTerms) -> dict[str, Any]:
+    values = _values(g)
     m, s = r.m, r.m.stats
-    return {"backend": m.backend, "kernel": m.case.kernel, "variant": m.case.variant, "dtype": m.case.dtype,
-            "size": m.case.size_label, "flops": r.flops, "bytes": r.bytes,
-            "measured_s": s.median, "p10_s": s.p10, "p90_s": s.p90, "noise_rel_iqr": s.rel_iqr, "samples": s.n,
-            "outliers": s.outliers, "method": m.method, "stop_reason": m.stop_reason,
-            "achieved_flop_per_s": r.achieved_flop_per_s, "achieved_bytes_per_s": r.achieved_bytes_per_s,
-            "roofline_fraction": r.roofline_fraction,
-            "datasheet_s": r.datasheet_s, "datasheet_error": r.datasheet_error,
-            "calibrated_s": r.calibrated_s, "calibrated_error": r.calibrated_error,
-            "predicted_bound": r.predicted_bound, "observed_bound": r.observed_bound,
-            "bounds_agree": None if r.bounds_agree is None else ("yes" if r.bounds_agree else "NO"),
-            "check_error": m.check_error, "rotation_sets": m.rotation_sets,
-            "peak_bytes": m.extra.get("peak_bytes")}
+    row = {"backend": m.backend, "kernel": m.case.kernel, "variant": m.case.variant, "dtype": m.case.dtype,
+           "size": m.case.size_label, "flops": r.flops, "bytes": r.bytes,
+           "measured_s": values["measured_s"], "p10_s": s.p10, "p90_s": s.p90,
+           "noise_rel_iqr": values["noise_rel_iqr"], "samples": s.n, "outliers": s.outliers,
+           "method": m.method, "stop_reason": m.stop_reason,
+           "achieved_flop_per_s": r.achieved_flop_per_s, "achieved_bytes_per_s": r.achieved_bytes_per_s,
+           "roof_s": r.roof_s, "roofline_fraction": r.roofline_fraction,
+           "datasheet_s": r.datasheet_s, "datasheet_error": r.datasheet_error,
+           "calibrated_s": r.calibrated_s, "calibrated_error": r.calibrated_error,
+           "predicted_bound": r.predicted_bound, "observed_bound": r.observed_bound,
+           "bounds_agree": None if r.bounds_agree is None else ("yes" if r.bounds_agree else "NO"),
+           "check_error": m.check_error, "rotation_sets": m.rotation_sets, "peak_bytes": m.extra.get("peak_bytes"),
+           "reference": r.reference, "ops": _ops(r, values)}
+    for name in PROFILES:
+        row[f"{name}_ops"] = [{"name": t.op.name, "count": t.op.count, "flops": t.op.flops,
+                               "bytes_read": t.op.bytes_read, "bytes_written": t.op.bytes_written,
+                               "symbols": dict(t.op.symbols), "time_s": values[f"{name}_ops[{j}].time_s"],
+                               "bound": t.bound}
+                              for j, t in enumerate(r.placed[name])] if name in r.placed else None
+    return row
 
 
-def _kernel_table(rows: list[Comparison]) -> Table:
+def _kernel_table(rows: list[Comparison], grouped: list[RowTerms]) -> Table:
     cols = (Column("backend", "backend"), Column("kernel", "kernel"), Column("variant", "variant"),
             Column("dtype", "dtype"), Column("size", "size"), Column("measured_s", "measured", "seconds"),
             Column("noise_rel_iqr", "noise", "percent"), Column("achieved_flop_per_s", "FLOP/s", "flop_per_s"),
@@ -83,18 +117,26 @@ def _kernel_table(rows: list[Comparison]) -> Table:
             Column("calibrated_s", "calibrated", "seconds"), Column("calibrated_error", "err", "percent"),
             Column("predicted_bound", "pred. bound"), Column("observed_bound", "obs. bound"),
             Column("bounds_agree", "agree"))
-    return Table("kernels: measured against predicted", cols, tuple(_row(r) for r in rows))
+    keys = [c.key for c in cols]
+    return Table("kernels: measured against predicted", cols,
+                 tuple({k: v for k, v in _row(r, g).items() if k in keys} for r, g in zip(rows, grouped)))
 
 
-def _ceiling_tables(c: Calibration, datasheet: Hardware | None) -> list[Table]:
+def _value(terms: tuple[Term, ...], part: str) -> float | None:
+    """The value of the term whose key has this part (noise., of_datasheet., ...)."""
+    return next((t.value for t in terms if f".{part}" in t.key), None)
+
+
+def _ceiling_tables(c: Calibration, stacks: dict[str, StackTerms], datasheet: Hardware | None) -> list[Table]:
     """Each backend's measured ceilings next to the datasheet's, and its small-shape losses."""
-    def row(backend: str, label: str, ceiling, sheet: float | None, best) -> dict[str, Any]:
+    def row(backend: str, label: str, ceiling, terms: tuple[Term, ...], leaf: str, sheet: float | None,
+            best) -> dict[str, Any]:
         m = ceiling.measurement
-        return {"backend": backend, "ceiling": label, "measured": ceiling.value, "datasheet": sheet,
-                "ratio": ceiling.value / sheet if sheet else None,
+        return {"backend": backend, "ceiling": label, "measured": terms[0].value, "datasheet": sheet,
+                "ratio": _value(terms, f"of_datasheet.{leaf}"),
                 "from": f"{m.case.kernel} {m.case.dtype} {m.case.size_label} ({m.method})"
                         + (f"; {ceiling.note}" if ceiling.note else ""),
-                "noise": m.stats.rel_iqr, "machine_best": "best" if ceiling is best else ""}
+                "noise": _value(terms, f"noise.{leaf}"), "machine_best": "best" if ceiling is best else ""}
 
     def cols(kind: str) -> tuple[Column, ...]:
         return (Column("backend", "backend"), Column("ceiling", "ceiling"), Column("measured", "measured", kind),
@@ -104,13 +146,20 @@ def _ceiling_tables(c: Calibration, datasheet: Hardware | None) -> list[Table]:
 
     sheet_bw = datasheet.bandwidth_bytes_per_s if datasheet else None
     best_bw, best_peaks = c.bandwidth, c.peaks
-    bw = [row(b, "copy (read + write)", st.bandwidth, sheet_bw, best_bw) for b, st in c.stacks.items() if st.bandwidth]
-    peaks = [row(b, f"peak {k}", v, datasheet.peak_flop_per_s.get(k) if datasheet else None, best_peaks[k])
-             for b, st in c.stacks.items() for k, v in st.peaks.items()]
-    losses = [{"backend": b, "kernel_overhead_s": st.overhead_s,
-               "from": (f"copy {st.overhead_from.case.size_label}: time - bytes/BW" if st.overhead_from else "—"),
-               "matmul_half_flop": ", ".join(f"{k}: {v:.3g}" for k, v in st.half_flop.items()) or "—"}
-              for b, st in c.stacks.items()]
+    bw = [row(b, "copy (read + write)", st.bandwidth, stacks[b].bandwidth, "bandwidth", sheet_bw, best_bw)
+          for b, st in c.stacks.items() if st.bandwidth]
+    peaks = []
+    for b, st in c.stacks.items():
+        for k, v in st.peaks.items():
+            terms = tuple(t for t in stacks[b].peaks if t.key.endswith(f".{k}"))
+            peaks.append(row(b, f"peak {k}", v, terms, k, datasheet.peak_flop_per_s.get(k) if datasheet else None,
+                             best_peaks[k]))
+    losses = []
+    for b, st in c.stacks.items():
+        t0, *halves = stacks[b].losses
+        losses.append({"backend": b, "kernel_overhead_s": t0.value,
+                       "from": (f"copy {st.overhead_from.case.size_label}: time - bytes/BW" if st.overhead_from else "—"),
+                       "matmul_half_flop": ", ".join(f"{t.key.rsplit('.', 1)[1]}: {t.value:.3g}" for t in halves) or "—"})
     return [Table("empirical roofline: memory bandwidth", cols("bytes_per_s"), tuple(bw)),
             Table("empirical roofline: peak FLOP/s per dtype (GEMM sweep)", cols("flop_per_s"), tuple(peaks)),
             Table("small-shape losses (fitted)", (Column("backend", "backend"),
@@ -118,58 +167,27 @@ def _ceiling_tables(c: Calibration, datasheet: Hardware | None) -> list[Table]:
                   Column("matmul_half_flop", "matmul F_half (FLOP)")), tuple(losses))]
 
 
-def _attention_tables(rows: list[Comparison]) -> list[Table]:
-    """Eager (S and P through memory) against each fused variant, per N."""
-    by: dict[tuple, dict[str, Comparison]] = defaultdict(dict)
-    for r in rows:
-        if r.m.case.kernel == "attention":
-            p = r.m.case.params
-            by[(r.m.backend, r.m.case.dtype, p["B"], p["H"], p["N"], p["d"])][r.m.case.variant] = r
-    out = []
-    for (backend, dt, b, h, n, d), variants in sorted(by.items()):
-        eager = variants.get("eager")
-        for v, r in variants.items():
-            out.append({"backend": backend, "dtype": dt, "N": n, "variant": v, "measured_s": r.measured_s,
-                        "speedup_vs_eager": eager.measured_s / r.measured_s if eager else None,
-                        "predicted_bytes": r.bytes, "sp_bytes": sp_bytes({"B": b, "H": h, "N": n}, dt) if v in ("eager", "sdpa-math") else 0,
-                        "peak_bytes": r.m.extra.get("peak_bytes"), "calibrated_error": r.calibrated_error})
-    if not out:
+def _attention_tables(rows: list[Row]) -> list[Table]:
+    if not rows:
         return []
     cols = (Column("backend", "backend"), Column("dtype", "dtype"), Column("N", "N", "int"), Column("variant", "variant"),
             Column("measured_s", "measured", "seconds"), Column("speedup_vs_eager", "× eager", "ratio"),
             Column("predicted_bytes", "predicted traffic", "bytes"), Column("sp_bytes", "S+P materialized", "bytes"),
             Column("peak_bytes", "peak alloc (CUDA)", "bytes"), Column("calibrated_error", "err", "percent"))
-    return [Table("attention: eager vs fused", cols, tuple(out))]
+    return [Table("attention: eager vs fused", cols, tuple(r.values for r in rows))]
 
 
-def _generation_tables(rows: list[Comparison]) -> list[Table]:
-    steps: dict[tuple, dict[int, dict[str, Comparison]]] = defaultdict(lambda: defaultdict(dict))
-    for r in rows:
-        if r.m.case.kernel == "generate":
-            steps[(r.m.backend, r.m.case.dtype)][r.m.case.params["n"]][r.m.case.variant] = r
-    out = []
-    for (backend, dt), by_n in steps.items():
-        for n, v in sorted(by_n.items()):
-            c, u = v.get("cached"), v.get("uncached")
-            out.append({"backend": backend, "dtype": dt, "context": n,
-                        "cached_s": c.measured_s if c else None, "uncached_s": u.measured_s if u else None,
-                        "ratio": u.measured_s / c.measured_s if c and u else None,
-                        "cached_pred_s": c.calibrated_s if c else None, "uncached_pred_s": u.calibrated_s if u else None,
-                        "cached_flops": c.flops if c else None, "uncached_flops": u.flops if u else None})
-        for variant in ("cached", "uncached"):
-            pts = [(n, v[variant].measured_s) for n, v in sorted(by_n.items()) if variant in v]
-            k = growth_exponent(pts)
-            if k is not None:
-                out.append({"backend": backend, "dtype": dt, "context": None, "growth": f"{variant}: time ∝ n^{k:.2f}"})
-    if not out:
+def _generation_tables(rows: list[Row]) -> list[Table]:
+    if not rows:
         return []
     cols = (Column("backend", "backend"), Column("context", "context n", "int"),
             Column("cached_s", "step, KV cache", "seconds"), Column("uncached_s", "step, no cache", "seconds"),
             Column("ratio", "no cache / cache", "ratio"), Column("cached_pred_s", "predicted (cache)", "seconds"),
             Column("uncached_pred_s", "predicted (no cache)", "seconds"),
             Column("cached_flops", "FLOPs (cache)", "flops"), Column("uncached_flops", "FLOPs (no cache)", "flops"),
-            Column("growth", "growth with n"))
-    return [Table("generation on the tiny decoder: one step at context n (seed 001)", cols, tuple(out))]
+            Column("growth", "growth with n"), Column("growth_exponent", "time ∝ n^k: k", "ratio"))
+    return [Table("generation on the tiny decoder: one step at context n (seed 001)", cols,
+                  tuple(r.values for r in rows))]
 
 
 def _environment_notes(env: dict[str, Any]):
@@ -187,30 +205,59 @@ def _environment_notes(env: dict[str, Any]):
     yield "noise = IQR / median of the samples; error = predicted / measured - 1; % roof = roofline time / measured"
 
 
-def _calibration_dict(c: Calibration, datasheet: Hardware | None) -> dict[str, Any]:
-    return {"device_name": c.device_name, "date": c.date, "primary_backend": c.primary_backend,
-            "machine_bandwidth_bytes_per_s": c.bandwidth.value,
-            "machine_peak_flop_per_s": {k: v.value for k, v in c.peaks.items()},
-            "backends": {b: {"bandwidth_bytes_per_s": st.bandwidth.value if st.bandwidth else None,
-                             "peak_flop_per_s": {k: v.value for k, v in st.peaks.items()},
-                             "kernel_overhead_s": st.overhead_s, "matmul_half_flop": dict(st.half_flop),
-                             "provenance": {k: dict(v) for k, v in c.hardware(datasheet, b).provenance.items()}}
-                         for b, st in c.stacks.items()}}
+def _calibration_dict(c: Calibration, datasheet: Hardware | None, stacks: dict[str, StackTerms],
+                      machine: tuple[Term, ...]) -> dict[str, Any]:
+    def leaves(terms, part: str) -> dict[str, float]:
+        return {t.key.rsplit(".", 1)[1]: t.value for t in terms if f".{part}." in t.key}
+
+    machine_peaks = {t.key.rsplit(".", 1)[1]: t.value for t in machine if ".machine_peak_flop_per_s." in t.key}
+    out = {"device_name": c.device_name, "date": c.date, "primary_backend": c.primary_backend,
+           "machine_bandwidth_bytes_per_s": next(t.value for t in machine if t.key.endswith(".machine_bandwidth_bytes_per_s")),
+           "machine_peak_flop_per_s": machine_peaks, "backends": {}}
+    for b, st in c.stacks.items():
+        terms = stacks[b]
+        every = (*terms.bandwidth, *terms.peaks)
+        out["backends"][b] = {
+            "bandwidth_bytes_per_s": terms.bandwidth[0].value if terms.bandwidth else None,
+            "peak_flop_per_s": leaves(terms.peaks, "peak_flop_per_s"),
+            "kernel_overhead_s": terms.losses[0].value, "matmul_half_flop": leaves(terms.losses, "matmul_half_flop"),
+            "noise": leaves(every, "noise"), "of_datasheet": leaves(every, "of_datasheet") if datasheet else None,
+            "provenance": {k: dict(v) for k, v in c.hardware(datasheet, b).provenance.items()}}
+    return out
 
 
-def _explanation(rows: list[Comparison], calibrated: dict[str, Hardware], datasheet: Hardware | None) -> list[str]:
-    from rooflint.analysis.roofline import place
+def _with_notes(title: str, terms, lines: tuple[str, ...] = ()) -> Section:
+    notes = tuple(f"{t.key.rsplit('.', 1)[-1]}: {t.note}" for t in terms if t.note)
+    return Section(title, tuple(terms), lines + notes)
 
-    lines = []
-    for r in rows:
-        hw = calibrated.get(r.m.backend) or datasheet
-        if hw is None:
-            continue
-        lines.append(f"{r.m.backend} {r.m.case.key}: measured {r.measured_s:.4g} s (median of {r.m.stats.n}, "
-                     f"noise {100 * r.m.stats.rel_iqr:.1f}%), {r.m.method}")
-        for op in r.m.case.ops(hw):
-            try:
-                lines += explain_op(place(op, hw), r.m.case.kernel)
-            except Exception:  # a dtype the profile has no peak for
-                lines.append(f"  {op.name}: {hw.name} has no {op.peak_key} peak")
-    return lines
+
+def _explanation(rows: list[Comparison], grouped: list[RowTerms], stacks: dict[str, StackTerms], machine: tuple[Term, ...],
+                 summary: dict[str, Term | None], attention: list[Row], generation: list[Row]) -> tuple[Section, ...]:
+    out = []
+    for b, st in stacks.items():
+        out += [_with_notes(f"calibration of {b}: memory bandwidth (the best copy)", st.bandwidth),
+                _with_notes(f"calibration of {b}: peak FLOP/s per dtype (the best GEMM)", st.peaks),
+                _with_notes(f"calibration of {b}: small-shape losses (fitted)", st.losses)]
+    if machine:
+        out.append(_with_notes("calibration: the machine's best ceilings", machine))
+    for i, (r, g) in enumerate(zip(rows, grouped)):
+        where, name = f"comparisons[{i}]", f"{r.m.backend} {r.m.case.key}"
+        out.append(_with_notes(f"{name}: measured", keyed(g.measurement, where)))
+        for o, terms in g.ops:
+            out.append(Section(f"{name}: {o.name}  ({o.kind}, x{o.count} per call{', ' + o.note if o.note else ''})",
+                               tuple(keyed(terms, where))))
+        bounds = (f"predicted bound {r.predicted_bound} (the op with the longest roofline time), observed "
+                  f"{r.observed_bound} (achieved FLOP/s / peak against achieved B/s / bandwidth)",) \
+            if r.predicted_bound else ()
+        out.append(Section(f"{name}: against the predictions ({r.reference or 'no'} profile as the reference)",
+                           tuple(keyed(g.totals, where)), bounds))
+    out += [_with_notes(f"attention: {r.values['backend']} {r.values['variant']} N={r.values['N']}", r.terms)
+            for r in attention if r.terms]
+    out += [_with_notes(f"generation: {r.values['backend']} n={r.values['context']}" if r.values["context"]
+                        else f"generation: {r.values['backend']} growth of the {r.values['growth']} step", r.terms)
+            for r in generation if r.terms]
+    present = tuple(t for t in summary.values() if t is not None)
+    if present:
+        out.append(_with_notes("summary", present))
+    return tuple(out)
+

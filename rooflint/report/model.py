@@ -1,9 +1,13 @@
-"""The shape every command's output takes before it is rendered: tables of raw numbers."""
+"""The shape every command's output takes before it is rendered: tables of raw numbers, a
+summary, notes, and (only when asked for) the explanation: sections of terms."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
+
+from rooflint.analysis.terms import Term
 
 # How a column's raw number is shown to a person (machine formats keep the raw number).
 KINDS = ("text", "int", "bytes", "flops", "flop_per_s", "bytes_per_s", "seconds", "ratio",
@@ -25,6 +29,15 @@ class Table:
 
 
 @dataclass(frozen=True, slots=True)
+class Section:
+    """A heading and the terms under it (their keys locate each value in the report's JSON)."""
+
+    title: str
+    terms: tuple[Term, ...] = ()
+    lines: tuple[str, ...] = ()  # words that go with the terms (assumptions, where a value came from)
+
+
+@dataclass(frozen=True, slots=True)
 class Report:
     schema: str  # JSON schema tag, e.g. rooflint.analyze/1
     title: str
@@ -32,4 +45,7 @@ class Report:
     tables: tuple[Table, ...] = ()
     summary: tuple[tuple[str, Any, str], ...] = ()  # (label, raw value, kind)
     notes: tuple[str, ...] = ()
-    explanation: tuple[str, ...] = field(default=())  # lines shown with --explain
+    explain: Callable[[], tuple[Section, ...]] | None = field(default=None, compare=False)
+
+    def explanation(self) -> tuple[Section, ...]:
+        return self.explain() if self.explain else ()

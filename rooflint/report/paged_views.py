@@ -1,19 +1,23 @@
-"""Report of `rooflint paged`: KV memory needed vs paged (vLLM blocks) vs contiguous preallocation."""
+"""Report of `rooflint paged`: KV memory needed vs paged (vLLM blocks) vs contiguous preallocation.
+
+Every number comes from a term of analysis/paged.py, placed at the JSON key the term names
+(`rows[1].bytes`, `groups[0].blocks`, `kv_cache_bytes_per_token`).
+"""
 
 from __future__ import annotations
 
-import statistics
 from dataclasses import asdict
 from typing import Any
 
-from rooflint.analysis.paged import SCHEMES, LengthDraw, PagedPlan
-from rooflint.dtypes import DType
-from rooflint.report.explain import formula_line
-from rooflint.report.model import Column, Report, Table
-from rooflint.report.render import human
-from rooflint.report.views import model_dict
-from rooflint.specs import Model
+from rooflint.analysis.paged import SCHEMES, PagedPlan
+from rooflint.report.common import model_dict
+from rooflint.report.model import Column, Report, Section, Table
+from rooflint.report.render_values import human
 
+SCHEMA = "rooflint.paged/2"
+LIST_LIMIT = 10_000  # drawn lengths are listed in the JSON up to this many (statistics always)
+ROW_KEYS = ("tokens", "bytes", "waste_bytes", "waste_share", "fits")
+TOP_KEYS = ("kv_cache_bytes_per_token", "block_bytes", "blocks")
 
 
 def _how(scheme: str, windowed: bool) -> str:
@@ -23,94 +27,120 @@ def _how(scheme: str, windowed: bool) -> str:
             "contiguous": f"{'min(max_len, W)' if windowed else 'max_len'} reserved each"}[scheme]
 
 
-def paged_report(m: Model, plan: PagedPlan, kv: DType, draw: LengthDraw | None = None) -> Report:
-    lengths = plan.lengths
-    rows: list[dict[str, Any]] = []
-    for scheme in SCHEMES:
-        tokens = plan.tokens_of(scheme)
-        rows.append({"scheme": scheme, "allocation": _how(scheme, any(g.window for g in plan.groups)),
-                     "tokens": int(tokens) if float(tokens).is_integer() else tokens,
-                     "bytes": plan.bytes_of(scheme), "waste_bytes": plan.waste_bytes(scheme),
-                     "waste_share": plan.waste_share(scheme), "fits": plan.fits(scheme)})
+def _rows(plan: PagedPlan) -> list[dict[str, Any]]:
+    windowed = any(g.window for g in plan.groups)
+    rows = []
+    for j, scheme in enumerate(SCHEMES):
+        row: dict[str, Any] = {"scheme": scheme, "allocation": _how(scheme, windowed)}
+        for name in ROW_KEYS:
+            t = plan.terms.get(f"rows[{j}].{name}")
+            row[name] = None if t is None else t.value
+        if f"rows[{j}].waste_bound_bytes" in plan.terms:
+            row["waste_bound_bytes"] = plan.terms[f"rows[{j}].waste_bound_bytes"].value
+        rows.append(row)
+    return rows
+
+
+def _groups(plan: PagedPlan) -> list[dict[str, Any]]:
+    return [{"label": g.label, "window": g.window, "layers": g.layers, **{k: t.value for k, t in g.terms.items()}}
+            for g in plan.groups]
+
+
+def _model_line(plan: PagedPlan) -> str:
+    m = plan.model
+    heads = f"MLA latent {m.kv_lora_rank}+{m.qk_rope_head_dim}" if m.is_mla else f"H_kv={m.num_key_value_heads} d={m.head_dim}"
+    return f"{m.name}: L={m.num_hidden_layers} {heads}" + (f" window={m.sliding_window}" if m.sliding_window else "")
+
+
+def _source(plan: PagedPlan) -> str:
+    d = plan.draw
+    if d is None:
+        return "given"
+    return f"{d.dist}, mean {d.mean:g}" + (f", std {d.std:g}" if d.std is not None else "") + f", seed {d.seed}"
+
+
+def _element_line(plan: PagedPlan) -> str:
+    r = plan.resolved
+    scales = f" (an fp16 scale per {r.kv_group_size} elements)" if r.kv_group_size else ""
+    return f"{r.kv.name}: {r.b_kv:g} B incl. scales{scales}" + (f", MLA {r.mla_mode}" if plan.model.is_mla else "")
+
+
+def paged_report(plan: PagedPlan) -> Report:
+    r, m, stats = plan.resolved, plan.model, plan.stats
+    rows = _rows(plan)
     cols = [Column("scheme", "scheme"), Column("allocation", "allocation"),
             Column("tokens", "token slots", "int"), Column("bytes", "KV bytes", "bytes"),
             Column("waste_bytes", "waste", "bytes"), Column("waste_share", "waste %", "percent")]
     if plan.memory_bytes is not None:
         cols.append(Column("fits", f"seqs in {human(plan.memory_bytes, 'bytes')}", "int"))
-
-    stats = {"min": min(lengths), "mean": statistics.fmean(lengths), "median": statistics.median(lengths),
-             "max": max(lengths), "sum": sum(lengths)}
+    listed = plan.given or plan.num_seqs <= LIST_LIMIT
     data: dict[str, Any] = {
-        "schema": "rooflint.paged/1", "model": model_dict(m), "kv_dtype": kv.name,
-        "kv_bytes_per_element": kv.bytes, "kv_cache_bytes_per_token": plan.kv_bytes_per_token,
-        "block_size": plan.block_size, "block_bytes": plan.block_bytes, "max_len": plan.max_len,
-        "num_seqs": plan.num_seqs, "blocks": plan.blocks, "memory_bytes": plan.memory_bytes,
-        "draw": asdict(draw) if draw else None, "length_stats": stats, "lengths": list(lengths),
-        "groups": [asdict(g) for g in plan.groups], "rows": rows}
+        "schema": SCHEMA, "model": model_dict(m),
+        "settings": {"kv_dtype": r.kv.name, "kv_group_size": r.kv_group_size, "kv_bytes_per_element": r.b_kv,
+                     "mla_mode": r.mla_mode if m.is_mla else None, "block_size": plan.block_size,
+                     "max_len": r.max_len, "num_seqs": plan.num_seqs, "memory_bytes": plan.memory_bytes,
+                     "defaults": [d for d in r.defaults if d.startswith("max_len")]},
+        **{k: plan.terms[k].value for k in TOP_KEYS},
+        "fit_ratio": plan.fit_ratio,
+        "draw": asdict(plan.draw) if plan.draw else None,
+        "length_stats": dict(stats),
+        "lengths": plan.lengths.tolist() if listed else None,
+        "groups": _groups(plan), "rows": rows}
 
-    window = f" window={m.sliding_window}" if m.sliding_window else ""
-    source = (f"{draw.dist}, mean {draw.mean:g}" + (f", std {draw.std:g}" if draw.std is not None else "")
-              + f", seed {draw.seed}" if draw else "given")
     summary: list[tuple[str, Any, str]] = [
-        ("model", f"{m.name}: L={m.num_hidden_layers} H_kv={m.num_key_value_heads} d={m.head_dim}{window}", "text"),
+        ("model", _model_line(plan), "text"),
+        ("KV element", _element_line(plan), "text"),
         ("KV cache per token", plan.kv_bytes_per_token, "bytes"),
         ("block", f"{plan.block_size} tokens = {human(plan.block_bytes, 'bytes')}", "text"),
-        ("sequences", f"{plan.num_seqs:,} ({source})", "text"),
+        ("sequences", f"{plan.num_seqs:,} ({_source(plan)})", "text"),
         ("lengths", f"min {stats['min']:,}, mean {stats['mean']:,.1f}, median {stats['median']:,.0f}, "
                     f"max {stats['max']:,}", "text"),
-        ("max length", plan.max_len, "int"),
+        ("max length", r.max_len, "int"),
         ("blocks", plan.blocks, "int"),
     ]
     notes = []
     if plan.memory_bytes is not None:
         summary.append(("KV memory budget", plan.memory_bytes, "bytes"))
         paged_fit, contiguous_fit = plan.fits("paged"), plan.fits("contiguous")
-        if contiguous_fit:
-            notes.append(f"{paged_fit:,} sequences of this mix fit paged, {contiguous_fit:,} contiguous "
-                         f"({paged_fit / contiguous_fit:.2f}x)")
+        notes.append(f"{paged_fit:,} sequences of this mix fit paged, {contiguous_fit:,} contiguous"
+                     + (f" ({plan.fit_ratio:.2f}x)" if plan.fit_ratio is not None else ""))
     if len(plan.groups) > 1:
         notes.append("layers with different windows keep separate blocks; token slots are averaged over layers")
-    return Report("rooflint.paged/1", f"rooflint paged {m.name} ({kv.name}, block {plan.block_size})", data,
-                  (Table("KV cache by allocation scheme", tuple(cols), tuple(rows)),), tuple(summary),
-                  tuple(notes), tuple(_explanation(m, plan, kv)))
+    if not listed:
+        notes.append(f"{plan.num_seqs:,} drawn lengths: the JSON gives their statistics, not the list")
+    title = f"rooflint paged {m.name} ({r.kv.name}, block {plan.block_size})"
+    return Report(SCHEMA, title, data, (Table("KV cache by allocation scheme", tuple(cols), tuple(rows)),),
+                  tuple(summary), tuple(notes), lambda: paged_explanation(plan))
 
 
-def _explanation(m: Model, plan: PagedPlan, kv: DType) -> list[str]:
-    if m.is_mla:
-        per_token = ("kv_cache_bytes_per_token", "L*(r_kv+d_rope)*b_kv",
-                     {"L": m.num_hidden_layers, "r_kv": m.kv_lora_rank, "d_rope": m.qk_rope_head_dim, "b_kv": kv.bytes})
-    else:
-        per_token = ("kv_cache_bytes_per_token", "2*L*H_kv*d*b_kv",
-                     {"L": m.num_hidden_layers, "H_kv": m.num_key_value_heads, "d": m.head_dim, "b_kv": kv.bytes})
-    lines = [formula_line(*per_token, "bytes")]
-    for g in plan.groups:
+def _group_title(plan: PagedPlan, i: int) -> str:
+    g, layers = plan.groups[i], plan.model.num_hidden_layers
+    what = f"window {g.window}" if g.window else "full attention"
+    return f"groups[{i}]: {g.layers} of {layers} layers, {what}"
+
+
+def paged_explanation(plan: PagedPlan) -> tuple[Section, ...]:
+    terms, r = plan.terms, plan.resolved
+    budget = f", M = {human(plan.memory_bytes, 'bytes')} of KV memory" if plan.memory_bytes is not None else ""
+    out = [Section("settings (as resolved)", lines=(
+        f"b_kv: {_element_line(plan)}", *(d for d in r.defaults if d.startswith("max_len")),
+        f"N = {plan.num_seqs:,} sequences ({_source(plan)}), B = {plan.block_size} tokens per block{budget}"))]
+    out.append(Section("KV cache per token and per block", (terms["kv_cache_bytes_per_token"], terms["block_bytes"])))
+    for i, g in enumerate(plan.groups):
+        s = f"_{g.label}" if g.label else ""
         cap = f"min(len, {g.window})" if g.window else "len"
-        indent = "  "
-        if len(plan.groups) > 1:
-            lines.append(f"  layers with {'window ' + str(g.window) if g.window else 'full attention'} "
-                         f"({g.layers} of {plan.num_layers}): P = per token * {g.layers}/{plan.num_layers}")
-            indent = "    "
-        sym = {"N": plan.num_seqs, "B": plan.block_size, "P": g.bytes_per_token, "T": g.needed_tokens,
-               "blocks": g.blocks, "T_max": g.contiguous_tokens // plan.num_seqs}
-        lines += [
-            f"{indent}T = sum of {cap} over the N sequences = {g.needed_tokens:,};"
-            f" blocks = sum of ceil({cap} / B) = {g.blocks:,}"
-            + (f"; T_max = min(max_len, {g.window})" if g.window else "; T_max = max_len"),
-            formula_line("needed_bytes", "T*P", sym, "bytes", indent),
-            formula_line("paged_bytes", "blocks*B*P", sym, "bytes", indent),
-            formula_line("contiguous_bytes", "N*T_max*P", sym, "bytes", indent),
-            formula_line("paged_waste", "(blocks*B-T)*P", sym, "bytes", indent),
-            formula_line("paged_waste_bound", "N*(B-1)*P", sym, "bytes", indent),
-            formula_line("contiguous_waste", "(N*T_max-T)*P", sym, "bytes", indent),
-        ]
-    lines += ["  paged waste: the empty slots of each sequence's last block, at most B-1 each",
-              "  contiguous waste: sum over sequences of (T_max - cached tokens); waste % = waste / the scheme's bytes"]
-    if plan.memory_bytes is not None:
-        for scheme in SCHEMES:
-            lines.append(f"  fits.{scheme} = floor(M*N / {scheme}_bytes) = floor({_num(plan.memory_bytes)} * "
-                         f"{plan.num_seqs} / {_num(plan.bytes_of(scheme))}) = {plan.fits(scheme):,}")
-    return lines
-
-
-def _num(x: float) -> str:
-    return str(int(x)) if float(x).is_integer() else f"{x:g}"
+        out.append(Section(_group_title(plan, i), tuple(g.terms.values()),
+                           (f"T{s} = sum over the N sequences of {cap}; K{s} = sum of ceil({cap}/B) "
+                            "(summed over the lengths with numpy)",)))
+    out.append(Section("blocks of all groups", (terms["blocks"],)))
+    why = {"needed": "no waste: every slot holds a token",
+           "paged": "waste: the empty slots of each sequence's last block, at most B-1 each",
+           "contiguous": "waste: T_max reserved for each sequence less what it caches"}
+    for j, scheme in enumerate(SCHEMES):
+        prefix = f"rows[{j}]."
+        out.append(Section(f"rows[{j}]: {scheme} ({_how(scheme, any(g.window for g in plan.groups))})",
+                           tuple(t for k, t in terms.items() if k.startswith(prefix)),
+                           (why[scheme] + "; waste % = waste / the scheme's bytes",)))
+    if "fit_ratio" in terms:
+        out.append(Section("paged vs contiguous", (terms["fit_ratio"],)))
+    return tuple(out)

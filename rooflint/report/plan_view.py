@@ -1,22 +1,25 @@
-"""Report for `rooflint plan`: memory breakdown per GPU, what fits, and the time it takes."""
+"""Report for `rooflint plan`: memory per GPU under the one rule, what fits, and the time it takes."""
 
 from __future__ import annotations
 
 from rooflint.analysis.plan import Plan
-from rooflint.report.model import Column, Report, Table
-from rooflint.report.views import hardware_dict, model_dict
+from rooflint.report.common import hardware_dict, model_dict, settings_dict, settings_section
+from rooflint.report.model import Column, Report, Section, Table
+
+SCHEMA = "rooflint.plan/2"
+MEMORY_KEYS = ("weights_bytes", "kv_cache_bytes", "workspace_bytes", "total_bytes", "usable_bytes", "reserved_bytes",
+               "free_bytes")
 
 
 def plan_report(p: Plan) -> Report:
-    s, hw = p.settings, p.hardware
-    kv_at_batch = p.kv_bytes_per_sequence * s.batch
-    reserved = hw.capacity_bytes - p.usable_bytes
-    free = p.kv_budget_bytes - kv_at_batch
+    r, hw, a, t = p.resolved, p.hardware, p.at_batch, p.terms
+    mem = {k: t[f"memory.{k}"].value for k in MEMORY_KEYS}
+    free = mem["free_bytes"]
     rows = [
-        {"part": "weights", "bytes": p.weights_bytes},
-        {"part": f"KV cache: batch {s.batch} x {s.decode_context} tokens", "bytes": kv_at_batch},
-        {"part": "activation workspace (largest op)", "bytes": p.workspace_bytes},
-        {"part": f"reserved (1 - memory utilization {p.memory_utilization:g})", "bytes": reserved},
+        {"part": "weights", "bytes": mem["weights_bytes"]},
+        {"part": f"KV cache: batch {r.batch} x {r.context} tokens", "bytes": mem["kv_cache_bytes"]},
+        {"part": f"activation workspace (largest op of a {r.chunk}-token prefill chunk)", "bytes": mem["workspace_bytes"]},
+        {"part": f"reserved (1 - memory utilization {r.memory_utilization:g})", "bytes": mem["reserved_bytes"]},
         {"part": "free for more KV cache" if free >= 0 else "OVER capacity by", "bytes": abs(free)},
         {"part": "capacity", "bytes": hw.capacity_bytes},
     ]
@@ -25,38 +28,44 @@ def plan_report(p: Plan) -> Report:
     memory = Table(f"memory per GPU ({hw.name}, tp={p.tp})",
                    (Column("part", "part"), Column("bytes", "bytes", "bytes"), Column("share", "of capacity", "percent")),
                    tuple(rows))
-    fits = free >= 0
+    chunks = f"{p.chunk_count} chunk{'s' if p.chunk_count > 1 else ''} of {r.chunk}" if p.chunk_count > 1 else "one chunk"
+    longest = "any (every layer is windowed)" if p.max_context is None else p.max_context
     summary = (
         ("model", f"{p.model.name} ({'tp ' + str(p.tp) + ': ' + p.shard.name if p.tp > 1 else 'one GPU'})", "text"),
-        ("KV cache per sequence per GPU", p.kv_bytes_per_sequence, "bytes"),
-        (f"largest batch at {s.decode_context} tokens", p.max_batch, "int"),
-        (f"longest context at batch {s.batch}", p.max_context, "int"),
-        (f"batch {s.batch} at {s.decode_context} tokens fits", "yes" if fits else "no", "text"),
-        ("time to first token (incl. all-reduce)", p.ttft_s, "seconds"),
+        ("KV cache per sequence per GPU", a.kv_bytes_per_sequence, "bytes"),
+        (f"largest batch at {r.context} tokens", p.max_batch, "int"),
+        (f"longest context at batch {r.batch}", longest, "int" if p.max_context is not None else "text"),
+        (f"batch {r.batch} at {r.context} tokens fits", "yes" if p.fits else "no", "text"),
+        (f"time to first token: {r.prompt:,}-token prompt in {chunks} (incl. all-reduce)", p.ttft_s, "seconds"),
         ("time per output token (incl. all-reduce)", p.tpot_s, "seconds"),
-        ("  of which all-reduce (decode)", p.allreduce_decode_s, "seconds"),
-        ("decode tokens/s (batch)", s.batch / p.tpot_s, "ratio"),
+        ("  of which all-reduce (decode)", t["plan.allreduce_decode_s"].value, "seconds"),
+        ("decode tokens/s (batch)", t["plan.decode_tokens_per_s"].value, "ratio"),
     )
-    notes = list(p.at_batch.notes)
-    if p.max_context >= p.context_limit:
-        notes.append(f"the cache of batch {s.batch} fits at every context searched (up to {p.context_limit})")
-    elif p.model.max_position_embeddings and p.max_context > p.model.max_position_embeddings:
-        notes.append(f"the longest context that fits exceeds {p.model.name}'s max_position_embeddings "
-                     f"({p.model.max_position_embeddings})")
-    notes.append("all-reduces are timed by bandwidth alone; their latency (~10 us each on NVLink) is not counted")
+    notes = list(r.notes)
+    limit = p.model.max_position_embeddings
+    if p.max_context is not None and limit and p.max_context > limit:
+        notes.append(f"the longest context that fits exceeds {p.model.name}'s max_position_embeddings ({limit})")
+    if p.tp > 1:
+        notes.append("all-reduces are timed by bandwidth alone; their latency (~10 us each on NVLink) is not counted")
     data = {
-        "schema": "rooflint.plan/1", "model": model_dict(p.model), "shard": model_dict(p.shard),
-        "hardware": hardware_dict(hw), "tp": p.tp, "memory_utilization": p.memory_utilization,
-        "settings": {"batch": s.batch, "context": s.decode_context, "prompt": s.prompt, "attention": s.attention},
-        "memory": {r["part"]: r["bytes"] for r in rows},
-        "weights_bytes": p.weights_bytes, "workspace_bytes": p.workspace_bytes,
-        "kv_cache_bytes_per_sequence": p.kv_bytes_per_sequence, "kv_budget_bytes": p.kv_budget_bytes,
-        "max_batch": p.max_batch, "max_context": p.max_context, "fits": fits,
-        "ttft_s": p.ttft_s, "tpot_s": p.tpot_s, "allreduce_prefill_s": p.allreduce_prefill_s,
-        "allreduce_decode_s": p.allreduce_decode_s,
+        "schema": SCHEMA, "model": model_dict(p.model), "shard": model_dict(p.shard),
+        "hardware": hardware_dict(hw), "tp": p.tp, "settings": settings_dict(r),
+        "memory": {**mem, "capacity_bytes": hw.capacity_bytes, "fits": p.fits},
+        "plan": {"kv_budget_bytes": t["plan.kv_budget_bytes"].value, "max_batch": p.max_batch,
+                 "max_context": p.max_context, "ttft_s": p.ttft_s, "tpot_s": p.tpot_s,
+                 "decode_tokens_per_s": t["plan.decode_tokens_per_s"].value, "chunks": p.chunk_count,
+                 "allreduce_chunk_s": t["plan.allreduce_chunk_s"].value,
+                 "allreduce_decode_s": t["plan.allreduce_decode_s"].value},
+        "kv_cache_bytes_per_sequence": a.kv_bytes_per_sequence,
     }
-    return Report("rooflint.plan/1", f"rooflint plan {p.model.name} on {p.tp} x {hw.name}", data, (memory,),
-                  summary, tuple(notes),
-                  explanation=("KV budget = mem_util x capacity - weights - workspace",
-                               "largest batch = floor(KV budget / KV per sequence at the context)",
-                               "all-reduce per layer = 2 x 2(N-1)/N x T*D*b_a / interconnect"))
+
+    def explain() -> tuple[Section, ...]:
+        keys = ["plan.kv_budget_bytes", "plan.max_batch", "plan.max_context", "plan.ttft_s", "plan.tpot_s",
+                "plan.decode_tokens_per_s", "plan.allreduce_chunk_s", "plan.allreduce_decode_s"]
+        mem_terms = tuple(t[f"memory.{k}"] for k in MEMORY_KEYS)
+        chunk_sections = tuple(Section(f"prefill chunks j = 0..{p.chunks.hi}: {o.name} (x{o.count})", o.terms)
+                               for o in p.chunks.ops)
+        return (settings_section(r), Section("memory per GPU (fits when free_bytes >= 0)", mem_terms),
+                Section("plan", tuple(t[k] for k in keys if k in t)), *chunk_sections)
+    return Report(SCHEMA, f"rooflint plan {p.model.name} on {p.tp} x {hw.name}", data, (memory,), summary,
+                  tuple(notes), explain)

@@ -7,42 +7,18 @@ import io
 import json
 from typing import Any
 
+from rooflint.report.explain import as_json, section_lines
 from rooflint.report.model import Report, Table
-from rooflint.units import format_bytes, format_seconds, format_si
+from rooflint.report.render_values import human
 
 FORMATS = ("table", "csv", "json", "markdown")
-
-
-def human(value: Any, kind: str) -> str:
-    """A raw base-unit number as a person reads it."""
-    if value is None:
-        return "—"
-    if kind == "text" or isinstance(value, str):
-        return str(value)
-    if kind == "bytes":
-        return format_bytes(value)
-    if kind == "flops":
-        return format_si(value, "FLOP")
-    if kind == "flop_per_s":
-        return format_si(value, "FLOP/s")
-    if kind == "bytes_per_s":
-        return format_si(value, "B/s")
-    if kind == "seconds":
-        return format_seconds(value)
-    if kind == "percent":
-        return f"{100 * value:.1f}%"
-    if kind in ("intensity", "ratio"):
-        return f"{value:,.1f}" if abs(value) >= 10 else f"{value:.3g}"
-    if kind == "count":
-        return format_si(value, "").strip() if value >= 1e6 else f"{value:,}"
-    return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
 
 
 def render(report: Report, fmt: str, *, explain: bool = False, width: int = 140) -> str:
     if fmt == "json":
         data = dict(report.data)
         if explain:
-            data["explanation"] = list(report.explanation)
+            data["explanation"] = as_json(report.explanation())
         return json.dumps(data, indent=2, default=_json_default) + "\n"
     if fmt == "csv":
         return _csv(report.tables)
@@ -95,8 +71,8 @@ def _markdown(report: Report, explain: bool) -> str:
             lines.append("| " + " | ".join(human(row.get(c.key), c.kind) for c in t.columns) + " |")
         lines.append("")
     lines += [f"> {n}" for n in report.notes]
-    if explain and report.explanation:
-        lines += ["", "```", *report.explanation, "```"]
+    if explain:
+        lines += ["", "```", *section_lines(report.explanation()), "```"]
     return "\n".join(lines).rstrip() + "\n"
 
 
@@ -125,6 +101,6 @@ def _rich(report: Report, explain: bool, width: int) -> str:
     for note in report.notes:
         console.print(f"note: {note}")
     if explain:
-        for line in report.explanation:
-            console.print(line, markup=False)
+        for line in section_lines(report.explanation()):
+            console.print(line, markup=False, soft_wrap=True)
     return buffer.getvalue()

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from rooflint.analysis.kernels import ridge_terms
 from rooflint.analysis.kv_cache import kv_bytes_per_token
-from rooflint.analysis.params import parameter_breakdown, parameter_count
-from rooflint.report.model import Column, Report, Table
-from rooflint.report.views import hardware_dict, model_dict
+from rooflint.analysis.params import parameter_breakdown, parameter_count, parameter_terms
+from rooflint.report.common import hardware_dict, model_dict
+from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
 
 
@@ -20,7 +21,12 @@ def hardware_list_report(profiles: list[Hardware]) -> Report:
             Column("bandwidth_bytes_per_s", "bandwidth", "bytes_per_s"),
             Column("capacity_bytes", "memory", "bytes"), Column("ridge_point_fp16", "ridge fp16", "intensity"))
     data = {"schema": "rooflint.hardware-list/1", "hardware": [hardware_dict(h) for h in profiles]}
-    return Report("rooflint.hardware-list/1", "hardware profiles", data, (Table("hardware", cols, tuple(rows)),))
+
+    def explain() -> tuple[Section, ...]:
+        return tuple(Section(h.name, tuple(ridge_terms(h, f"hardware[{i}].ridge_points")))
+                     for i, h in enumerate(profiles))
+    return Report("rooflint.hardware-list/1", "hardware profiles", data, (Table("hardware", cols, tuple(rows)),),
+                  explain=explain)
 
 
 def hardware_show_report(h: Hardware) -> Report:
@@ -34,7 +40,8 @@ def hardware_show_report(h: Hardware) -> Report:
                ("source", " ".join(h.source.split()), "text"), ("file", h.path, "text"))
     return Report("rooflint.hardware/1", f"hardware {h.name}",
                   {"schema": "rooflint.hardware/1", "hardware": hardware_dict(h)},
-                  (Table("compute peaks", cols, tuple(rows)),), summary)
+                  (Table("compute peaks", cols, tuple(rows)),), summary,
+                  explain=lambda: (Section("ridge points", tuple(ridge_terms(h, "hardware.ridge_points"))),))
 
 
 def model_list_report(models: list[Model]) -> Report:
@@ -47,7 +54,10 @@ def model_list_report(models: list[Model]) -> Report:
             Column("num_attention_heads", "H_q", "int"), Column("num_key_value_heads", "H_kv", "int"),
             Column("head_dim", "d", "int"), Column("kv_bytes_per_token_fp16", "KV/token fp16", "bytes"))
     data = {"schema": "rooflint.model-list/1", "models": [{**model_dict(m), "params": parameter_count(m)} for m in models]}
-    return Report("rooflint.model-list/1", "models", data, (Table("models", cols, tuple(rows)),))
+
+    def explain() -> tuple[Section, ...]:
+        return tuple(Section(m.name, tuple(parameter_terms(m, f"models[{i}].params"))) for i, m in enumerate(models))
+    return Report("rooflint.model-list/1", "models", data, (Table("models", cols, tuple(rows)),), explain=explain)
 
 
 def model_show_report(m: Model) -> Report:
@@ -60,4 +70,5 @@ def model_show_report(m: Model) -> Report:
                   {"schema": "rooflint.model/1", "model": {**fields, "params": sum(parts.values()),
                                                             "params_breakdown": parts}},
                   (Table("parameters", (Column("part", "part"), Column("params", "params", "int")), tuple(rows)),),
-                  summary)
+                  summary, explain=lambda: (Section("parameters", tuple(parameter_terms(m, "model.params")),
+                                                    tuple(f"derived: {d}" for d in m.derived)),))

@@ -11,11 +11,11 @@ from __future__ import annotations
 import io
 from dataclasses import dataclass, replace
 
-from rooflint.analysis.inference import Analysis, Settings, analyze
+from rooflint.analysis.attention import SP_BYTES
+from rooflint.analysis.inference import Analysis, analyze
 from rooflint.analysis.kv_cache import kv_bytes
-from rooflint.analysis.params import parameter_count
-from rooflint.dtypes import dtype as lookup
 from rooflint.specs import Hardware, Model
+from rooflint.workload import Workload, resolve
 
 FIGSIZE = (13.0, 5.5)  # inches: two panels side by side
 DPI = 100
@@ -49,44 +49,46 @@ def roofline_points(a: Analysis, measured=()) -> list[Point]:
     return out
 
 
-def memory_curves(m: Model, hw: Hardware, settings: Settings, contexts: list[int]) -> dict[str, list[float]]:
-    """Bytes at each context: weights; the KV cache of the batch for the model as it is and for
-    MHA / GQA-8 / MQA variants of it, and for fp8 and int4 KV; eager S+P of one layer's prefill."""
-    from rooflint.analysis.inference import resolve_precision
-
-    _, _, kv, b_w, b_kv = resolve_precision(settings)
-    B = settings.batch
-    curves: dict[str, list[float]] = {"weights": [parameter_count(m) * b_w] * len(contexts)}
-    variants = {f"KV {kv.name} (as specified, H_kv={m.num_key_value_heads})": (m, b_kv)}
+def memory_curves(a: Analysis, contexts: list[int]) -> dict[str, list[float]]:
+    """Bytes at each context: weights and the activation workspace (flat); the KV cache of the
+    batch for the model as it is and for MHA / GQA-8 / MQA variants of it, and for fp8 and int4
+    KV (bytes per element from resolve); eager S+P of one layer's prefill; the usable memory of
+    the one memory rule (u * capacity) is the line they are held against."""
+    m, r = a.model, a.resolved
+    B = r.batch
+    curves: dict[str, list[float]] = {"weights": [a.weights_bytes] * len(contexts),
+                                      "activation workspace": [a.workspace_bytes] * len(contexts)}
+    variants = {f"KV {r.kv.name} (as specified" + ("" if m.is_mla else f", H_kv={m.num_key_value_heads}") + ")": (m, r.b_kv)}
     if not m.is_mla:
         for label, heads in (("MHA", m.num_attention_heads), ("GQA-8", 8), ("MQA", 1)):
             if heads != m.num_key_value_heads and m.num_attention_heads % heads == 0:
-                variants[f"KV {kv.name} {label} (H_kv={heads})"] = (replace(m, num_key_value_heads=heads), b_kv)
+                variants[f"KV {r.kv.name} {label} (H_kv={heads})"] = (replace(m, num_key_value_heads=heads), r.b_kv)
     for name in ("fp8", "int4"):
-        if name != kv.name:
-            q = replace(settings, kv_dtype=lookup(name))
-            variants[f"KV {name} (H_kv={m.num_key_value_heads})"] = (m, resolve_precision(q)[4])
+        if name != r.kv.name:
+            q = resolve(m, None, replace(r.workload, kv_dtype=name))
+            variants[f"KV {name}" + ("" if m.is_mla else f" (H_kv={m.num_key_value_heads})")] = (m, q.b_kv)
     for label, (model, per_element) in variants.items():
-        curves[label] = [kv_bytes(model, per_element, c, B) for c in contexts]
-    act = settings.dtype or lookup("fp16")
-    curves["eager S+P, one layer's prefill"] = [2 * B * m.num_attention_heads * c * c * act.bytes for c in contexts]
+        curves[label] = [kv_bytes(model, per_element, c, B, r.mla_mode) for c in contexts]
+    curves["eager S+P, one layer's prefill"] = [
+        SP_BYTES.evaluate({"B": B, "H_q": m.num_attention_heads, "S_q": c, "S_kv": c, "b_a": r.b_a}) for c in contexts]
     return curves
 
 
-def render_png_or_svg(path: str, m: Model, hw: Hardware, settings: Settings, measured=(), contexts=None) -> bytes:
+def render_png_or_svg(path: str, m: Model, hw: Hardware, workload: Workload, measured=(), contexts=None) -> bytes:
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
-    a = analyze(m, hw, settings)
+    a = analyze(m, hw, workload)
+    r = a.resolved
     fmt = "svg" if path.lower().endswith(".svg") else "png"
     fig, (roof, mem) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI)
     _draw_roofline(roof, a, roofline_points(a, measured))
     contexts = contexts or [2**k for k in range(8, 18)]
-    _draw_memory(mem, m, hw, memory_curves(m, hw, settings, contexts), contexts)
-    fig.suptitle(f"{m.name} on {hw.name}: batch {settings.batch}, prompt {settings.prompt}, "
-                 f"decode at {settings.decode_context}, {a.dtype.name}")
+    _draw_memory(mem, a, memory_curves(a, contexts), contexts)
+    fig.suptitle(f"{m.name} on {hw.name}: batch {r.batch}, prompt {r.prompt}, decode at {r.context}, "
+                 f"{r.act.name}, {r.attention} attention")
     fig.tight_layout()
     buf = io.BytesIO()
     fig.savefig(buf, format=fmt, dpi=DPI)
@@ -133,14 +135,18 @@ def _worth_labelling(points: list[Point]) -> list[Point]:
     return list(best.values())
 
 
-def _draw_memory(ax, m: Model, hw: Hardware, curves: dict[str, list[float]], contexts: list[int]) -> None:
+def _draw_memory(ax, a: Analysis, curves: dict[str, list[float]], contexts: list[int]) -> None:
     gib = 2**30
+    hw, usable = a.hardware, a.terms["memory.usable_bytes"].value
     for label, ys in curves.items():
-        style = "--" if label.startswith("eager") else "-"
+        style = "--" if label.startswith("eager") else ":" if label == "activation workspace" else "-"
         ax.plot(contexts, [y / gib for y in ys], style, label=label, lw=2 if label == "weights" else 1.2)
     ax.axhline(hw.capacity_bytes / gib, color="black", lw=1)
+    ax.axhline(usable / gib, color="black", lw=1, ls="--")
     ax.annotate(f"{hw.name} capacity", (contexts[0], hw.capacity_bytes / gib), fontsize=8, xytext=(0, 3),
                 textcoords="offset points")
+    ax.annotate(f"usable: {a.resolved.memory_utilization:g} x capacity (fits: weights + KV + workspace below)",
+                (contexts[0], usable / gib), fontsize=7, xytext=(0, -10), textcoords="offset points")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlabel("context (tokens)")

@@ -19,7 +19,7 @@ from rooflint.errors import SpecError, UnknownNameError
 from rooflint.specs import Hardware, Model, freeze
 from rooflint.units import UnitParseError, parse_quantity
 
-_PACKAGE = Path(__file__).resolve().parent
+_PACKAGE = Path(__file__).resolve().parents[1]  # rooflint/
 
 
 def data_dirs(kind: str) -> list[Path]:
@@ -229,7 +229,7 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: s
 
 def load_model(name_or_path: str, overrides: Mapping[str, str] | None = None) -> Model:
     """A model by built-in name, YAML file, or HF config.json, with --set overrides applied."""
-    from rooflint.hf_config import model_from_mapping
+    from rooflint.specs.hf_config import model_from_mapping
 
     path = resolve_path("models", name_or_path)
     raw = read_mapping(path)

@@ -1,63 +1,14 @@
-"""Hardware and model specs: frozen, validated values in base units (bytes, FLOP/s, B/s).
+"""A model spec: a decoder-only transformer in Hugging Face field names, frozen and validated.
 
-Loading files is catalog.py's job; this module only holds and checks values.
+Loading files is catalog.py's job (hf_config.py maps configs); this module only holds and checks
+values.
 """
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from types import MappingProxyType
-from typing import Mapping
+from dataclasses import dataclass
 
-from rooflint.dtypes import DType
 from rooflint.errors import SpecError
-
-
-@dataclass(frozen=True, slots=True)
-class Hardware:
-    """One accelerator. Peaks are dense (no 2:4 sparsity), per dtype, in FLOP/s."""
-
-    name: str
-    description: str
-    capacity_bytes: float
-    bandwidth_bytes_per_s: float
-    peak_flop_per_s: Mapping[str, float]  # dtype name -> dense peak; "fp32" is the vector unit
-    sm_count: int | None = None
-    sram_per_sm_bytes: float | None = None  # max shared memory per SM (FlashAttention's M)
-    l2_bytes: float | None = None
-    interconnect_bytes_per_s: float | None = None
-    vendor: str = ""
-    aliases: tuple[str, ...] = ()
-    source: str = ""
-    path: str = ""  # the file it came from
-    # A measured profile's ceiling -> how it was measured (kernel, size, backend, date, ...).
-    provenance: Mapping[str, Mapping[str, object]] = field(default_factory=dict)
-    # Small-shape losses fitted by `rooflint measure` (zero for datasheet profiles): a fixed cost
-    # per kernel, and per dtype key the work F_half a matmul loses to ramp-up (Hockney's half-
-    # performance work: a matmul of F FLOPs takes (F + F_half) / peak).
-    kernel_overhead_s: float = 0.0
-    matmul_half_flop: Mapping[str, float] = field(default_factory=dict)
-    device_names: tuple[str, ...] = ()  # names the driver reports for this part (detection)
-
-    @property
-    def calibrated(self) -> bool:
-        return bool(self.kernel_overhead_s or self.matmul_half_flop)
-
-    def peak(self, key: str) -> float:
-        """Peak FLOP/s for a dtype key; a clear error if the chip has no such unit."""
-        try:
-            return self.peak_flop_per_s[key]
-        except KeyError:
-            have = ", ".join(self.peak_flop_per_s)
-            raise SpecError(self.path or self.name, f"compute.{key}",
-                            f"{self.name} has no {key} peak (it has: {have})") from None
-
-    def ridge_point(self, key: str) -> float:
-        """FLOP per byte at which an op in this dtype turns compute-bound: peak / bandwidth."""
-        return self.peak(key) / self.bandwidth_bytes_per_s
-
-    def supports(self, dt: DType) -> bool:
-        return dt.peak_key in self.peak_flop_per_s
 
 
 MLP_KINDS = ("gated", "plain")
@@ -186,7 +137,3 @@ class Model:
 
     def layer_is_moe(self, index: int) -> bool:
         return self.is_moe and index >= self.first_dense_layers
-
-
-def freeze(mapping: Mapping[str, float]) -> Mapping[str, float]:
-    return MappingProxyType(dict(mapping))

@@ -1,6 +1,7 @@
 """Budgets for CI: cases (a model on a GPU with settings, or kernels of a measured run) and the
 limits they must hold. Loading is strict (every field checked, errors name file and field);
-evaluating is the analyzer's and the comparison's math.
+evaluating (evaluate.py) is the analyzer's and the comparison's math. A case's settings are
+Workload fields, resolved like every command's options.
 
     results: run.json            # optional: a saved `rooflint measure -f json`
     cases:
@@ -22,13 +23,15 @@ from pathlib import Path
 from typing import Any
 
 from rooflint.errors import SpecError
+from rooflint.specs.catalog import read_mapping
 from rooflint.units import UnitParseError, parse_quantity
 
 MODEL_LIMITS = {"fits": "bool", "max_kv_cache": "bytes", "max_tpot": "seconds", "max_ttft": "seconds",
                 "min_tokens_per_s": "number"}
 MEASURED_LIMITS = {"min_roofline": "percent", "max_abs_error": "percent"}
 SETTINGS = {"batch": int, "prompt": int, "context": int, "prefix": int, "dtype": str, "kv_dtype": str,
-            "weight_dtype": str, "attention": str, "mla_mode": str}
+            "weight_dtype": str, "attention": str, "mla_mode": str, "kv_group_size": int, "weight_group_size": int,
+            "quantize": str, "memory_utilization": float, "chunk": int}
 MEASURED_FILTER = ("kernel", "variant", "dtype", "backend")
 
 
@@ -50,20 +53,9 @@ class Budget:
     results: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
-class Check:
-    case: str
-    limit: str  # e.g. max_tpot
-    value: Any  # what was computed (base units; fraction for percents)
-    threshold: Any
-    kind: str  # bytes | seconds | number | bool | percent
-    passed: bool
-    detail: str = ""
 
 
 def load_budget(path: str) -> Budget:
-    from rooflint.catalog import read_mapping
-
     raw = read_mapping(Path(path))
     _keys(raw, {"cases", "results"}, path, "")
     cases = raw.get("cases")
@@ -104,6 +96,8 @@ def _case(raw: Any, field: str, path: str) -> Case:
     for k, v in settings.items():
         if SETTINGS[k] is int and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "prefix" else 1)):
             raise SpecError(path, f"{field}.settings.{k}", f"expected a positive whole number, got {v!r}")
+        if SETTINGS[k] is float and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1):
+            raise SpecError(path, f"{field}.settings.{k}", f"expected a fraction in (0, 1], got {v!r}")
         if SETTINGS[k] is str and not isinstance(v, str):
             raise SpecError(path, f"{field}.settings.{k}", f"expected a name, got {v!r}")
     _keys(limits, set(MODEL_LIMITS), path, f"{field}.limits.")
@@ -140,78 +134,3 @@ def _keys(raw: Mapping, allowed: set[str], path: str, prefix: str) -> None:
     for key in raw:
         if key not in allowed:
             raise SpecError(path, f"{prefix}{key}", f"unknown field; expected one of {', '.join(sorted(allowed))}")
-
-
-def evaluate(budget: Budget) -> list[Check]:
-    checks: list[Check] = []
-    run = None
-    for case in budget.cases:
-        if case.measured is not None:
-            if budget.results is None:
-                raise SpecError(budget.path, "results", f"case {case.name!r} checks measurements: give results: FILE")
-            if run is None:
-                from rooflint.measure.session import load_run
-
-                run = load_run(budget.results)
-            checks += _measured_checks(case, run)
-        else:
-            checks += _model_checks(case)
-    return checks
-
-
-def _model_checks(case: Case) -> list[Check]:
-    from rooflint.analysis.inference import Settings, analyze
-    from rooflint.catalog import load_hardware, load_model
-    from rooflint.dtypes import dtype
-
-    s = dict(case.settings or {})
-    for key in ("dtype", "kv_dtype", "weight_dtype"):
-        if key in s:
-            s[key] = dtype(s[key], f"{case.where}.settings.{key}")
-    settings = Settings(**s)
-    a = analyze(load_model(case.model), load_hardware(case.gpu), settings)
-    memory = a.weights_bytes + a.kv_bytes
-    values = {"fits": (memory <= a.hardware.capacity_bytes, "bool",
-                       f"weights + KV cache {memory / 2**30:.1f} GiB of {a.hardware.capacity_bytes / 2**30:.0f} GiB"),
-              "max_kv_cache": (a.kv_bytes, "bytes", ""), "max_tpot": (a.tpot_s, "seconds", ""),
-              "max_ttft": (a.ttft_s, "seconds", ""), "min_tokens_per_s": (a.decode_tokens_per_s, "number", "")}
-    out = []
-    for limit, threshold in case.limits.items():
-        value, kind, detail = values[limit]
-        if limit == "fits":
-            ok = value == threshold
-        elif limit.startswith("max_"):
-            ok = value <= threshold
-        else:
-            ok = value >= threshold
-        out.append(Check(case.name, limit, value, threshold, kind, bool(ok), detail))
-    return out
-
-
-def _measured_checks(case: Case, run) -> list[Check]:
-    from rooflint.compare import compare
-    from rooflint.measure.session import calibrate_run, datasheet_profile
-
-    datasheet = datasheet_profile(run, None)
-    cal = calibrate_run(run)
-    rows = []
-    for m in run.measurements:
-        fields = {"kernel": m.case.kernel, "variant": m.case.variant, "dtype": m.case.dtype, "backend": m.backend}
-        if all(fields[k] == v for k, v in case.measured.items()):
-            hw = cal.hardware(datasheet, m.backend) if cal and m.backend in cal.stacks else None
-            rows.append(compare(m, datasheet, hw))
-    if not rows:
-        raise SpecError(case.where, "measured", f"no measured kernel matches {dict(case.measured)}")
-    out = []
-    for limit, threshold in case.limits.items():
-        if limit == "min_roofline":
-            scored = [r for r in rows if r.roofline_fraction is not None]
-            worst = min(scored, key=lambda r: r.roofline_fraction)
-            out.append(Check(case.name, limit, worst.roofline_fraction, threshold, "percent",
-                             worst.roofline_fraction >= threshold, f"worst of {len(scored)}: {worst.m.case.key}"))
-        else:  # max_abs_error of the calibrated prediction
-            scored = [r for r in rows if r.calibrated_error is not None]
-            worst = max(scored, key=lambda r: abs(r.calibrated_error))
-            out.append(Check(case.name, limit, abs(worst.calibrated_error), threshold, "percent",
-                             abs(worst.calibrated_error) <= threshold, f"worst of {len(scored)}: {worst.m.case.key}"))
-    return out

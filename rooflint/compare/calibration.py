@@ -19,7 +19,10 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rooflint.analysis.roofline import place
+from rooflint.analysis.expr import Const, emax, sym
+from rooflint.analysis.roofline import Timed
+from rooflint.analysis.terms import Term, evaluate_figures, figure
+from rooflint.compare.kernels import case_bytes, case_flops, case_ops
 from rooflint.dtypes import dtype
 from rooflint.errors import RooflintError
 from rooflint.measure.result import Measurement
@@ -56,6 +59,7 @@ class StackCalibration:
     overhead_s: float
     overhead_from: Measurement | None
     half_flop: Mapping[str, float] = field(default_factory=dict)  # peak key -> F_half
+    half_fit_points: Mapping[str, int] = field(default_factory=dict)  # peak key -> GEMMs F_half was fitted on
 
 
 @dataclass(frozen=True, slots=True)
@@ -136,7 +140,7 @@ def calibrate(measurements: Iterable[Measurement], device_name: str, date: str,
         peaks: dict[str, Ceiling] = {}
         for m in gemms:
             key = dtype(m.case.dtype).peak_key
-            rate = m.case.flops / m.time_s
+            rate = case_flops(m.case) / m.time_s
             if key not in peaks or rate > peaks[key].value:
                 peaks[key] = Ceiling(rate, m)
         stacks[backend] = StackCalibration(bandwidth, freeze(peaks), 0.0, None)
@@ -144,10 +148,12 @@ def calibrate(measurements: Iterable[Measurement], device_name: str, date: str,
     for backend, stack in stacks.items():
         bw = stack.bandwidth.value if stack.bandwidth else best_bw
         t0, src = _overhead([m for m in ms if m.backend == backend and m.case.kernel == "copy"], bw)
-        half = {key: fit_half_flop(own, peak.value, bw, t0) for key, peak in stack.peaks.items()
-                if (own := [m for m in ms if m.backend == backend and m.case.kernel == "gemm"
-                            and dtype(m.case.dtype).peak_key == key])}
-        stacks[backend] = replace(stack, overhead_s=t0, overhead_from=src, half_flop=freeze(half))
+        sweeps = {key: own for key in stack.peaks
+                  if (own := [m for m in ms if m.backend == backend and m.case.kernel == "gemm"
+                              and dtype(m.case.dtype).peak_key == key])}
+        half = {key: fit_half_flop(own, stack.peaks[key].value, bw, t0) for key, own in sweeps.items()}
+        stacks[backend] = replace(stack, overhead_s=t0, overhead_from=src, half_flop=freeze(half),
+                                  half_fit_points=freeze({k: len(v) for k, v in sweeps.items()}))
     return Calibration(device_name, date, freeze(stacks), capacity_bytes)
 
 
@@ -159,30 +165,102 @@ def _bandwidth(copies: list[Measurement], cache_bytes: float | None) -> Ceiling:
 
     cold = [m for m in copies if beyond_cache(m)]
     pool, note = (cold, "") if cold else (copies, "no copy spanned twice the cache: this may be a cache's bandwidth")
-    best = max(pool, key=lambda m: m.case.bytes / m.time_s)
-    return Ceiling(best.case.bytes / best.time_s, best, note)
+    best = max(pool, key=lambda m: case_bytes(m.case) / m.time_s)
+    return Ceiling(case_bytes(best.case) / best.time_s, best, note)
 
 
 def _overhead(copies: list[Measurement], bandwidth: float) -> tuple[float, Measurement | None]:
     if not copies:
         return 0.0, None
-    smallest = min(copies, key=lambda m: m.case.bytes)
-    return max(0.0, smallest.time_s - smallest.case.bytes / bandwidth), smallest
+    smallest = min(copies, key=lambda m: case_bytes(m.case))
+    return max(0.0, smallest.time_s - case_bytes(smallest.case) / bandwidth), smallest
 
 
 def fit_half_flop(gemms: list[Measurement], peak: float, bandwidth: float, overhead_s: float) -> float:
     """F_half minimizing the summed squared log error of t0 + max((F + F_half)/P, bytes/BW)."""
-    hw = Hardware("fit", "", 1.0, bandwidth, freeze({"x": peak}))
+    points = [(case_ops(m.case)[0], m.time_s) for m in gemms]
 
     def cost(half: float) -> float:
-        total = 0.0
-        for m in gemms:
-            op = m.case.ops()[0]
-            timed = replace(place(replace(op, peak_key="x"), hw), overhead_s=overhead_s, half_flop=half)
-            total += math.log(timed.time_s / m.time_s) ** 2
-        return total
+        return sum(math.log(Timed(op, peak, bandwidth, overhead_s, half).time_s / t) ** 2 for op, t in points)
 
     return min(HALF_GRID, key=cost)
+
+
+_bytes, _time, _bw, _q1, _q3, _median, _ceiling, _sheet = sym("bytes measured_s BW q1 q3 median ceiling datasheet")
+
+
+@dataclass(frozen=True, slots=True)
+class StackTerms:
+    """One backend's calibration as terms, keyed under `calibration.backends.<backend>`."""
+
+    bandwidth: tuple[Term, ...]  # the ceiling, its noise, its share of the datasheet's
+    peaks: tuple[Term, ...]  # per dtype key, likewise
+    losses: tuple[Term, ...]  # t0 and each F_half, with their fits in the notes
+
+
+def _describe(c: Ceiling, date: str) -> str:
+    p = c.provenance(date)
+    text = (f"best of the sweep: {p['kernel']} {p['dtype']} {p['size']} on {p['backend']} ({p['method']}, "
+            f"{p['samples']} samples), {p['date']}")
+    return text + (f"; {c.note}" if c.note else "")
+
+
+def _ceiling_terms(c: Ceiling, stack_key: str, field_key: str, leaf: str, unit: str, work: float,
+                   sheet: float | None, date: str) -> list[Term]:
+    """value = bytes / measured_s of a copy, flops / measured_s of a GEMM; its noise; value / datasheet."""
+    s = c.measurement.stats
+    name = "bytes" if unit == "bytes_per_s" else "flops"
+    figs = [figure(f"{stack_key}.{field_key}", sym(name) / _time, unit, _describe(c, date)),
+            figure(f"{stack_key}.noise.{leaf}", (_q3 - _q1) / _median, "fraction", "interquartile range / median")]
+    out = evaluate_figures(figs, {name: work, "measured_s": c.measurement.time_s, "q1": s.q1, "q3": s.q3,
+                                  "median": s.median})
+    if sheet:
+        out += evaluate_figures([figure(f"{stack_key}.of_datasheet.{leaf}", _ceiling / _sheet, "fraction",
+                                        "measured ceiling / the datasheet's")],
+                                {"ceiling": out[0].value, "datasheet": sheet})
+    return out
+
+
+def calibration_terms(c: Calibration, datasheet: Hardware | None,
+                      prefix: str = "calibration") -> tuple[dict[str, StackTerms], tuple[Term, ...]]:
+    """Each backend's ceilings and fitted losses, and the machine's best ceilings, as terms."""
+    stacks: dict[str, StackTerms] = {}
+    best_bw = c.bandwidth.value
+    for b, st in c.stacks.items():
+        key = f"{prefix}.backends.{b}"
+        bandwidth = tuple(_ceiling_terms(st.bandwidth, key, "bandwidth_bytes_per_s", "bandwidth", "bytes_per_s",
+                                         case_bytes(st.bandwidth.measurement.case),
+                                         datasheet.bandwidth_bytes_per_s if datasheet else None, c.date)
+                          ) if st.bandwidth else ()
+        peaks = tuple(t for k, ceiling in st.peaks.items()
+                      for t in _ceiling_terms(ceiling, key, f"peak_flop_per_s.{k}", k, "flop_per_s",
+                                              case_flops(ceiling.measurement.case),
+                                              datasheet.peak_flop_per_s.get(k) if datasheet else None, c.date))
+        bw = st.bandwidth.value if st.bandwidth else best_bw
+        if st.overhead_from is not None:
+            m = st.overhead_from
+            (t0,) = evaluate_figures([figure(f"{key}.kernel_overhead_s", emax(0, _time - _bytes / _bw), "seconds",
+                                             f"fit: the smallest copy ({m.case.size_label}, {m.method}) less its "
+                                             "bytes / bandwidth: what a kernel costs whatever its size")],
+                                     {"measured_s": m.time_s, "bytes": case_bytes(m.case), "BW": bw})
+        else:
+            t0 = Term(f"{key}.kernel_overhead_s", Const(0), {}, 0.0, "seconds", f"no copy measured on {b}")
+        halves = tuple(Term(f"{key}.matmul_half_flop.{k}", Const(v), {}, v, "flops",
+                            f"fit: the F_half of the grid (0, or 10^3..10^13 FLOP, 24 per decade) minimizing the sum of "
+                            f"ln^2((t0 + max((F + F_half)/P, bytes/BW)) / measured) over {b}'s "
+                            f"{st.half_fit_points.get(k, 0)} {k} GEMMs")
+                       for k, v in st.half_flop.items())
+        stacks[b] = StackTerms(bandwidth, peaks, (t0, *halves))
+    machine = [figure(f"{prefix}.machine_bandwidth_bytes_per_s",
+                      emax(*(sym(f"bandwidth_{b}") for b, st in c.stacks.items() if st.bandwidth)), "bytes_per_s",
+                      "the best copy over the backends")]
+    values = {f"bandwidth_{b}": st.bandwidth.value for b, st in c.stacks.items() if st.bandwidth}
+    for k in c.peaks:
+        have = [b for b, st in c.stacks.items() if k in st.peaks]
+        machine.append(figure(f"{prefix}.machine_peak_flop_per_s.{k}", emax(*(sym(f"{k}_{b}") for b in have)),
+                              "flop_per_s", f"the best {k} GEMM over the backends"))
+        values.update({f"{k}_{b}": c.stacks[b].peaks[k].value for b in have})
+    return stacks, tuple(evaluate_figures(machine, values))
 
 
 def profile_document(hw: Hardware) -> dict[str, Any]:

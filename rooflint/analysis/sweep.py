@@ -1,0 +1,373 @@
+"""A design-space sweep: models x GPUs x KV dtypes x attention kernels x batches x contexts, each
+point the scalar analyzer's figures, evaluated over whole numpy arrays.
+
+Nothing here is physics. For each (model, GPU) every (KV dtype, kernel) variant's workload is
+resolved (`workload.resolve`: the prompt rule, bytes per element, SM/SRAM fallbacks), its op
+forms taken (`inference.model_form`) and its passes lowered with the GPU's roofs folded in
+(`evaluate.lower`, the expressions `compile_phase` compiles). The lowered expressions of all
+variants are compiled into one function that computes each distinct expression once (eager and
+flash share their projections and MLPs, fp16 and fp8 KV everything but the cache traffic) and
+returns each variant's time, the figure Σ count x t_op (`ModelForm.tpot`, `.ttft`). B runs as
+a column and C as a row, so what depends on the batch alone stays one column. Memory (weights,
+KV cache, workspace), the fits rule (`memory.RULE`) and the rates are the analyzer's figures,
+compiled over arrays. A test holds every point to `analyze()` (rel 1e-12; sums are taken in
+another order, so the last bits may differ).
+
+Lean: the grid is evaluated in blocks sized to a few MiB of temporaries, into columns allocated
+once; the labels are small integer codes into name lists (`Sweep.names`).
+"""
+
+from __future__ import annotations
+
+import time
+from collections import Counter
+from collections.abc import Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from rooflint.analysis import memory
+from rooflint.analysis.evaluate import PER_OP, lower
+from rooflint.analysis.expr import Const, Expr, Sym, add, compile_function, mul
+from rooflint.analysis.inference import RATES, ModelForm, analyze, model_form
+from rooflint.analysis.layers import PhaseForm
+from rooflint.analysis.terms import Term, evaluate_figures, figure
+from rooflint.dtypes import DType
+from rooflint.errors import SpecError
+from rooflint.specs import Hardware, Model
+from rooflint.workload import ATTENTIONS, Resolved, Workload, resolve
+
+DEFAULT_BATCHES = (1, 8, 32, 128)
+DEFAULT_CONTEXTS = (1024, 4096, 16384, 65536)
+DEFAULT_KV_DTYPES = ("fp16", "fp8")
+LABELS = ("model", "gpu", "kv_dtype", "attention")  # codes into Sweep.names
+VALUES = ("weights_bytes", "kv_bytes", "workspace_bytes", "memory_bytes", "free_bytes", "fits", "tpot_s",
+          "decode_tokens_per_s", "ttft_s", "prefill_tokens_per_s")
+COLUMNS = ("model", "gpu", "batch", "context", "kv_dtype", "attention", *VALUES)
+REGION_VALUES = ("weights_bytes", "workspace_bytes")  # one number per model, GPU, KV dtype and kernel
+POINT_VALUES = tuple(k for k in VALUES if k not in REGION_VALUES)
+# sweep column -> the analyzer's figure
+FIGURES = {"weights_bytes": "memory.weights_bytes", "kv_bytes": "memory.kv_cache_bytes",
+           "workspace_bytes": "memory.workspace_bytes", "memory_bytes": "memory.total_bytes",
+           "free_bytes": "memory.free_bytes", "tpot_s": "totals.tpot_s",
+           "decode_tokens_per_s": "totals.decode_tokens_per_s", "ttft_s": "totals.ttft_s",
+           "prefill_tokens_per_s": "totals.prefill_tokens_per_s"}
+BLOCK_BYTES = 6 << 20  # temporaries of one block
+
+
+@dataclass(frozen=True, slots=True)
+class Grid:
+    """Every combination of these, rows ordered model, GPU, KV dtype, kernel, batch, context
+    (the last varying fastest). None settings are resolve()'s defaults."""
+
+    models: Sequence[Model]
+    gpus: Sequence[Hardware]
+    batches: Sequence[int] = DEFAULT_BATCHES
+    contexts: Sequence[int] = DEFAULT_CONTEXTS
+    kv_dtypes: Sequence[DType | str] = DEFAULT_KV_DTYPES
+    attentions: Sequence[str] = ATTENTIONS
+    dtype: DType | str | None = None  # activations and weights
+    memory_utilization: float | None = None
+    chunk: int | None = None
+
+    def __post_init__(self) -> None:
+        for option, values in (("--models", self.models), ("--gpus", self.gpus), ("--kv-dtype", self.kv_dtypes),
+                               ("--attention", self.attentions)):
+            if not values:
+                raise SpecError(option, None, "expected at least one value")
+        for option, values in (("--batch", self.batches), ("--context", self.contexts)):
+            bad = [v for v in values if isinstance(v, bool) or not isinstance(v, int) or v < 1]
+            if bad or not values:
+                raise SpecError(option, None, f"expected positive whole numbers, got {bad[0] if bad else 'none'}")
+
+    @property
+    def variants(self) -> list[tuple[DType | str, str]]:
+        return [(kv, a) for kv in self.kv_dtypes for a in self.attentions]
+
+    @property
+    def size(self) -> int:
+        return (len(self.models) * len(self.gpus) * len(self.variants) * len(self.batches) * len(self.contexts))
+
+    def workload(self, kv: DType | str, attention: str, batch: int | None = None,
+                 context: int | None = None) -> Workload:
+        """A point's workload: a context only, so resolve's prompt rule makes the prompt the context."""
+        return Workload(batch=batch, context=self.contexts[0] if context is None else context, dtype=self.dtype,
+                        kv_dtype=kv, attention=attention, memory_utilization=self.memory_utilization,
+                        chunk=self.chunk)
+
+
+@dataclass(slots=True)
+class Sweep:
+    """Every point of a grid. Stored per point: the columns that vary with the batch or the
+    context (`points`). The others are a function of the row's place and come from `column`:
+    labels as codes into `names`, batch and context, and the figures that are one number per
+    region (a model, GPU, KV dtype and kernel: its nb x nc rows), kept in `regions`."""
+
+    grid: Grid
+    names: dict[str, tuple[str, ...]]  # label column -> the names its codes index
+    points: dict[str, Any]  # column -> numpy array over every row
+    regions: dict[str, Any]  # column -> numpy array over the regions
+    seconds: float
+
+    def __len__(self) -> int:
+        return self.grid.size
+
+    def column(self, key: str, start: int = 0, stop: int | None = None):
+        """Rows start..stop of a column as a numpy array (label columns as codes)."""
+        import numpy as np
+
+        stop = len(self) if stop is None else stop
+        if key in self.points:
+            return self.points[key][start:stop]
+        g = self.grid
+        nb, nc = len(g.batches), len(g.contexts)
+        size = nb * nc
+        r0, r1 = start // size, -(-stop // size)
+        cut = slice(start - r0 * size, stop - r0 * size)
+        if key == "batch":
+            return np.tile(np.repeat(np.asarray(g.batches, self._int()), nc), r1 - r0)[cut]
+        if key == "context":
+            return np.tile(np.asarray(g.contexts, self._int()), (r1 - r0) * nb)[cut]
+        if key in self.names:
+            shape = (len(g.models), len(g.gpus), len(g.kv_dtypes), len(g.attentions))
+            per_region = np.indices(shape, np.uint8 if max(shape) < 256 else np.uint16)[LABELS.index(key)].reshape(-1)
+        else:
+            per_region = self.regions[key]
+        return np.repeat(per_region[r0:r1], size)[cut]
+
+    def _int(self):
+        import numpy as np
+
+        return np.int32 if max(*self.grid.batches, *self.grid.contexts) < 2**31 else np.int64
+
+    def value(self, key: str, i: int) -> Any:
+        v = self.column(key, i, i + 1)[0].item()
+        return self.names[key][v] if key in self.names else v
+
+    def row(self, i: int) -> dict[str, Any]:
+        """Point i as Python values."""
+        return {k: self.value(k, i) for k in COLUMNS}
+
+    def point(self, i: int) -> tuple[Model, Hardware, Workload]:
+        """What point i analyzes, for analyze()."""
+        g = self.grid
+        code = {k: self.column(k, i, i + 1)[0].item() for k in (*LABELS, "batch", "context")}
+        kv, attention = g.variants[code["kv_dtype"] * len(g.attentions) + code["attention"]]
+        return (g.models[code["model"]], g.gpus[code["gpu"]], g.workload(kv, attention, code["batch"], code["context"]))
+
+
+def check_dtype(grid: Grid) -> Resolved:
+    """The resolved settings of the first variant; every GPU must have the activations' peak."""
+    r, *_ = [resolve(grid.models[0], None, grid.workload(kv, a)) for kv, a in grid.variants]  # each KV dtype checked
+    lacking = [h.name for h in grid.gpus if r.act.peak_key not in h.peak_flop_per_s]
+    if lacking:
+        raise SpecError("--gpus", None, f"{', '.join(lacking)} {'has' if len(lacking) == 1 else 'have'} no "
+                        f"{r.act.peak_key} peak; drop {'it' if len(lacking) == 1 else 'them'} or pick another --dtype")
+    return r
+
+
+def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
+    import numpy as np
+
+    start = time.perf_counter()
+    check_dtype(grid)
+    nb, nc, nv = len(grid.batches), len(grid.contexts), len(grid.variants)
+    names = {"model": tuple(m.name for m in grid.models), "gpu": tuple(h.name for h in grid.gpus),
+             "kv_dtype": tuple(getattr(k, "name", k) for k in grid.kv_dtypes), "attention": tuple(grid.attentions)}
+    points = {k: np.empty(grid.size, bool if k == "fits" else np.float64) for k in POINT_VALUES}
+    regions = {k: np.empty(len(grid.models) * len(grid.gpus) * nv) for k in REGION_VALUES}
+    batches = np.asarray(grid.batches, np.float64)[:, None]
+    contexts = np.asarray(grid.contexts, np.float64)[None, :]
+    size = nb * nc
+    for mi, m in enumerate(grid.models):
+        for gi, hw in enumerate(grid.gpus):
+            plan = _plan(m, hw, [resolve(m, hw, grid.workload(kv, a)) for kv, a in grid.variants])
+            first = (mi * len(grid.gpus) + gi) * nv  # region of the first variant
+            for b0, b1, c0, c1 in _blocks(nb, nc, max(1024, block_bytes // (8 * plan.width))):
+                B, C = batches[b0:b1], contexts[:, c0:c1]
+                S_q = C - plan.prefix if plan.prefix else C  # resolve's prompt rule: the context less the prefix
+                tpot, ttft = plan.decode(B, C), plan.prefill(B, S_q, C)
+                shape = (b1 - b0, c1 - c0)
+                for vi, figures in enumerate(plan.figures):
+                    off = (first + vi) * size + b0 * nc + c0
+                    at = slice(off, off + shape[0] * shape[1])
+                    weights, kv, workspace, total, free, dps, pps = figures(B, C, S_q, tpot[vi], ttft[vi])
+                    regions["weights_bytes"][first + vi], regions["workspace_bytes"][first + vi] = weights, workspace
+                    for key, value in (("kv_bytes", kv), ("memory_bytes", total), ("free_bytes", free),
+                                       ("tpot_s", tpot[vi]), ("decode_tokens_per_s", dps), ("ttft_s", ttft[vi]),
+                                       ("prefill_tokens_per_s", pps)):
+                        points[key][at].reshape(shape)[...] = value
+                    np.greater_equal(points["free_bytes"][at], 0, out=points["fits"][at])
+    return Sweep(grid, names, points, regions, time.perf_counter() - start)
+
+
+def _blocks(nb: int, nc: int, points: int):
+    """(b0, b1, c0, c1) covering the nb x nc grid, each block contiguous in row order: whole rows
+    of contexts, or part of one row."""
+    if nc >= points:
+        for b in range(nb):
+            for c in range(0, nc, points):
+                yield b, b + 1, c, min(c + points, nc)
+        return
+    rows = max(1, points // nc)
+    for b in range(0, nb, rows):
+        yield b, min(b + rows, nb), 0, nc
+
+
+# ------------------------------------------------------------------ compiling a (model, GPU)
+
+@dataclass(frozen=True, slots=True)
+class _Plan:
+    decode: Any  # (B, C) -> each variant's tpot
+    prefill: Any  # (B, S_q, C) -> each variant's ttft
+    figures: tuple  # per variant: (B, C, S_q, tpot, ttft) -> weights, kv, workspace, total, free, rates
+    width: int  # arrays of a block's full shape alive at once, at most (sizes the blocks)
+    prefix: int
+
+
+_PLANS: dict[tuple, tuple[Model, Hardware, _Plan]] = {}
+
+
+def _plan(m: Model, hw: Hardware, resolved: list[Resolved]) -> _Plan:
+    key = (id(m), id(hw), tuple((r.structure, r.chunk, r.memory_utilization) for r in resolved))
+    hit = _PLANS.get(key)
+    if hit is not None and hit[0] is m and hit[1] is hw:
+        return hit[2]
+    forms = [model_form(m, r) for r in resolved]
+    decode, dw = fused_times([f.decode for f in forms], hw)
+    prefill, pw = fused_times([f.prefill for f in forms], hw)
+    figures = tuple(_figures(f, r, hw) for f, r in zip(forms, resolved))
+    prefixes = {r.prefix for r in resolved}
+    plan = _Plan(decode, prefill, figures, max(dw, pw) + 8, prefixes.pop())
+    if len(_PLANS) > 256:
+        _PLANS.clear()
+    _PLANS[key] = (m, hw, plan)
+    return plan
+
+
+def fused_times(forms: Sequence[PhaseForm], hw: Hardware) -> tuple[Any, int]:
+    """One function of the passes' inputs returning each form's time, Σ count x t_op over its
+    ops: the lowered expressions of every form, each distinct one computed once. Also how many
+    of its arrays take the full (B, C) shape."""
+    assigns: list[tuple[str, Expr]] = []
+    canonical: dict[tuple, str] = {}
+    deps: dict[str, frozenset] = {}
+    per_form: list[Counter] = []
+    for form in forms:
+        lowered, outputs = lower(form, hw)
+        rename: dict[str, str] = {}  # this form's names -> the shared ones
+        memo: dict[int, tuple] = {}
+        for name, e in lowered:
+            k = _key(e, rename, memo)
+            var = canonical.get(k)
+            if var is None:
+                var = canonical[k] = f"_e{len(canonical)}"
+                names = e.symbols()
+                assigns.append((var, e.substitute({s: Sym(rename[s]) for s in names if s in rename})))
+                deps[var] = frozenset().union(*(deps.get(rename.get(s, s), (s,)) for s in names))
+            rename[name] = var
+        terms: Counter = Counter()
+        for i, o in enumerate(form.ops):
+            t = outputs[PER_OP * i + PER_OP - 1]
+            if isinstance(t, Sym):
+                terms[(o.count, rename.get(t.name, t.name))] += 1
+            elif t.value:
+                terms[(o.count, t.value)] += 1
+        per_form.append(terms)
+    common = per_form[0]
+    for terms in per_form[1:]:
+        common = common & terms
+    sums: list[tuple[str, Expr]] = []
+    shared = _total(common, deps, sums, "_common")
+    outputs = [_total(terms - common, deps, sums, f"_v{v}", shared) for v, terms in enumerate(per_form)]
+    inputs = forms[0].inputs
+    fn = compile_function(outputs, inputs, assigns + sums, numpy=True)
+    full = sum(_axes(deps.get(n, frozenset())) == 3 for n, _ in assigns + sums)
+    return fn, full
+
+
+def _axes(symbols) -> int:
+    """1: varies with B, 2: with C (or S_q), 3: both."""
+    return (1 if "B" in symbols else 0) | (2 if {"C", "S_q"} & set(symbols) else 0)
+
+
+def _total(terms: Counter, deps: dict, sums: list, name: str, start: Expr | None = None) -> Expr:
+    """Σ count x t (times multiplicity), summed by count and by shape, smallest shapes first:
+    each group a definition of its own so that it is added at its own shape."""
+    groups: dict[tuple[int, int], list[Expr]] = {}
+    for (count, t), times in terms.items():
+        shape = _axes(deps.get(t, ())) if isinstance(t, str) else 0
+        term = Sym(t) if isinstance(t, str) else Const(t)
+        groups.setdefault((shape, count), []).append(mul(times, term))
+    parts: list[tuple[int, Expr]] = []
+    for j, ((shape, count), ts) in enumerate(sorted(groups.items(), key=lambda g: g[0])):
+        var = f"{name}_{j}"
+        sums.append((var, add(*ts)))
+        deps[var] = frozenset(s for s, bit in (("B", 1), ("C", 2)) if shape & bit)
+        parts.append((shape, mul(count, Sym(var))))
+    if start is not None:
+        parts.append((3, start))
+    parts.sort(key=lambda p: p[0])
+    total = add(*(p for _, p in parts)) if parts else Const(0)
+    sums.append((name, total))
+    deps[name] = frozenset().union(*(deps.get(s, (s,)) for s in total.symbols()))
+    return Sym(name)
+
+
+def _key(e: Expr, rename: dict[str, str], memo: dict[int, tuple]) -> tuple:
+    """A node's structure with the names of earlier definitions made shared; constants keep
+    their type (an int and a float compute differently)."""
+    k = memo.get(id(e))
+    if k is None:
+        if isinstance(e, Const):
+            k = ("#", type(e.value).__name__, e.value)
+        elif isinstance(e, Sym):
+            k = ("$", rename.get(e.name, e.name))
+        else:
+            k = (type(e).__name__, getattr(e, "fn", ""), *(_key(c, rename, memo) for c in e.children()))
+        memo[id(e)] = k
+    return k
+
+
+def _figures(form: ModelForm, r: Resolved, hw: Hardware):
+    """(B, C, S_q, tpot_s, ttft_s) -> weights, KV cache, workspace, total, free bytes, decode and
+    prefill tokens/s: the analyzer's figures (memory, the fits rule, the rates) over arrays."""
+    workspace = memory.workspace_term(form.prefill, r.chunk).value
+    values = {**form.constants, "workspace_bytes": workspace, "u": r.memory_utilization,
+              "capacity": hw.capacity_bytes}
+    defs: list[tuple[str, Expr]] = []
+    for f in (*form.figures, *memory.RULE, *RATES):
+        defs.append((f.symbol, f.expr.substitute(values)))
+    wanted = ["weights_bytes", "kv_cache_bytes", "workspace_bytes", "total_bytes", "free_bytes",
+              "decode_tokens_per_s", "prefill_tokens_per_s"]
+    needed = set(wanted)
+    kept = []
+    for name, e in reversed(defs):  # only what the outputs are made of
+        if name in needed:
+            kept.append((name, e))
+            needed.update(e.symbols())
+    defs = kept[::-1]
+    outputs = [Const(workspace) if w == "workspace_bytes" else Sym(w) for w in wanted]
+    return compile_function(outputs, ("B", "C", "S_q", "tpot_s", "ttft_s"), defs, numpy=True)
+
+
+# ------------------------------------------------------------------ one point, explained
+
+def point_terms(result: Sweep, i: int = 0) -> list[Term]:
+    """The swept figures of point i as terms keyed by their JSON path (points[i].tpot_s, ...):
+    the scalar analyzer's terms at that point, the KV cache and free memory with the figures
+    they are built from written out."""
+    m, hw, w = result.point(i)
+    terms = analyze(m, hw, w).terms
+    inline = {"kv_cache_bytes_per_sequence": terms["memory.kv_cache_bytes_per_sequence"],
+              "usable_bytes": terms["memory.usable_bytes"]}
+    out = []
+    for column, key in FIGURES.items():
+        t = terms[key]
+        expr, bindings = t.expr, dict(t.bindings)
+        for name in [n for n in bindings if n in inline]:
+            expr = expr.substitute({name: inline[name].expr})
+            del bindings[name]
+            bindings.update(inline[name].bindings)
+        (term,) = evaluate_figures([figure(f"points[{i}].{column}", expr, t.unit, t.note)], bindings)
+        out.append(term)
+    return out

@@ -1,0 +1,88 @@
+"""The typer application every command registers on, and what they share: one-line errors with
+exit code 2, writing a report to stdout or a file whole, start-up without pydantic."""
+
+from __future__ import annotations
+
+import functools
+import sys
+from typing import Annotated, Any
+
+import typer
+from typer.core import TyperCommand
+
+from rooflint.errors import RooflintError
+from rooflint.report.model import Report
+from rooflint.report.output import write_atomic
+from rooflint.report.render import render
+
+app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+                  help="Where the time and the memory of LLM inference go: roofline analysis of "
+                       "prefill and decode, attention and KV cache, checked against real kernels.")
+_state = {"debug": False}
+
+
+@app.callback()
+def main(debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False) -> None:
+    _state["debug"] = debug
+
+
+class _AsGiven:
+    """Coercion that keeps a value as typed: every rooflint option is text or a flag, parsed by
+    cli/params.py with errors that name the option."""
+
+    def __init__(self, multiple: bool):
+        self.multiple = multiple
+
+    def coerce(self, value: Any, param: Any = None, ctx: Any = None) -> Any:
+        if self.multiple:
+            return list(value or ())
+        return value
+
+
+class Command(TyperCommand):
+    """typer 0.29 coerces each value through a pydantic TypeAdapter built on first use, which
+    imports pydantic (~40 ms of every start-up). rooflint's parameters are text and flags only,
+    so each gets a coercion that keeps the value as given. Other typer versions lack the hook and
+    are left as they are."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            _as_given(p)
+
+    def get_help_option(self, ctx: Any) -> Any:  # click makes --help lazily, after __init__
+        return _as_given(super().get_help_option(ctx))
+
+
+def _as_given(param: Any) -> Any:
+    if param is not None and getattr(param, "_runtime_param", 0) is None:
+        param._runtime_param = _AsGiven(param.multiple or param.nargs == -1)
+    return param
+
+
+def command(**kwargs: Any):
+    """Register a command: the Command class above, errors turned into one line and exit 2."""
+    def register(fn):
+        @functools.wraps(fn)
+        def guarded(*args: Any, **kw: Any):
+            try:
+                return fn(*args, **kw)
+            except RooflintError as exc:
+                if _state["debug"]:
+                    raise
+                typer.echo(f"error: {exc}", err=True)
+                raise typer.Exit(2) from None
+        return app.command(cls=Command, **kwargs)(guarded)
+    return register
+
+
+def emit(report: Report, fmt: str, output: str | None, explain: bool = False) -> None:
+    text = render(report, fmt, explain=explain)
+    if output:
+        write_atomic(output, text)
+    else:
+        sys.stdout.write(text)
+
+
+def note(line: str) -> None:
+    typer.echo(line, err=True)

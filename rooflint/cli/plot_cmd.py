@@ -1,0 +1,49 @@
+"""`rooflint plot`: the roofline with the ops (and measured kernels) placed on it, and memory vs context."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from rooflint.cli import options as o
+from rooflint.cli import params as p
+from rooflint.cli.app import command, note
+from rooflint.compare.comparison import compare
+from rooflint.compare.profile import calibrate_run
+from rooflint.errors import SpecError
+from rooflint.measure.session import load_run
+from rooflint.report.output import write_atomic
+from rooflint.specs.catalog import load_hardware, load_model
+from rooflint.workload import DEFAULT_GPU
+
+
+@command()
+def plot(model: o.ModelArg,
+         output: Annotated[str, typer.Option("--output", "-o", metavar="FILE",
+                                             help="Image file: .png or .svg (written whole or not at all).")],
+         gpu: o.Gpu = None, prompt: o.Prompt = None, batch: o.Batch = None, context: o.Context = None,
+         dtype: o.Dtype = None, kv_dtype: o.KvDtype = None, attention: o.Attention = None,
+         measured: Annotated[Optional[str], typer.Option("--measured", metavar="FILE",
+                                                         help="A saved `rooflint measure -f json` run: its kernels "
+                                                              "are placed too.")] = None,
+         set_: o.Set = None) -> None:
+    """The roofline with prefill and decode ops (and measured kernels) placed on it, and memory vs context."""
+    if not output.lower().endswith((".png", ".svg")):
+        raise SpecError("--output", None, f"expected a .png or .svg file, got {output}")
+    try:
+        import matplotlib  # noqa: F401
+
+        from rooflint.report.plot import render_png_or_svg
+    except ImportError:
+        raise SpecError("plot", None, "needs matplotlib: pip install 'rooflint[plot]'") from None
+    spec, hw = load_model(model, p.overrides(set_)), load_hardware(gpu or DEFAULT_GPU)
+    work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype, attention=attention)
+    rows = ()
+    if measured:
+        run = load_run(measured)
+        cal = calibrate_run(run)
+        rows = tuple(compare(m, hw, cal.hardware(None, m.backend) if cal and m.backend in cal.stacks else None)
+                     for m in run.measurements)
+    write_atomic(output, render_png_or_svg(output, spec, hw, work, rows))
+    note(f"wrote {output}")

@@ -1,0 +1,48 @@
+"""`rooflint generate` and `rooflint plan`: a whole request, and what fits on a GPU group."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from rooflint.analysis.generation import generation
+from rooflint.analysis.plan import plan as run_plan
+from rooflint.cli import options as o
+from rooflint.cli import params as p
+from rooflint.cli.app import command, emit
+from rooflint.report.generation_view import generate_report
+from rooflint.report.plan_view import plan_report
+from rooflint.specs.catalog import load_hardware, load_model
+from rooflint.workload import DEFAULT_GPU, DEFAULT_NEW_TOKENS
+
+NewTokens = Annotated[Optional[str], typer.Option("--new-tokens", "-t", metavar=p.COUNT, show_default=str(DEFAULT_NEW_TOKENS),
+                                                  help="New tokens per sequence, T (the first comes from the prefill).")]
+Tp = Annotated[Optional[str], typer.Option("--tp", metavar=p.COUNT, show_default="1", help="Tensor-parallel GPUs.")]
+
+
+@command()
+def generate(model: o.ModelArg, gpu: o.Gpu = None, prompt: o.Prompt = None, new_tokens: NewTokens = None,
+             batch: o.Batch = None, dtype: o.Dtype = None, kv_dtype: o.KvDtype = None,
+             weight_dtype: o.WeightDtype = None, attention: o.Attention = None, mla_mode: o.MlaMode = None,
+             set_: o.Set = None, fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
+    """A whole request with and without a KV cache: FLOPs, bytes, latency, tokens/s, summed exactly."""
+    form = o.fmt(fmt)
+    spec, hw = load_model(model, p.overrides(set_)), load_hardware(gpu or DEFAULT_GPU)
+    work = o.workload(batch=batch, prompt=prompt, dtype=dtype, kv_dtype=kv_dtype, weight_dtype=weight_dtype,
+                      attention=attention, mla_mode=mla_mode, new_tokens=new_tokens)
+    emit(generate_report(generation(spec, hw, work)), form, output, explain)
+
+
+@command()
+def plan(model: o.ModelArg, gpu: o.Gpu = None, context: o.Context = None, prompt: o.Prompt = None,
+         batch: o.Batch = None, tp: Tp = None, mem_util: o.MemUtil = None, dtype: o.Dtype = None,
+         kv_dtype: o.KvDtype = None, weight_dtype: o.WeightDtype = None, attention: o.Attention = None,
+         mla_mode: o.MlaMode = None, chunk: o.Chunk = None, set_: o.Set = None, fmt: o.Format = None,
+         output: o.Output = None, explain: o.Explain = False) -> None:
+    """Largest batch at a context, longest context at a batch, memory per GPU, chunked TTFT and TPOT."""
+    form = o.fmt(fmt)
+    spec, hw = load_model(model, p.overrides(set_)), load_hardware(gpu or DEFAULT_GPU)
+    work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype,
+                      weight_dtype=weight_dtype, attention=attention, mla_mode=mla_mode, mem_util=mem_util, chunk=chunk)
+    emit(plan_report(run_plan(spec, hw, work, p.whole(tp, "--tp") or 1)), form, output, explain)

@@ -1,0 +1,1 @@
+"""`rooflint sweep` (being ported to the new core)."""

@@ -1,0 +1,120 @@
+"""The report of `rooflint analyze`: every op of prefill and decode, memory, times."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rooflint.analysis.inference import Analysis, PhaseResult
+from rooflint.report.common import (OP_COLUMNS, hardware_dict, model_dict, op_rows, phase_dict, phase_sections,
+                                    settings_dict, settings_section)
+from rooflint.report.model import Column, Report, Section, Table
+
+SCHEMA = "rooflint.analyze/2"
+ATTENTION_OPS = ("qk_matmul", "softmax", "pv_matmul", "flash_attention", "flash_decode", "flash_decode_reduce")
+MEMORY_KEYS = ("weights_bytes", "kv_cache_bytes_per_token", "kv_cache_bytes_per_sequence", "kv_cache_bytes",
+               "attention_scores_bytes_per_layer", "workspace_bytes", "total_bytes", "usable_bytes",
+               "reserved_bytes", "free_bytes")
+TOTAL_KEYS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "prefill_tokens_per_s")
+
+
+def _attention_totals(phase: PhaseResult) -> tuple[float, float]:
+    """(HBM bytes, roofline time) of the attention kernels of a phase, all layers."""
+    ops = [t for t in phase.ops if t.op.name.split("@")[0] in ATTENTION_OPS]
+    return sum(t.op.count * t.op.bytes for t in ops), sum(t.op.count * t.time_s for t in ops)
+
+
+def _kernel_comparison(a: Analysis, other: Analysis) -> Table:
+    eager, flash = (a, other) if a.resolved.attention == "eager" else (other, a)
+    rows = []
+    for phase in ("prefill", "decode"):
+        eb, et = _attention_totals(getattr(eager, phase))
+        fb, ft = _attention_totals(getattr(flash, phase))
+        rows.append({"phase": phase, "eager_bytes": eb, "flash_bytes": fb, "bytes_ratio": eb / fb if fb else None,
+                     "eager_time_s": et, "flash_time_s": ft,
+                     "eager_scores_bytes": eager.scores_bytes_per_layer if phase == "prefill" else None,
+                     "phase_time_eager_s": getattr(eager, phase).time_s,
+                     "phase_time_flash_s": getattr(flash, phase).time_s})
+    cols = (Column("phase", "phase"), Column("eager_bytes", "eager attn HBM", "bytes"),
+            Column("flash_bytes", "flash attn HBM", "bytes"), Column("bytes_ratio", "eager/flash", "ratio"),
+            Column("eager_time_s", "eager attn time", "seconds"), Column("flash_time_s", "flash attn time", "seconds"),
+            Column("eager_scores_bytes", "S+P/layer (eager)", "bytes"),
+            Column("phase_time_eager_s", "phase (eager)", "seconds"),
+            Column("phase_time_flash_s", "phase (flash)", "seconds"))
+    return Table("attention kernels, all layers: eager vs flash", cols, tuple(rows))
+
+
+def _model_line(a: Analysis) -> str:
+    m = a.model
+    heads = (f"MLA latent {m.kv_lora_rank}+{m.qk_rope_head_dim}" if m.is_mla
+             else f"H_kv={m.num_key_value_heads} d={m.head_dim}")
+    return (f"{m.name}: {a.param_count / 1e9:.2f} B params, L={m.num_hidden_layers} D={m.hidden_size} "
+            f"H_q={m.num_attention_heads} {heads}"
+            + (f", MoE {m.num_experts_per_tok} of {m.num_experts} experts" if m.is_moe else "")
+            + (f", window {m.sliding_window}" if m.sliding_window else ""))
+
+
+def _settings_line(a: Analysis) -> str:
+    r = a.resolved
+    return (f"batch {r.batch}, prompt {r.prompt}" + (f" after {r.prefix} cached" if r.prefix else "")
+            + f", decode context {r.context}, {r.attention} attention, {r.act.name} (weights {r.weight.name} "
+            f"{r.b_w:g} B, KV {r.kv.name} {r.b_kv:g} B per element incl. scales)"
+            + (f", unquantized weights {r.high.name}" if r.high.name != r.weight.name else "")
+            + (f", MLA {r.mla_mode}" if a.model.is_mla else ""))
+
+
+def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
+    """`other` is the same analysis with the other attention kernel, shown side by side."""
+    m, hw, r, terms = a.model, a.hardware, a.resolved, a.terms
+    memory = {k: terms[f"memory.{k}"].value for k in MEMORY_KEYS}
+    memory.update(capacity_bytes=hw.capacity_bytes, fits=a.fits)
+    data: dict[str, Any] = {
+        "schema": SCHEMA,
+        "model": {**model_dict(m), "params": a.param_count, "active_params": a.active_param_count,
+                  "params_breakdown": dict(a.params)},
+        "hardware": hardware_dict(hw, r.act.peak_key),
+        "settings": settings_dict(r),
+        "memory": memory,
+        "phases": {"prefill": phase_dict(a.prefill), "decode": phase_dict(a.decode)},
+        "totals": {k: terms[f"totals.{k}"].value for k in TOTAL_KEYS},
+        "notes": list(a.notes),
+    }
+    summary = (
+        ("model", _model_line(a), "text"),
+        ("hardware", f"{hw.name}: {r.act.name} {hw.peak(r.act.peak_key) / 1e12:g} TFLOP/s, "
+                     f"{hw.bandwidth_bytes_per_s / 1e9:g} GB/s, ridge {hw.ridge_point(r.act.peak_key):.1f} FLOP/B",
+         "text"),
+        ("settings", _settings_line(a), "text"),
+        *((("active params per token (MoE)", a.active_param_count, "count"),) if m.is_moe else ()),
+        ("weights", a.weights_bytes, "bytes"),
+        ("KV cache per token", a.kv_bytes_per_token, "bytes"),
+        (f"KV cache at {r.context} tokens", a.kv_bytes_per_sequence, "bytes"),
+        (f"KV cache for batch {r.batch}", a.kv_bytes, "bytes"),
+        ("S+P per layer (eager prefill)", a.scores_bytes_per_layer, "bytes"),
+        (f"activation workspace (prefill chunk {r.chunk})", a.workspace_bytes, "bytes"),
+        (f"memory needed / usable ({r.memory_utilization:g} x {hw.capacity_bytes / 2**30:g} GiB)",
+         a.total_bytes / terms["memory.usable_bytes"].value, "percent"),
+        ("fits", "yes" if a.fits else "no", "text"),
+        ("prefill (time to first token)", a.ttft_s, "seconds"),
+        ("prefill tokens/s", a.prefill_tokens_per_s, "ratio"),
+        ("decode step (time per output token)", a.tpot_s, "seconds"),
+        ("decode tokens/s (batch)", a.decode_tokens_per_s, "ratio"),
+    )
+    tables = tuple(Table(f"{p.name} ops (per instance; × = instances per pass)", OP_COLUMNS, tuple(op_rows(p)))
+                   for p in (a.prefill, a.decode))
+    if other is not None:
+        comparison = _kernel_comparison(a, other)
+        tables += (comparison,)
+        data["attention_comparison"] = list(comparison.rows)
+    return Report(SCHEMA, f"rooflint analyze {m.name} on {hw.name}", data, tables, summary, a.notes,
+                  lambda: analyze_explanation(a))
+
+
+def analyze_explanation(a: Analysis) -> tuple[Section, ...]:
+    terms = a.terms
+    parts = " + ".join(f"{k} {v:,}" for k, v in a.params.items() if v)
+    memory = Section("memory", tuple(terms[f"memory.{k}"] for k in MEMORY_KEYS),
+                     (f"fits = free_bytes >= 0: {'yes' if a.fits else 'no'}", f"params = {parts}",
+                      *(f"note: {d}" for d in a.model.derived)))
+    totals = Section("totals", tuple(terms[f"totals.{k}"] for k in TOTAL_KEYS))
+    return (settings_section(a.resolved), memory, *phase_sections(a.prefill, "phases.prefill"),
+            *phase_sections(a.decode, "phases.decode"), totals)

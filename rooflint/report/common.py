@@ -1,0 +1,91 @@
+"""Pieces several reports share: specs and settings as JSON, a pass's ops as rows and as terms."""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import Any
+
+from rooflint.analysis.inference import PhaseResult
+from rooflint.analysis.ops import op_terms
+from rooflint.analysis.roofline import timed_terms
+from rooflint.report.model import Column, Section
+from rooflint.specs import Hardware, Model
+from rooflint.workload import Resolved
+
+OP_COLUMNS = (
+    Column("name", "op"), Column("scope", "scope"), Column("count", "×", "int"),
+    Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
+    Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
+    Column("bound", "bound"), Column("time_s", "time (each)", "seconds"),
+    Column("total_time_s", "time (all)", "seconds"), Column("share", "share", "percent"),
+)
+
+
+def model_dict(m: Model) -> dict[str, Any]:
+    return dataclasses.asdict(m)
+
+
+def hardware_dict(hw: Hardware, dtype_key: str | None = None) -> dict[str, Any]:
+    data = {f.name: getattr(hw, f.name) for f in dataclasses.fields(hw)}
+    data["peak_flop_per_s"] = dict(hw.peak_flop_per_s)
+    data["provenance"] = {k: dict(v) if hasattr(v, "items") else v for k, v in hw.provenance.items()}
+    data["matmul_half_flop"] = dict(hw.matmul_half_flop)
+    data["ridge_points"] = {k: hw.ridge_point(k) for k in hw.peak_flop_per_s}
+    if dtype_key:
+        data["ridge_point"] = hw.ridge_point(dtype_key)
+    return data
+
+
+def settings_dict(r: Resolved) -> dict[str, Any]:
+    """The resolved workload: what was analysed, every default applied."""
+    return {"batch": r.batch, "prompt": r.prompt, "context": r.context, "prefix": r.prefix,
+            "dtype": r.act.name, "kv_dtype": r.kv.name, "weight_dtype": r.weight.name,
+            "unquantized_weight_dtype": r.high.name, "quantize": r.quantize,
+            "activation_bytes_per_element": r.b_a, "weight_bytes_per_element": r.b_w,
+            "unquantized_weight_bytes_per_element": r.b_h, "kv_bytes_per_element": r.b_kv,
+            "weight_group_size": r.weight_group_size, "kv_group_size": r.kv_group_size,
+            "attention": r.attention, "mla_mode": r.mla_mode, "flash_tile": r.flash_tile,
+            "causal": r.causal, "all_logits": r.all_logits, "sm_count": r.sm_count,
+            "sram_per_sm_bytes": r.sram_per_sm_bytes, "memory_utilization": r.memory_utilization,
+            "chunk": r.chunk, "defaults": list(r.defaults)}
+
+
+def settings_section(r: Resolved) -> Section:
+    return Section("settings (as resolved)", lines=tuple(r.defaults) + tuple(r.notes))
+
+
+def op_rows(phase: PhaseResult) -> list[dict[str, Any]]:
+    total = phase.time_s
+    rows = []
+    for t in phase.ops:
+        o = t.op
+        rows.append({"name": o.name, "scope": o.scope, "count": o.count, "kind": o.kind, "peak_key": o.peak_key,
+                     "flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written,
+                     "intensity": o.intensity, "bound": t.bound, "time_s": t.time_s,
+                     "total_time_s": o.count * t.time_s, "share": o.count * t.time_s / total if total else 0.0})
+    return rows
+
+
+def phase_dict(phase: PhaseResult) -> dict[str, Any]:
+    """A pass as JSON: totals, and per op its numbers, formulas and bindings (enough to recompute it)."""
+    ops = []
+    for row, t in zip(op_rows(phase), phase.ops):
+        form = t.op.form
+        ops.append({**row, "formulas": t.op.formulas, "defs": {n: str(e) for n, e in form.defs},
+                    "symbols": dict(t.op.symbols), "present": t.op.present, "note": form.note})
+    return {"flops": phase.flops, "bytes": phase.bytes, "bytes_read": phase.bytes_read,
+            "bytes_written": phase.bytes_written, "time_s": phase.time_s,
+            "memory_bound_time_s": phase.time_by_bound("memory"),
+            "compute_bound_time_s": phase.time_by_bound("compute"), "tokens": phase.tokens,
+            "inputs": dict(phase.inputs), "ops": ops}
+
+
+def phase_sections(phase: PhaseResult, key: str) -> list[Section]:
+    """One section per op: its derived symbols, FLOPs, bytes, intensity and time, as terms."""
+    out = []
+    for i, t in enumerate(phase.ops):
+        o = t.op
+        prefix = f"{key}.ops[{i}]"
+        title = f"{phase.name}.{o.name}  ({o.kind}, x{o.count} per pass{', ' + o.note if o.note else ''})"
+        out.append(Section(title, tuple(op_terms(o, prefix) + timed_terms(t, prefix))))
+    return out
