@@ -6,8 +6,8 @@ import xml.etree.ElementTree as ET
 
 import pytest
 
-from rooflint.analysis.inference import Settings, analyze
-from rooflint.catalog import load_hardware, load_model
+from rooflint import Workload, analyze
+from rooflint.specs.catalog import load_hardware, load_model
 from rooflint.dtypes import dtype
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "data", "measurements", "cpu-quick.json")
@@ -30,7 +30,7 @@ def budget(tmp_path, limits: str, extra: str = "", results: bool = False):
 def reference():
     """What the analyzer says for the case: the limits below are set around these numbers."""
     return analyze(load_model("llama3-8b"), load_hardware("h100"),
-                   Settings(batch=16, prompt=2048, context=4096, kv_dtype=dtype("fp8"), attention="flash"))
+                   Workload(batch=16, prompt=2048, context=4096, kv_dtype=dtype("fp8"), attention="flash"))
 
 
 def test_all_limits_hold_exit_0(cli, tmp_path):

@@ -27,8 +27,8 @@ def test_markdown(cli):
 
 def test_explain_shows_formula_and_terms(cli):
     text = cli("analyze", "llama2-7b", "--explain").stdout
-    assert "kv_cache_bytes_per_token = 2*L*H_kv*d*b_kv = 2 * 32 * 32 * 128 * 2 = 512 KiB" in text
-    assert "decode.q_proj" in text and "flops = 2*T*D*H_q*d" in text
+    assert "kv_cache_bytes_per_token = 2*L*H_kv*d*b_kv = 2*32*32*128*2 = 512 KiB" in text
+    assert "decode.q_proj" in text and "flops = 2*T*D*H_q*d = 2*1*4096*32*128 = 33.55 MFLOP" in text
     data = json.loads(cli("gemm", "2048", "2048", "64", "--format", "json", "--explain").stdout)
     assert data["formulas"]["flops"] == "2*G*M*N*K" and data["explanation"]
 

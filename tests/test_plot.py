@@ -8,9 +8,9 @@ import pytest
 
 pytest.importorskip("matplotlib")
 
-from rooflint.analysis.inference import Settings, analyze  # noqa: E402
-from rooflint.catalog import load_hardware, load_model  # noqa: E402
-from rooflint.plot import DPI, FIGSIZE, memory_curves, roofline_points  # noqa: E402
+from rooflint import Workload, analyze  # noqa: E402
+from rooflint.specs.catalog import load_hardware, load_model  # noqa: E402
+from rooflint.report.plot import DPI, FIGSIZE, memory_curves, roofline_points  # noqa: E402
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "data", "measurements", "cpu-quick.json")
 
@@ -34,16 +34,16 @@ def test_png_has_the_figure_size_and_is_drawn(cli, tmp_path):
 
 def test_svg_names_the_ops_and_curves(cli, tmp_path):
     out = tmp_path / "roof.svg"
-    cli("plot", "mistral-7b", "--gpu", "h100", "-o", str(out))
+    cli("plot", "mistral-7b", "--gpu", "h100", "--attention", "eager", "-o", str(out))
     root = ET.parse(out).getroot()
     assert root.get("width") == f"{FIGSIZE[0] * 72:g}pt" and root.get("height") == f"{FIGSIZE[1] * 72:g}pt"
     text = out.read_text()
-    for label in ("lm_head", "qk_matmul", "ridge", "MQA", "weights", "h100-sxm capacity"):
+    for label in ("lm_head", "qk_matmul", "ridge", "MQA", "weights", "h100-sxm capacity", "usable: 0.9 x capacity"):
         assert label in text
 
 
 def test_points_sit_on_their_roofs():
-    a = analyze(load_model("llama2-7b"), load_hardware("a100"), Settings(prompt=1024))
+    a = analyze(load_model("llama2-7b"), load_hardware("a100"), Workload(prompt=1024))
     pts = roofline_points(a)
     hw = a.hardware
     assert {p.group for p in pts} == {"prefill", "decode"}
@@ -55,11 +55,14 @@ def test_points_sit_on_their_roofs():
 
 
 def test_memory_curves():
-    m, hw = load_model("llama2-7b"), load_hardware("a100")
-    curves = memory_curves(m, hw, Settings(batch=2), [1024, 4096])
+    a = analyze(load_model("llama2-7b"), load_hardware("a100"), Workload(batch=2))
+    curves = memory_curves(a, [1024, 4096])
     assert curves["KV fp16 (as specified, H_kv=32)"] == [2 * 512 * 1024 * 1024, 2 * 512 * 1024 * 4096]
     assert curves["KV fp16 MQA (H_kv=1)"][1] == curves["KV fp16 (as specified, H_kv=32)"][1] / 32
     assert curves["eager S+P, one layer's prefill"][0] == 2 * 2 * 32 * 1024**2 * 2
+    # int4 KV: 0.5 B + one fp16 scale per 64 elements, as every command counts it
+    assert curves["KV int4 (H_kv=32)"][0] == 2 * 2 * 32 * 32 * 128 * (0.5 + 2 / 64) * 1024
+    assert curves["weights"][0] == a.weights_bytes and curves["activation workspace"][0] == a.workspace_bytes
 
 
 @pytest.mark.parametrize("args, message", [

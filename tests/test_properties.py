@@ -2,10 +2,11 @@
 
 from hypothesis import given, settings, strategies as st
 
-from rooflint import Settings, analyze, dtype, load_hardware
+from rooflint import Workload, analyze, dtype, load_hardware
 from rooflint.analysis.kv_cache import kv_bytes, kv_bytes_per_token
 from rooflint.analysis.roofline import place
-from rooflint.analysis.transformer import attention_ops
+from rooflint.analysis.attention import eager_ops
+from rooflint.analysis.ops import evaluate_op
 from rooflint.specs import Model
 
 A100 = load_hardware("a100")
@@ -45,17 +46,20 @@ def test_kv_follows_kv_heads_not_query_heads(m, extra_groups):
 
 @given(st.integers(1, 1 << 20), st.sampled_from([64, 128, 256]))
 def test_qk_intensity_below_d_and_rising(n, d):
-    sym = lambda n: {"B": 1, "H_q": 1, "H_kv": 1, "S_q": n, "S_kv": n, "d": d, "d_v": d, "b_a": 2, "b_k": 2}
-    qk, softmax, pv = attention_ops(sym(n), "fp16", 1)
+    def eager(n):
+        values = {"B": 1, "H_q": 1, "H_kv": 1, "S_q": n, "S_kv": n, "d": d, "d_v": d, "b_a": 2, "b_k": 2}
+        return [evaluate_op(f, values) for f in eager_ops(1, "fp16")]
+
+    qk, softmax, pv = eager(n)
     assert qk.intensity < d and pv.intensity < d
     assert softmax.intensity == 1.25
-    assert attention_ops(sym(2 * n), "fp16", 1)[0].intensity > qk.intensity
+    assert eager(2 * n)[0].intensity > qk.intensity
 
 
 @settings(max_examples=25, deadline=None)
 @given(models(), st.integers(1, 64), st.integers(1, 8192), st.sampled_from(["fp16", "bf16", "int8"]))
 def test_roofline_time_and_bound(m, batch, prompt, dt):
-    a = analyze(m, A100, Settings(batch=batch, prompt=prompt, dtype=dtype(dt)))
+    a = analyze(m, A100, Workload(batch=batch, prompt=prompt, dtype=dtype(dt)))
     for t in a.prefill.ops + a.decode.ops:
         assert t.time_s >= t.op.flops / t.peak_flop_per_s
         assert t.time_s >= t.op.bytes / t.bandwidth_bytes_per_s
@@ -67,8 +71,8 @@ def test_roofline_time_and_bound(m, batch, prompt, dt):
 @settings(max_examples=25, deadline=None)
 @given(models(), st.integers(1, 16), st.integers(1, 4096))
 def test_decode_grows_with_context(m, batch, context):
-    short = analyze(m, A100, Settings(batch=batch, prompt=16, context=context))
-    longer = analyze(m, A100, Settings(batch=batch, prompt=16, context=context + 512))
+    short = analyze(m, A100, Workload(batch=batch, prompt=16, context=context))
+    longer = analyze(m, A100, Workload(batch=batch, prompt=16, context=context + 512))
     assert longer.decode.bytes >= short.decode.bytes
     assert longer.tpot_s >= short.tpot_s
 

@@ -52,8 +52,8 @@ def test_seed_kv_with_8_kv_heads(cli):
     # x 4095 tokens = 536,870,912 - 131,072 = 536,739,840 B = 511.9 MiB ("about 0.5 GB")
     out = cli.json("kv", "llama2-7b", "--set", "num_key_value_heads=8", "--context", "4095")
     assert out["kv_cache_bytes_per_token"] == 131072
-    assert out["rows"][0]["bytes"] == 131072 * 4095
-    assert out["rows"][0]["bytes"] / 2**20 == pytest.approx(511.875)
+    assert out["rows"][0]["kv_cache_bytes"] == 131072 * 4095
+    assert out["rows"][0]["kv_cache_bytes"] / 2**20 == pytest.approx(511.875)
 
 
 def test_real_llama2_7b_kv(cli):

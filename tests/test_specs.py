@@ -7,7 +7,7 @@ import pytest
 
 from conftest import DATA
 from rooflint import SpecError, load_hardware, load_model
-from rooflint.catalog import builtin_names, data_dirs, read_mapping
+from rooflint.specs.catalog import builtin_names, data_dirs, read_mapping
 from rooflint.units import parse_quantity
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -57,7 +57,7 @@ def test_rooflint_path_wins(tmp_path, monkeypatch):
     (tmp_path / "hardware" / "toy.yaml").write_text(
         "name: toy\nmemory: {capacity: 1 GiB, bandwidth: 1 TB/s}\ncompute: {fp16: 100 TFLOP/s, fp32: 10 TFLOP/s}\n")
     monkeypatch.setenv("ROOFLINT_PATH", str(tmp_path))
-    from rooflint import catalog
+    from rooflint.specs import catalog
     catalog._index.cache_clear()
     try:
         assert data_dirs("hardware")[0] == tmp_path / "hardware"

@@ -85,6 +85,8 @@ def prefill_op(count: int, mm: str, tile: Tiles, groups: int, window: int | None
               flops=2 * B * H_q * N_s * (d + d_v) + SOFTMAX_FLOP_PER_ELEMENT * B * H_q * N_s,
               read=B * H_q * S_q * d * b_a + B * H_kv * R * d_kv * b_k,
               write=B * H_q * S_q * d_v * b_a + 4 * B * H_q * S_q,
+              footprint=B * H_q * S_q * d * b_a + B * H_kv * C * d_kv * b_k + B * H_q * S_q * d_v * b_a
+              + 4 * B * H_q * S_q,
               note=f"fused{', causal tiles skipped' if causal else ''}: T_r query tiles of p={per_tile} positions x "
                    f"{groups} heads (B_r={tile.rows}, B_c={tile.cols}); N_s = scores computed per head, R = K/V rows "
                    "loaded per KV head; O and fp32 log-sum-exp written")

@@ -5,12 +5,15 @@
     free_bytes   = usable_bytes - total_bytes;  it fits when free_bytes >= 0
 
 The workspace is the largest live activation footprint of one op in a prefill chunk of
-`chunk` tokens (batch 1): the op's bytes with its weights costing nothing, so eager attention's
-S and P count and a fused kernel's do not. The (1 - u) * capacity left out is the runtime's
+`chunk` tokens (batch 1): its inputs and outputs once each, weights not counted, so eager
+attention's S and P count and a fused kernel's do not (nor its K/V tile re-reads, which are
+traffic, not memory). The (1 - u) * capacity left out is the runtime's
 reserve (CUDA context, allocator slack, graphs). plan, sweep, check and plot all use this rule.
 """
 
 from __future__ import annotations
+
+from dataclasses import replace
 
 from rooflint.analysis.attention import SP_BYTES
 from rooflint.analysis.evaluate import compile_phase
@@ -43,9 +46,9 @@ def _workspace(form: PhaseForm, chunk: int) -> tuple[int, float]:
     """(index of the op, its activation bytes) of the largest op of a prefill chunk."""
     hit = _WORKSPACES.get((id(form), chunk))
     if hit is None or hit[0] is not form:
-        fn = compile_phase(form, None, overrides={"b_w": 0, "b_h": 0})
-        values = fn(1, chunk, chunk)
-        sizes = [values[5 * i + 1] + values[5 * i + 2] for i in range(len(form.ops))]
+        live = replace(form, ops=tuple(replace(o, bytes_read=o.live_bytes, bytes_written=Const(0)) for o in form.ops))
+        values = compile_phase(live, None, overrides={"b_w": 0, "b_h": 0})(1, chunk, chunk)
+        sizes = [values[5 * i + 1] for i in range(len(form.ops))]
         best = max(range(len(sizes)), key=sizes.__getitem__)
         if len(_WORKSPACES) > 512:
             _WORKSPACES.clear()
@@ -59,7 +62,7 @@ def workspace_term(form: PhaseForm, chunk: int) -> Term:
     env = {**form.constants, "b_w": 0, "b_h": 0, "B": 1, "S_q": chunk, "C": chunk}
     for name, e in form.defs:
         env[name] = e.evaluate(env)
-    expr = (o.bytes_read + o.bytes_written).substitute({"b_w": 0, "b_h": 0})
+    expr = o.live_bytes.substitute({"b_w": 0, "b_h": 0})
     own = bindings(o, env)
     (term,) = evaluate_figures([figure("memory.workspace_bytes", expr, "bytes",
                                        f"{o.name}'s activations in a prefill chunk of {chunk} tokens (batch 1, weights "

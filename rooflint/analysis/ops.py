@@ -34,6 +34,12 @@ class OpForm:
     defs: tuple[tuple[str, Expr], ...] = ()  # derived symbols, in order (each may use the ones before)
     present: Expr = ONE  # 1 when the kernel runs, 0 when it does not
     note: str = ""
+    footprint: Expr | None = None  # bytes live at once, if not bytes_read + bytes_written (re-read tiles)
+
+    @property
+    def live_bytes(self) -> Expr:
+        """What the op holds in memory at once: its inputs and outputs, each once."""
+        return self.footprint if self.footprint is not None else self.bytes_read + self.bytes_written
 
     def renamed(self, suffix: str) -> OpForm:
         return replace(self, name=self.name + suffix)
@@ -44,9 +50,10 @@ class OpForm:
 
 
 def op(name: str, scope: str, count: int, kind: str, peak_key: str, *, flops=0, read, write,
-       defs: tuple[tuple[str, Expr], ...] = (), present=1, note: str = "") -> OpForm:
+       defs: tuple[tuple[str, Expr], ...] = (), present=1, note: str = "", footprint=None) -> OpForm:
     return OpForm(name, scope, count, kind, peak_key, wrap(flops), wrap(read), wrap(write),
-                  tuple((n, wrap(e)) for n, e in defs), wrap(present), note)
+                  tuple((n, wrap(e)) for n, e in defs), wrap(present), note,
+                  None if footprint is None else wrap(footprint))
 
 
 def bindings(form: OpForm, values: Mapping[str, float]) -> dict[str, float]:

@@ -112,7 +112,6 @@ def plan(m: Model, hw: Hardware, workload: Workload | None = None, tp: int = 1) 
     r = resolve(part, hw, workload)
     a = analyze(part, hw, r)
     terms = dict(a.terms)
-    budget = terms["memory.usable_bytes"].value - terms["memory.weights_bytes"].value - a.workspace_bytes
     plan_figs = [figure("plan.kv_budget_bytes", sym("usable_bytes") - sym("weights_bytes") - sym("workspace_bytes"),
                         "bytes", "what the KV cache may use"),
                  figure("plan.max_batch", floor(sym("kv_budget_bytes") / sym("kv_cache_bytes_per_sequence")), "count",

@@ -34,6 +34,7 @@ from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.dtypes import DType
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
+from rooflint.specs.catalog import builtin_names, load_hardware, load_model
 from rooflint.workload import ATTENTIONS, Resolved, Workload, resolve
 
 DEFAULT_BATCHES = (1, 8, 32, 128)
@@ -79,6 +80,15 @@ class Grid:
             if bad or not values:
                 raise SpecError(option, None, f"expected positive whole numbers, got {bad[0] if bad else 'none'}")
 
+    @classmethod
+    def of(cls, models: Sequence[Model] | None = None, gpus: Sequence[Hardware] | None = None,
+           **settings: Any) -> Grid:
+        """A grid with the sweep's defaults for what is None: every built-in model and GPU, the
+        batches, contexts, KV dtypes and kernels above (and resolve()'s for dtype, mem-util, chunk)."""
+        models = [load_model(n) for n in builtin_names("models")] if models is None else models
+        gpus = [load_hardware(n) for n in builtin_names("hardware")] if gpus is None else gpus
+        return cls(models, gpus, **{k: v for k, v in settings.items() if v is not None})
+
     @property
     def variants(self) -> list[tuple[DType | str, str]]:
         return [(kv, a) for kv in self.kv_dtypes for a in self.attentions]
@@ -107,6 +117,7 @@ class Sweep:
     points: dict[str, Any]  # column -> numpy array over every row
     regions: dict[str, Any]  # column -> numpy array over the regions
     seconds: float
+    dtype: str  # the activations' (resolved)
 
     def __len__(self) -> int:
         return self.grid.size
@@ -139,6 +150,13 @@ class Sweep:
 
         return np.int32 if max(*self.grid.batches, *self.grid.contexts) < 2**31 else np.int64
 
+    @property
+    def fitting(self) -> int:
+        """Configurations that fit (free_bytes >= 0)."""
+        import numpy as np
+
+        return int(np.count_nonzero(self.points["fits"]))
+
     def value(self, key: str, i: int) -> Any:
         v = self.column(key, i, i + 1)[0].item()
         return self.names[key][v] if key in self.names else v
@@ -169,7 +187,7 @@ def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
     import numpy as np
 
     start = time.perf_counter()
-    check_dtype(grid)
+    act = check_dtype(grid).act.name
     nb, nc, nv = len(grid.batches), len(grid.contexts), len(grid.variants)
     names = {"model": tuple(m.name for m in grid.models), "gpu": tuple(h.name for h in grid.gpus),
              "kv_dtype": tuple(getattr(k, "name", k) for k in grid.kv_dtypes), "attention": tuple(grid.attentions)}
@@ -191,13 +209,14 @@ def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
                     off = (first + vi) * size + b0 * nc + c0
                     at = slice(off, off + shape[0] * shape[1])
                     weights, kv, workspace, total, free, dps, pps = figures(B, C, S_q, tpot[vi], ttft[vi])
+                    assert np.ndim(weights) == np.ndim(workspace) == 0, "one number per region"
                     regions["weights_bytes"][first + vi], regions["workspace_bytes"][first + vi] = weights, workspace
                     for key, value in (("kv_bytes", kv), ("memory_bytes", total), ("free_bytes", free),
                                        ("tpot_s", tpot[vi]), ("decode_tokens_per_s", dps), ("ttft_s", ttft[vi]),
                                        ("prefill_tokens_per_s", pps)):
                         points[key][at].reshape(shape)[...] = value
                     np.greater_equal(points["free_bytes"][at], 0, out=points["fits"][at])
-    return Sweep(grid, names, points, regions, time.perf_counter() - start)
+    return Sweep(grid, names, points, regions, time.perf_counter() - start, act)
 
 
 def _blocks(nb: int, nc: int, points: int):
@@ -228,7 +247,7 @@ _PLANS: dict[tuple, tuple[Model, Hardware, _Plan]] = {}
 
 
 def _plan(m: Model, hw: Hardware, resolved: list[Resolved]) -> _Plan:
-    key = (id(m), id(hw), tuple((r.structure, r.chunk, r.memory_utilization) for r in resolved))
+    key = (id(m), id(hw), tuple((r.structure, r.chunk, r.memory_utilization, r.prefix) for r in resolved))
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is m and hit[1] is hw:
         return hit[2]
@@ -265,13 +284,13 @@ def fused_times(forms: Sequence[PhaseForm], hw: Hardware) -> tuple[Any, int]:
                 assigns.append((var, e.substitute({s: Sym(rename[s]) for s in names if s in rename})))
                 deps[var] = frozenset().union(*(deps.get(rename.get(s, s), (s,)) for s in names))
             rename[name] = var
-        terms: Counter = Counter()
+        terms: Counter = Counter()  # an op's time (a name, or a number) -> its instances per pass
         for i, o in enumerate(form.ops):
             t = outputs[PER_OP * i + PER_OP - 1]
             if isinstance(t, Sym):
-                terms[(o.count, rename.get(t.name, t.name))] += 1
+                terms[rename.get(t.name, t.name)] += o.count
             elif t.value:
-                terms[(o.count, t.value)] += 1
+                terms[t.value] += o.count
         per_form.append(terms)
     common = per_form[0]
     for terms in per_form[1:]:
@@ -291,13 +310,12 @@ def _axes(symbols) -> int:
 
 
 def _total(terms: Counter, deps: dict, sums: list, name: str, start: Expr | None = None) -> Expr:
-    """Σ count x t (times multiplicity), summed by count and by shape, smallest shapes first:
-    each group a definition of its own so that it is added at its own shape."""
+    """Σ count x t, grouped by count and by shape, smallest shapes first: each group a definition
+    of its own, so that it is added at its own shape."""
     groups: dict[tuple[int, int], list[Expr]] = {}
-    for (count, t), times in terms.items():
+    for t, count in terms.items():
         shape = _axes(deps.get(t, ())) if isinstance(t, str) else 0
-        term = Sym(t) if isinstance(t, str) else Const(t)
-        groups.setdefault((shape, count), []).append(mul(times, term))
+        groups.setdefault((shape, count), []).append(Sym(t) if isinstance(t, str) else Const(t))
     parts: list[tuple[int, Expr]] = []
     for j, ((shape, count), ts) in enumerate(sorted(groups.items(), key=lambda g: g[0])):
         var = f"{name}_{j}"
@@ -363,11 +381,12 @@ def point_terms(result: Sweep, i: int = 0) -> list[Term]:
     out = []
     for column, key in FIGURES.items():
         t = terms[key]
-        expr, bindings = t.expr, dict(t.bindings)
+        expr, bindings, notes = t.expr, dict(t.bindings), [t.note]
         for name in [n for n in bindings if n in inline]:
             expr = expr.substitute({name: inline[name].expr})
             del bindings[name]
             bindings.update(inline[name].bindings)
-        (term,) = evaluate_figures([figure(f"points[{i}].{column}", expr, t.unit, t.note)], bindings)
+            notes.append(f"{name}: {inline[name].note}")
+        (term,) = evaluate_figures([figure(f"points[{i}].{column}", expr, t.unit, "; ".join(notes))], bindings)
         out.append(term)
     return out

@@ -8,14 +8,33 @@ import sys
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperCommand
+from typer.core import TyperCommand, TyperGroup
 
 from rooflint.errors import RooflintError
 from rooflint.report.model import Report
 from rooflint.report.output import write_atomic
 from rooflint.report.render import render
 
-app = typer.Typer(add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
+def _as_given(param: Any) -> Any:
+    """Give a typer 0.29 parameter a coercion that keeps its value as typed (see Command)."""
+    if param is not None and getattr(param, "_runtime_param", 0) is None:
+        param._runtime_param = _AsGiven(param.multiple or param.nargs == -1)
+    return param
+
+
+class Group(TyperGroup):
+    """The app's group: its own options (--debug, --help) kept as given, like the commands'."""
+
+    def __init__(self, *args: Any, **kwargs: Any):
+        super().__init__(*args, **kwargs)
+        for p in self.params:
+            _as_given(p)
+
+    def get_help_option(self, ctx: Any) -> Any:
+        return _as_given(super().get_help_option(ctx))
+
+
+app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
                   help="Where the time and the memory of LLM inference go: roofline analysis of "
                        "prefill and decode, attention and KV cache, checked against real kernels.")
 _state = {"debug": False}
@@ -54,10 +73,6 @@ class Command(TyperCommand):
         return _as_given(super().get_help_option(ctx))
 
 
-def _as_given(param: Any) -> Any:
-    if param is not None and getattr(param, "_runtime_param", 0) is None:
-        param._runtime_param = _AsGiven(param.multiple or param.nargs == -1)
-    return param
 
 
 def command(**kwargs: Any):

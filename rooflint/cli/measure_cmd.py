@@ -13,6 +13,7 @@ from rooflint.cli.app import command, emit, note
 from rooflint.compare.profile import calibrate_run, datasheet_profile, profile_yaml
 from rooflint.errors import SpecError
 from rooflint.measure import session
+from rooflint.measure.backends import BACKENDS
 from rooflint.report.measure_view import measure_report
 from rooflint.report.output import write_atomic
 
@@ -21,16 +22,17 @@ DEVICES = ("auto", "cpu", "cuda")
 
 Suite = Annotated[Optional[str], typer.Option("--suite", metavar="quick|full", show_default="quick",
                                               help="quick (a minute on a CPU) or full (wider sweeps).")]
-Backend = Annotated[Optional[str], typer.Option("--backend", metavar="all|" + p.NAMES, show_default="all",
+Backend = Annotated[Optional[str], typer.Option("--backend", metavar="all|NAMES", show_default="all",
                                                 help="all, or a comma list of numpy, torch, cupy.")]
 Device = Annotated[Optional[str], typer.Option("--device", metavar="auto|cpu|cuda", show_default="auto",
                                                help="cpu, cuda, or auto (cuda when torch or CuPy sees one).")]
 TimeBudget = Annotated[Optional[str], typer.Option("--time-budget", metavar=p.TIME, show_default="none",
                                                    help="Stop starting kernels after this long, e.g. 60 or '2 min'.")]
-SaveProfile = Annotated[Optional[str], typer.Option("--save-profile", metavar="FILE",
-                                                    help="Write the calibrated hardware YAML here (use it with --gpu FILE).")]
+SaveProfile = Annotated[Optional[str], typer.Option("--save-profile", metavar="FILE", help="Write the calibrated "
+                                                    "hardware YAML here (use it with --gpu FILE).")]
 Gpu = Annotated[Optional[str], typer.Option("--gpu", "-g", metavar="GPU", show_default="detected from the device name",
-                                            help="Datasheet profile to compare with: a built-in name or a hardware YAML.")]
+                                            help="Datasheet profile to compare with: a built-in name or a hardware "
+                                                 "YAML.")]
 Load = Annotated[Optional[str], typer.Option("--load", metavar="FILE",
                                              help="Compare a run saved with -f json instead of measuring.")]
 
@@ -41,14 +43,16 @@ def measure(suite: Suite = None, backend: Backend = None, device: Device = None,
             output: o.Output = None, explain: o.Explain = False) -> None:
     """Time real kernels, fit the empirical roofline, and compare every prediction with it."""
     form = o.fmt(fmt)
+    which = p.choice(suite, SUITES, "--suite") or "quick"
+    names = p.choices(backend, ("all", *BACKENDS), "--backend") if backend else ["all"]
+    names = ["all"] if "all" in names else list(dict.fromkeys(names))
+    budget = p.seconds(time_budget, "--time-budget")
+    wanted = p.choice(device, DEVICES, "--device") or "auto"
     if load:
         run = session.load_run(load)
     else:
-        which = p.choice(suite, SUITES, "--suite") or "quick"
-        names = p.names(backend, "--backend") if backend else ["all"]
-        budget = p.seconds(time_budget, "--time-budget")
-        dev = session.resolve_device(p.choice(device, DEVICES, "--device") or "auto")
-        backends, missing = session.build_backends([n.lower() for n in names], dev)
+        dev = session.resolve_device(wanted)
+        backends, missing = session.build_backends(names, dev)
         for line in missing:
             note(f"note: {line}; going on without it")
         note(f"measuring the {which} suite on {dev} with {', '.join(b.name for b in backends)}"

@@ -55,8 +55,8 @@ def _get(raw: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
 def _llama_like(raw: Mapping[str, Any], family: str) -> dict[str, Any]:
     heads = raw.get("num_attention_heads")
     window = raw.get("sliding_window")
-    if family == "qwen2" and not raw.get("use_sliding_window", False):
-        window = None  # Qwen2 configs carry a window but switch it off
+    if family in ("qwen2", "qwen3") and not raw.get("use_sliding_window", False):
+        window = None  # Qwen2/Qwen3 configs carry a window and switch it off (HF: sliding_window=None then)
     if family == "mistral" and "sliding_window" not in raw:
         window = 4096  # MistralConfig's default
     return {
@@ -78,8 +78,20 @@ def _llama_like(raw: Mapping[str, Any], family: str) -> dict[str, Any]:
         "mlp_bias": bool(raw.get("mlp_bias", False)),
         "qk_norm": family in ("qwen3", "gemma3"),
         "sliding_window": window,
-        "layer_types": _layer_types(raw, window),
+        "layer_types": _layer_types(raw, window) or _qwen_layers(raw, family, window),
     }
+
+
+def _qwen_layers(raw: Mapping[str, Any], family: str, window: Any) -> tuple[str, ...]:
+    """Qwen2/Qwen3 with use_sliding_window: layers from max_window_layers on slide (HF's default
+    layer_types), the ones before attend fully."""
+    layers = raw.get("num_hidden_layers")
+    if family not in ("qwen2", "qwen3") or not window or not isinstance(layers, int):
+        return ()
+    first = raw.get("max_window_layers", 0)
+    if not isinstance(first, int) or isinstance(first, bool):
+        raise SpecError("config", "max_window_layers", f"expected a whole number, got {first!r}")
+    return tuple("sliding_attention" if i >= first else "full_attention" for i in range(layers))
 
 
 def _layer_types(raw: Mapping[str, Any], window: Any) -> tuple[str, ...]:
