@@ -19,7 +19,7 @@ import math
 from dataclasses import dataclass, replace
 
 from rooflint.analysis import kv_cache
-from rooflint.analysis.expr import Sym, add, floor, sym
+from rooflint.analysis.expr import Sym, add, emax, floor, sym
 from rooflint.analysis.inference import Analysis, analyze, model_form
 from rooflint.analysis.series import StepSum, sum_ops
 from rooflint.analysis.terms import Term, evaluate_figures, figure
@@ -99,11 +99,11 @@ def _context_limit(m: Model, r: Resolved, budget: float) -> Term | None:
             return None
         fixed = add(*(sym(name(g, "L")) * sym(name(g, "W")) for g in capped)) if capped else 0
         slope = add(*(sym(name(g, "L")) for g in growing))
-        expr = floor((sym("budget") / (sym("B") * sym("e_b")) - fixed) / slope)
+        expr = emax(0, floor((sym("budget") / (sym("B") * sym("e_b")) - fixed) / slope))
         (t,) = evaluate_figures([figure("plan.max_context", expr, "count",
                                         "largest C with B * e_b * sum over layers of min(C, W) <= budget")], values)
         if upper is None or t.value < upper:
-            return replace(t, value=max(0, t.value))
+            return t
     return None
 
 
@@ -114,13 +114,11 @@ def plan(m: Model, hw: Hardware, workload: Workload | None = None, tp: int = 1) 
     terms = dict(a.terms)
     plan_figs = [figure("plan.kv_budget_bytes", sym("usable_bytes") - sym("weights_bytes") - sym("workspace_bytes"),
                         "bytes", "what the KV cache may use"),
-                 figure("plan.max_batch", floor(sym("kv_budget_bytes") / sym("kv_cache_bytes_per_sequence")), "count",
-                        "sequences of the context that fit the budget")]
+                 figure("plan.max_batch", emax(0, floor(sym("kv_budget_bytes") / sym("kv_cache_bytes_per_sequence"))),
+                        "count", "sequences of the context that fit the budget (0: not even one)")]
     values = {k.rsplit(".", 1)[-1]: t.value for k, t in terms.items()}
     for t in evaluate_figures(plan_figs, values):
         terms[t.key] = t
-    if terms["plan.max_batch"].value < 0:
-        terms["plan.max_batch"] = replace(terms["plan.max_batch"], value=0, note="the weights alone exceed the budget")
     limit = _context_limit(part, r, terms["plan.kv_budget_bytes"].value)
     if limit is not None:
         terms[limit.key] = limit
@@ -130,7 +128,7 @@ def plan(m: Model, hw: Hardware, workload: Workload | None = None, tp: int = 1) 
     full = P // chunk
     j = Sym("j")
     chunks = sum_ops(form.prefill, hw, r.batch, "chunks", "j", 0, full - 1,
-                     {"S_q": chunk, "C": prefix + (j + 1) * chunk}, "plan.chunks")
+                     {"S_q": chunk, "C": prefix + (j + 1) * chunk}, "plan.prefill_chunks")
     rest = P - full * chunk
     last = analyze(part, hw, replace(r.workload, prompt=rest, prefix=prefix + full * chunk, context=r.context)) \
         if rest else None

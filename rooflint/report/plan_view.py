@@ -55,7 +55,11 @@ def plan_report(p: Plan) -> Report:
                  "max_context": p.max_context, "ttft_s": p.ttft_s, "tpot_s": p.tpot_s,
                  "decode_tokens_per_s": t["plan.decode_tokens_per_s"].value, "chunks": p.chunk_count,
                  "allreduce_chunk_s": t["plan.allreduce_chunk_s"].value,
-                 "allreduce_decode_s": t["plan.allreduce_decode_s"].value},
+                 "allreduce_decode_s": t["plan.allreduce_decode_s"].value,
+                 "prefill_chunks": {"first": 0, "last": p.chunks.hi, "time_s": p.chunks.time_s,
+                                    "ops": {o.name: {"count": o.count, "flops": o.flops, "bytes_read": o.bytes_read,
+                                                     "bytes_written": o.bytes_written, "time_s": o.time_s}
+                                            for o in p.chunks.ops}}},
         "kv_cache_bytes_per_sequence": a.kv_bytes_per_sequence,
     }
 
