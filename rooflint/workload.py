@@ -22,7 +22,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rooflint.dtypes import DType, default_group_size, dtype as lookup, element_bytes
+from rooflint.dtypes import DType, default_group_size, element_bytes
+from rooflint.dtypes import dtype as lookup
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 

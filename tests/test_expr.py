@@ -6,9 +6,12 @@ from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
-from rooflint.analysis.expr import ceil, compile_function, emax, emin, floor, floor_sum, floor_sum_value, sym
+from rooflint.analysis.codegen import compile_function
+from rooflint.analysis.expr import ceil, emax, emin, floor, floor_sum, sym
+from rooflint.analysis.floor_sum import floor_sum_value
 
 a, b, c, n = sym("a b c n")
 

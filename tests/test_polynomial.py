@@ -2,12 +2,14 @@
 the expression at every point, and its closed-form sum equal to the step-by-step sum."""
 
 import random
+from fractions import Fraction
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rooflint.analysis.expr import ceil, emax, emin, floor, floor_sum, sym
-from rooflint.analysis.polynomial import Series, positive, quasi_polynomial, runs, sign_runs
-from fractions import Fraction
+from rooflint.analysis.polynomial import Series, quasi_polynomial
+from rooflint.analysis.quasi import positive, runs, sign_runs
 
 n, c, w = sym("n c w")
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from rooflint.analysis.expr import Const, Expr, Sym, add, compile_function, mul
+from rooflint.analysis.codegen import compile_function
+from rooflint.analysis.expr import Const, Expr, Sym, add, mul
 from rooflint.analysis.layers import PhaseForm
 from rooflint.analysis.roofline import hardware_terms, time_expr
 from rooflint.specs import Hardware

@@ -3,7 +3,7 @@
 ``2 * T * D * H_q * d`` built from `Sym` objects is an expression tree. It renders with the
 parentheses its structure needs (``a / (b * c)``, ``a - (b + c)``), lists its symbols, binds
 some of them to numbers (folding constants: ``bind`` turns ``2*T*D`` with D = 4096 into
-``8192*T``), evaluates over Python numbers or numpy arrays through code compiled once, and (in
+``8192*T``), evaluates over Python numbers or numpy arrays (compiled once to Python by `codegen`), and (in
 `polynomial`) gives its exact piecewise quasi-polynomial form in one symbol.
 
 Operators: + - * / ** (an integer power or a symbolic exponent), min, max, ceil, floor and
@@ -14,10 +14,13 @@ to integer floor division, constants fold as ints or Fractions.
 
 from __future__ import annotations
 
+import functools
 import math
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Union
+
+from rooflint.analysis.floor_sum import floor_sum_array, floor_sum_value
 
 Number = Union[int, float, Fraction]
 
@@ -31,38 +34,18 @@ class Expr:
     __slots__ = ()
     prec = _ATOM
 
-    def __add__(self, other: Any) -> Expr:
-        return add(self, other)
-
-    def __radd__(self, other: Any) -> Expr:
-        return add(other, self)
-
-    def __sub__(self, other: Any) -> Expr:
-        return add(self, neg(wrap(other)))
-
-    def __rsub__(self, other: Any) -> Expr:
-        return add(other, neg(self))
-
-    def __mul__(self, other: Any) -> Expr:
-        return mul(self, other)
-
-    def __rmul__(self, other: Any) -> Expr:
-        return mul(other, self)
-
-    def __truediv__(self, other: Any) -> Expr:
-        return div(self, other)
-
-    def __rtruediv__(self, other: Any) -> Expr:
-        return div(other, self)
-
-    def __pow__(self, other: Any) -> Expr:
-        return power(self, other)
-
-    def __rpow__(self, other: Any) -> Expr:
-        return power(other, self)
-
-    def __neg__(self) -> Expr:
-        return neg(self)
+    # Python's operators build nodes; numbers on either side become constants.
+    __add__ = lambda self, o: add(self, o)  # noqa: E731
+    __radd__ = lambda self, o: add(o, self)  # noqa: E731
+    __sub__ = lambda self, o: add(self, neg(wrap(o)))  # noqa: E731
+    __rsub__ = lambda self, o: add(o, neg(self))  # noqa: E731
+    __mul__ = lambda self, o: mul(self, o)  # noqa: E731
+    __rmul__ = lambda self, o: mul(o, self)  # noqa: E731
+    __truediv__ = lambda self, o: div(self, o)  # noqa: E731
+    __rtruediv__ = lambda self, o: div(o, self)  # noqa: E731
+    __pow__ = lambda self, o: power(self, o)  # noqa: E731
+    __rpow__ = lambda self, o: power(o, self)  # noqa: E731
+    __neg__ = lambda self: neg(self)  # noqa: E731
 
     # --- what a node is made of (each subclass says) ---
     def children(self) -> tuple[Expr, ...]:
@@ -96,18 +79,12 @@ class Expr:
     bind = substitute
 
     def evaluate(self, values: Mapping[str, Any]) -> Any:
-        """The value for these symbol values (numbers, or numpy arrays that broadcast)."""
-        names = self.symbols()
-        missing = [n for n in names if n not in values]
+        """The value for these symbol values (numbers, or numpy arrays that broadcast). An
+        interpreter for one-off values; codegen.compile_function for the hot paths."""
+        missing = [n for n in self.symbols() if n not in values]
         if missing:
             raise KeyError(f"no value for {', '.join(missing)} in {self}")
-        numpy = any(hasattr(values[n], "shape") for n in names)
-        fn = compile_function([self], names, numpy=numpy)
-        return fn(*(values[n] for n in names))[0]
-
-    @property
-    def is_const(self) -> bool:
-        return isinstance(self, Const)
+        return _interpret(self, values)
 
 
 class Const(Expr):
@@ -133,86 +110,63 @@ class Sym(Expr):
         self.name = name
 
 
-class Add(Expr):
+class _Node(Expr):
+    """An operator over its arguments; `build` makes the node again from new ones (folding)."""
+
     __slots__ = ("args",)
+
+    def __init__(self, *args: Expr):
+        self.args = args
+
+    def children(self) -> tuple[Expr, ...]:
+        return self.args
+
+    def rebuild(self, children: Sequence[Expr]) -> Expr:
+        return type(self).build(*children)
+
+
+class Add(_Node):
+    __slots__ = ()
     prec = _ADD
-
-    def __init__(self, args: tuple[Expr, ...]):
-        self.args = args
-
-    def children(self) -> tuple[Expr, ...]:
-        return self.args
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return add(*children)
+    build = staticmethod(lambda *a: add(*a))
 
 
-class Mul(Expr):
-    __slots__ = ("args",)
+class Mul(_Node):
+    __slots__ = ()
     prec = _MUL
-
-    def __init__(self, args: tuple[Expr, ...]):
-        self.args = args
-
-    def children(self) -> tuple[Expr, ...]:
-        return self.args
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return mul(*children)
+    build = staticmethod(lambda *a: mul(*a))
 
 
-class Div(Expr):
-    __slots__ = ("num", "den")
+class Div(_Node):
+    __slots__ = ()
     prec = _MUL
-
-    def __init__(self, num: Expr, den: Expr):
-        self.num, self.den = num, den
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.num, self.den)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return div(*children)
+    build = staticmethod(lambda a, b: div(a, b))
+    num = property(lambda self: self.args[0])
+    den = property(lambda self: self.args[1])
 
 
-class Neg(Expr):
-    __slots__ = ("arg",)
+class Neg(_Node):
+    __slots__ = ()
     prec = _NEG
-
-    def __init__(self, arg: Expr):
-        self.arg = arg
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.arg,)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return neg(children[0])
+    build = staticmethod(lambda a: neg(a))
+    arg = property(lambda self: self.args[0])
 
 
-class Pow(Expr):
-    __slots__ = ("base", "exp")
+class Pow(_Node):
+    __slots__ = ()
     prec = _POW
-
-    def __init__(self, base: Expr, exp: Expr):
-        self.base, self.exp = base, exp
-
-    def children(self) -> tuple[Expr, ...]:
-        return (self.base, self.exp)
-
-    def rebuild(self, children: Sequence[Expr]) -> Expr:
-        return power(*children)
+    build = staticmethod(lambda a, b: power(a, b))
+    base = property(lambda self: self.args[0])
+    exp = property(lambda self: self.args[1])
 
 
-class Call(Expr):
+class Call(_Node):
     """min, max, ceil, floor or floor_sum of its arguments."""
 
-    __slots__ = ("fn", "args")
+    __slots__ = ("fn",)
 
     def __init__(self, fn: str, args: tuple[Expr, ...]):
         self.fn, self.args = fn, args
-
-    def children(self) -> tuple[Expr, ...]:
-        return self.args
 
     def rebuild(self, children: Sequence[Expr]) -> Expr:
         return _FUNCTIONS[self.fn](*children)
@@ -256,7 +210,7 @@ def add(*terms: Any) -> Expr:
         return Const(_normal(total))
     if total != 0:
         flat.insert(where, Const(_normal(total)))
-    return flat[0] if len(flat) == 1 else Add(tuple(flat))
+    return flat[0] if len(flat) == 1 else Add(*flat)
 
 
 def mul(*factors: Any) -> Expr:
@@ -275,10 +229,10 @@ def mul(*factors: Any) -> Expr:
     if coeff == 0 or not flat:
         return Const(coeff)
     if coeff == -1:
-        return Neg(flat[0] if len(flat) == 1 else Mul(tuple(flat)))
+        return Neg(flat[0] if len(flat) == 1 else Mul(*flat))
     if coeff != 1:
         flat.insert(0, Const(coeff))
-    return flat[0] if len(flat) == 1 else Mul(tuple(flat))
+    return flat[0] if len(flat) == 1 else Mul(*flat)
 
 
 def neg(x: Any) -> Expr:
@@ -379,51 +333,6 @@ _FUNCTIONS: dict[str, Callable[..., Expr]] = {"min": emin, "max": emax, "ceil": 
                                                "floor_sum": floor_sum}
 
 
-def floor_sum_value(n: int, m: int, a: int, b: int) -> int:
-    """sum_{j=0}^{n-1} floor((a*j + b) / m) in O(log m) steps (the Euclid-like reduction of
-    AtCoder Library's floor_sum), exact for whole numbers."""
-    if n <= 0:
-        return 0
-    total = 0
-    while True:
-        if a >= m:
-            total += (n - 1) * n // 2 * (a // m)
-            a %= m
-        if b >= m:
-            total += n * (b // m)
-            b %= m
-        y_max = a * n + b
-        if y_max < m:
-            return total
-        n, b = divmod(y_max, m)
-        m, a = a, m
-
-
-def floor_sum_array(n, m, a, b):
-    """floor_sum over numpy arrays (broadcast), the same reduction with masks."""
-    import numpy as np
-
-    n, m, a, b = (np.asarray(x, dtype=np.int64) for x in np.broadcast_arrays(n, m, a, b))
-    n, m, a, b = n.copy(), m.copy(), a.copy(), b.copy()
-    total = np.zeros(n.shape, dtype=np.int64)
-    active = n > 0
-    while active.any():
-        big_a = active & (a >= m)
-        total[big_a] += (n[big_a] - 1) * n[big_a] // 2 * (a[big_a] // m[big_a])
-        a[big_a] %= m[big_a]
-        big_b = active & (b >= m)
-        total[big_b] += n[big_b] * (b[big_b] // m[big_b])
-        b[big_b] %= m[big_b]
-        y_max = a * n + b
-        active &= y_max >= m
-        if not active.any():
-            break
-        idx = active
-        n[idx], b[idx] = y_max[idx] // m[idx], y_max[idx] % m[idx]
-        m[idx], a[idx] = a[idx], m[idx].copy()
-    return total
-
-
 # ------------------------------------------------------------------ traversal
 
 def _collect(e: Expr, seen: dict[str, None]) -> None:
@@ -511,74 +420,31 @@ def _render_child(e: Expr, parent: int, values: Mapping[str, Number]) -> str:
     prec = e.prec
     if isinstance(e, Sym) and e.name in values:
         v = values[e.name]
-        prec = _NEG if v < 0 else (_MUL - 1 if isinstance(v, Fraction) and v.denominator != 1 else _ATOM)
+        prec = _ADD if v < 0 else (_MUL - 1 if isinstance(v, Fraction) and v.denominator != 1 else _ATOM)
     return f"({text})" if prec < parent else text
 
 
-# ------------------------------------------------------------------ compiling to Python
-
-def _code(e: Expr, names: Mapping[str, str]) -> str:
+def _interpret(e: Expr, values: Mapping[str, Any]) -> Any:
     if isinstance(e, Const):
-        v = e.value
-        if isinstance(v, Fraction):
-            return f"({v.numerator}/{v.denominator})"
-        return f"({v!r})" if v < 0 else repr(v)
+        return float(e.value) if isinstance(e.value, Fraction) else e.value
     if isinstance(e, Sym):
-        return names.get(e.name, e.name)
-    if isinstance(e, Add):
-        return "(" + " + ".join(_code(a, names) for a in e.args) + ")"
-    if isinstance(e, Mul):
-        return "(" + "*".join(_code(a, names) for a in e.args) + ")"
-    if isinstance(e, Div):
-        return f"({_code(e.num, names)}/{_code(e.den, names)})"
-    if isinstance(e, Neg):
-        return f"(-{_code(e.arg, names)})"
-    if isinstance(e, Pow):
-        return f"({_code(e.base, names)}**{_code(e.exp, names)})"
+        return values[e.name]
+    if isinstance(e, Call) and e.fn in ("ceil", "floor") and isinstance(e.args[0], Div):
+        num, den = (_interpret(c, values) for c in e.args[0].args)  # whole quotients: exact integer division
+        return -((-num) // den) if e.fn == "ceil" else num // den
+    args = [_interpret(c, values) for c in e.children()]
+    arrays = any(hasattr(x, "shape") for x in args)
+    if isinstance(e, Call) and arrays:
+        import numpy as np  # only when the values are arrays already
+
+        fn = {"min": np.minimum, "max": np.maximum, "ceil": np.ceil, "floor": np.floor}.get(e.fn)
+        if fn is None:
+            return floor_sum_array(*args)
+        return functools.reduce(fn, args) if e.fn in ("min", "max") else fn(args[0])
     if isinstance(e, Call):
-        if e.fn in ("ceil", "floor") and isinstance(e.args[0], Div):
-            num, den = _code(e.args[0].num, names), _code(e.args[0].den, names)
-            # exact for whole numbers of any size; float floor division for arrays of floats
-            return f"(-((-{num})//{den}))" if e.fn == "ceil" else f"({num}//{den})"
-        args = ", ".join(_code(a, names) for a in e.args)
-        return f"_{e.fn}({args})"
-    raise TypeError(type(e).__name__)
+        fn = {"min": min, "max": max, "ceil": math.ceil, "floor": math.floor}.get(e.fn)
+        return floor_sum_value(*map(int, args)) if fn is None else fn(*args)
+    return functools.reduce(_OPERATIONS[type(e)], args) if len(args) > 1 else -args[0]
 
 
-def _np_extremum(fn):
-    def apply(*args):
-        out = args[0]
-        for a in args[1:]:
-            out = fn(out, a)
-        return out
-    return apply
-
-
-def _namespace(numpy: bool) -> dict[str, Any]:
-    if not numpy:
-        return {"_min": min, "_max": max, "_ceil": math.ceil, "_floor": math.floor,
-                "_floor_sum": lambda n, m, a, b: floor_sum_value(int(n), int(m), int(a), int(b))}
-    import numpy as np
-
-    return {"_min": _np_extremum(np.minimum), "_max": _np_extremum(np.maximum), "_ceil": np.ceil,
-            "_floor": np.floor, "_floor_sum": floor_sum_array}
-
-
-_COMPILED: dict[tuple[str, bool], Callable[..., tuple]] = {}
-
-
-def compile_function(outputs: Sequence[Expr], args: Sequence[str],
-                     defs: Sequence[tuple[str, Expr]] = (), *, numpy: bool = False) -> Callable[..., tuple]:
-    """A Python function of `args` returning the tuple of `outputs`, after the assignments
-    `defs` (name = expression, in order). Compiled once per distinct source text."""
-    lines = [f"def _f({', '.join(args)}):"]
-    lines += [f"    {name} = {_code(e, {})}" for name, e in defs]
-    lines.append(f"    return ({''.join(_code(o, {}) + ', ' for o in outputs)})")
-    source = "\n".join(lines)
-    key = (source, numpy)
-    fn = _COMPILED.get(key)
-    if fn is None:
-        scope = dict(_namespace(numpy))
-        exec(compile(source, "<rooflint expression>", "exec"), scope)  # noqa: S102 - our own generated code
-        fn = _COMPILED[key] = scope["_f"]
-    return fn
+_OPERATIONS = {Add: lambda x, y: x + y, Mul: lambda x, y: x * y, Div: lambda x, y: x / y, Pow: lambda x, y: x ** y}

@@ -29,7 +29,18 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from rooflint.analysis.attention import SOFTMAX_FLOP_PER_ELEMENT, B, H_kv, H_q, S_kv, S_q, b_a, b_k, d, d_v
+from rooflint.analysis.attention import (
+    SOFTMAX_FLOP_PER_ELEMENT,
+    B,
+    H_kv,
+    H_q,
+    S_kv,
+    S_q,
+    b_a,
+    b_k,
+    d,
+    d_v,
+)
 from rooflint.analysis.expr import Expr, ceil, emax, emin, floor, floor_sum, sym
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY

@@ -17,8 +17,24 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from rooflint.analysis import mla, moe
-from rooflint.analysis.blocks import (D, F, H_kv, H_q, Kernels, T, V, b_a, b_h, core_attention, d, linear, mlp,
-                                      norm, residual, rope)
+from rooflint.analysis.blocks import (
+    D,
+    F,
+    H_kv,
+    H_q,
+    Kernels,
+    T,
+    V,
+    b_a,
+    b_h,
+    core_attention,
+    d,
+    linear,
+    mlp,
+    norm,
+    residual,
+    rope,
+)
 from rooflint.analysis.expr import Expr, sym
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, MEMORY, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY

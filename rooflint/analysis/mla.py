@@ -12,7 +12,16 @@ by all heads (qk_rope_head_dim d_r). Two ways to run it:
 
 from __future__ import annotations
 
-from rooflint.analysis.blocks import Kernels, T, b_a, b_w, core_attention, linear, norm, rope
+from rooflint.analysis.blocks import (
+    Kernels,
+    T,
+    b_a,
+    b_w,
+    core_attention,
+    linear,
+    norm,
+    rope,
+)
 from rooflint.analysis.expr import sym
 from rooflint.analysis.ops import MATMUL, MEMORY, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 
-from rooflint.analysis.expr import Const, Expr, Sym, compile_function, wrap
+from rooflint.analysis.codegen import compile_function
+from rooflint.analysis.expr import Const, Expr, Sym, wrap
 
 MATMUL, ELEMENTWISE, MEMORY = "matmul", "elementwise", "memory"
 ONE = Const(1)

@@ -30,8 +30,15 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from rooflint.analysis.expr import Const, Expr, add, compile_function, emin, floor, sym
-from rooflint.analysis.kv_cache import WindowGroup, constants, elements_per_token_per_layer, kv_figures, window_groups
+from rooflint.analysis.codegen import compile_function
+from rooflint.analysis.expr import Const, Expr, add, emin, floor, sym
+from rooflint.analysis.kv_cache import (
+    WindowGroup,
+    constants,
+    elements_per_token_per_layer,
+    kv_figures,
+    window_groups,
+)
 from rooflint.analysis.terms import Term
 from rooflint.errors import SpecError
 from rooflint.specs import Model

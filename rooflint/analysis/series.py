@@ -14,7 +14,8 @@ from dataclasses import dataclass, field
 from rooflint.analysis.expr import Const, Expr, Sym, add, mul
 from rooflint.analysis.layers import PhaseForm
 from rooflint.analysis.ops import OpForm
-from rooflint.analysis.polynomial import Converter, QuasiPolynomial, Series, positive, runs
+from rooflint.analysis.polynomial import Converter, Series
+from rooflint.analysis.quasi import QuasiPolynomial, positive, runs
 from rooflint.analysis.roofline import COMPUTE, MEMORY, TIME, hardware_terms
 from rooflint.analysis.terms import Term
 from rooflint.specs import Hardware

@@ -23,11 +23,13 @@ import time
 from collections import Counter
 from collections.abc import Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from rooflint.analysis import memory
+from rooflint.analysis.codegen import compile_function
 from rooflint.analysis.evaluate import PER_OP, lower
-from rooflint.analysis.expr import Const, Expr, Sym, add, compile_function, mul
+from rooflint.analysis.expr import Const, Expr, Sym, add, mul
 from rooflint.analysis.inference import RATES, ModelForm, analyze, model_form
 from rooflint.analysis.layers import PhaseForm
 from rooflint.analysis.terms import Term, evaluate_figures, figure
@@ -268,15 +270,16 @@ def fused_times(forms: Sequence[PhaseForm], hw: Hardware) -> tuple[Any, int]:
     ops: the lowered expressions of every form, each distinct one computed once. Also how many
     of its arrays take the full (B, C) shape."""
     assigns: list[tuple[str, Expr]] = []
-    canonical: dict[tuple, str] = {}
+    canonical: dict[int, str] = {}
+    table: dict[tuple, int] = {}
     deps: dict[str, frozenset] = {}
     per_form: list[Counter] = []
     for form in forms:
         lowered, outputs = lower(form, hw)
         rename: dict[str, str] = {}  # this form's names -> the shared ones
-        memo: dict[int, tuple] = {}
+        memo: dict[int, int] = {}
         for name, e in lowered:
-            k = _key(e, rename, memo)
+            k = _key(e, rename, memo, table)
             var = canonical.get(k)
             if var is None:
                 var = canonical[k] = f"_e{len(canonical)}"
@@ -331,41 +334,35 @@ def _total(terms: Counter, deps: dict, sums: list, name: str, start: Expr | None
     return Sym(name)
 
 
-def _key(e: Expr, rename: dict[str, str], memo: dict[int, tuple]) -> tuple:
-    """A node's structure with the names of earlier definitions made shared; constants keep
-    their type (an int and a float compute differently)."""
+def _key(e: Expr, rename: dict[str, str], memo: dict[int, int], table: dict[tuple, int]) -> int:
+    """A number for a node's structure (equal structures, equal numbers), the names of earlier
+    definitions made shared; constants keep their type (an int and a float compute differently)."""
     k = memo.get(id(e))
     if k is None:
         if isinstance(e, Const):
-            k = ("#", type(e.value).__name__, e.value)
+            shape: tuple = ("#", type(e.value).__name__, e.value)
         elif isinstance(e, Sym):
-            k = ("$", rename.get(e.name, e.name))
+            shape = ("$", rename.get(e.name, e.name))
         else:
-            k = (type(e).__name__, getattr(e, "fn", ""), *(_key(c, rename, memo) for c in e.children()))
-        memo[id(e)] = k
+            shape = (type(e).__name__, getattr(e, "fn", ""), *(_key(c, rename, memo, table) for c in e.children()))
+        k = memo[id(e)] = table.setdefault(shape, len(table))
     return k
 
 
 def _figures(form: ModelForm, r: Resolved, hw: Hardware):
     """(B, C, S_q, tpot_s, ttft_s) -> weights, KV cache, workspace, total, free bytes, decode and
     prefill tokens/s: the analyzer's figures (memory, the fits rule, the rates) over arrays."""
-    workspace = memory.workspace_term(form.prefill, r.chunk).value
-    values = {**form.constants, "workspace_bytes": workspace, "u": r.memory_utilization,
-              "capacity": hw.capacity_bytes}
-    defs: list[tuple[str, Expr]] = []
-    for f in (*form.figures, *memory.RULE, *RATES):
-        defs.append((f.symbol, f.expr.substitute(values)))
-    wanted = ["weights_bytes", "kv_cache_bytes", "workspace_bytes", "total_bytes", "free_bytes",
-              "decode_tokens_per_s", "prefill_tokens_per_s"]
-    needed = set(wanted)
-    kept = []
+    defs = [(f.symbol, f.expr.substitute(form.constants)) for f in (*form.figures, *memory.RULE, *RATES)]
+    wanted = ("weights_bytes", "kv_cache_bytes", "workspace_bytes", "total_bytes", "free_bytes",
+              "decode_tokens_per_s", "prefill_tokens_per_s")
+    needed, kept = set(wanted), []
     for name, e in reversed(defs):  # only what the outputs are made of
         if name in needed:
             kept.append((name, e))
             needed.update(e.symbols())
-    defs = kept[::-1]
-    outputs = [Const(workspace) if w == "workspace_bytes" else Sym(w) for w in wanted]
-    return compile_function(outputs, ("B", "C", "S_q", "tpot_s", "ttft_s"), defs, numpy=True)
+    args = ("workspace_bytes", "u", "capacity", "B", "C", "S_q", "tpot_s", "ttft_s")  # one source for every GPU
+    fn = compile_function([Sym(w) for w in wanted], args, kept[::-1], numpy=True)
+    return partial(fn, memory.workspace_term(form.prefill, r.chunk).value, r.memory_utilization, hw.capacity_bytes)
 
 
 # ------------------------------------------------------------------ one point, explained

@@ -12,7 +12,8 @@ from __future__ import annotations
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 
-from rooflint.analysis.expr import Expr, compile_function, wrap
+from rooflint.analysis.codegen import compile_function
+from rooflint.analysis.expr import Expr, wrap
 
 UNITS = ("bytes", "flops", "seconds", "per_second", "flop_per_s", "bytes_per_s", "count", "ratio", "fraction")
 

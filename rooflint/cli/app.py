@@ -15,6 +15,7 @@ from rooflint.report.model import Report
 from rooflint.report.output import write_atomic
 from rooflint.report.render import render
 
+
 def _as_given(param: Any) -> Any:
     """Give a typer 0.29 parameter a coercion that keeps its value as typed (see Command)."""
     if param is not None and getattr(param, "_runtime_param", 0) is None:

@@ -9,7 +9,12 @@ import typer
 from rooflint.cli import options as o
 from rooflint.cli.app import command, emit
 from rooflint.cli.params import overrides
-from rooflint.report.spec_views import hardware_list_report, hardware_show_report, model_list_report, model_show_report
+from rooflint.report.spec_views import (
+    hardware_list_report,
+    hardware_show_report,
+    model_list_report,
+    model_show_report,
+)
 from rooflint.specs.catalog import builtin_names, load_hardware, load_model
 
 

@@ -13,8 +13,14 @@ from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
 from rooflint.errors import SpecError
 from rooflint.report.output import write_atomic
-from rooflint.report.sweep_view import (require_pyarrow, sweep_csv, sweep_json, sweep_npz, sweep_parquet,
-                                        sweep_report)
+from rooflint.report.sweep_view import (
+    require_pyarrow,
+    sweep_csv,
+    sweep_json,
+    sweep_npz,
+    sweep_parquet,
+    sweep_report,
+)
 from rooflint.specs.catalog import load_hardware, load_model
 from rooflint.workload import ATTENTIONS
 

@@ -5,8 +5,16 @@ from __future__ import annotations
 from typing import Any
 
 from rooflint.analysis.inference import Analysis, PhaseResult
-from rooflint.report.common import (OP_COLUMNS, hardware_dict, model_dict, op_rows, phase_dict, phase_sections,
-                                    settings_dict, settings_section)
+from rooflint.report.common import (
+    OP_COLUMNS,
+    hardware_dict,
+    model_dict,
+    op_rows,
+    phase_dict,
+    phase_sections,
+    settings_dict,
+    settings_section,
+)
 from rooflint.report.model import Column, Report, Section, Table
 
 SCHEMA = "rooflint.analyze/2"

@@ -5,7 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from rooflint.analysis.generation import DECODE, RECOMPUTE, Generation, StepSum
-from rooflint.report.common import hardware_dict, model_dict, settings_dict, settings_section
+from rooflint.report.common import (
+    hardware_dict,
+    model_dict,
+    settings_dict,
+    settings_section,
+)
 from rooflint.report.model import Column, Report, Section, Table
 
 SCHEMA = "rooflint.generate/2"

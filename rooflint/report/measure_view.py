@@ -8,7 +8,14 @@ from typing import Any
 
 from rooflint.analysis.terms import Term
 from rooflint.compare.calibration import Calibration, StackTerms, calibration_terms
-from rooflint.compare.comparison import PROFILES, Comparison, RowTerms, compare, compare_terms, keyed
+from rooflint.compare.comparison import (
+    PROFILES,
+    Comparison,
+    RowTerms,
+    compare,
+    compare_terms,
+    keyed,
+)
 from rooflint.compare.groups import Row, attention_rows, generation_rows, summary_terms
 from rooflint.measure.result import Run
 from rooflint.report.model import Column, Report, Section, Table
@@ -25,12 +32,13 @@ def measure_report(run: Run, datasheet: Hardware | None, calibration: Calibratio
     calibrated = {b: calibration.hardware(datasheet, backend=b) for b in calibration.stacks} if calibration else {}
     rows = [compare(m, datasheet, calibrated.get(m.backend)) for m in run.measurements]
     grouped = [compare_terms(r) for r in rows]
+    row_dicts = [_row(r, g) for r, g in zip(rows, grouped)]
     env = run.environment
     device = env.get("device_name", "?")
     stacks, machine = calibration_terms(calibration, datasheet) if calibration else ({}, ())
     summary_t = summary_terms(rows, datasheet is not None)
     attention, generation = attention_rows(rows), generation_rows(rows)
-    tables = [_kernel_table(rows, grouped), *_attention_tables(attention), *_generation_tables(generation)]
+    tables = [_kernel_table(row_dicts), *_attention_tables(attention), *_generation_tables(generation)]
     if calibration:
         tables = _ceiling_tables(calibration, stacks, datasheet) + tables
     if run.skipped:
@@ -42,7 +50,7 @@ def measure_report(run: Run, datasheet: Hardware | None, calibration: Calibratio
     data = {"schema": SCHEMA, "run": run.to_dict(),
             "datasheet": datasheet.name if datasheet else None,
             "calibration": _calibration_dict(calibration, datasheet, stacks, machine) if calibration else None,
-            "comparisons": [_row(r, g) for r, g in zip(rows, grouped)],
+            "comparisons": row_dicts,
             "attention": [r.values for r in attention], "generation": [r.values for r in generation],
             "summary": {k: t.value if t else None for k, t in summary_t.items()}}
 
@@ -75,12 +83,24 @@ def _values(g: RowTerms) -> dict[str, float]:
 
 
 def _ops(r: Comparison, values: dict[str, float]) -> list[dict[str, Any]]:
-    """The kernel's ops on the reference profile: numbers, formulas and bindings (enough to recompute)."""
+    """The kernel's ops on the reference profile: numbers, formulas and bindings (enough to recompute),
+    and each one's time on the profiles."""
     return [{"name": o.name, "count": o.count, "kind": o.kind, "peak_key": o.peak_key, "flops": o.flops,
              "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "intensity": values[f"ops[{j}].intensity"],
-             "roof_s": values.get(f"ops[{j}].roof_s"), "formulas": o.formulas,
-             "defs": {n: str(e) for n, e in o.form.defs}, "symbols": dict(o.symbols), "note": o.note}
+             "roof_s": values.get(f"ops[{j}].roof_s"),
+             **{f"{p}_time_s": values.get(f"ops[{j}].{p}_time_s") for p in PROFILES},
+             "formulas": o.formulas, "defs": {n: str(e) for n, e in o.form.defs}, "symbols": dict(o.symbols),
+             "note": o.note}
             for j, o in enumerate(r.ops)]
+
+
+def _profile_time(values: dict[str, float], r: Comparison, profile: str, j: int) -> float:
+    """Op j's time on a profile: beside the reference's op of that name, else in the profile's list."""
+    own = values.get(f"{profile}_ops[{j}].time_s")
+    if own is not None:
+        return own
+    i = next(i for i, o in enumerate(r.ops) if o.name == r.placed[profile][j].op.name)
+    return values[f"ops[{i}].{profile}_time_s"]
 
 
 def _row(r: Comparison, g: RowTerms) -> dict[str, Any]:
@@ -99,16 +119,16 @@ def _row(r: Comparison, g: RowTerms) -> dict[str, Any]:
            "bounds_agree": None if r.bounds_agree is None else ("yes" if r.bounds_agree else "NO"),
            "check_error": m.check_error, "rotation_sets": m.rotation_sets, "peak_bytes": m.extra.get("peak_bytes"),
            "reference": r.reference, "ops": _ops(r, values)}
-    for name in PROFILES:
+    for name in PROFILES:  # each profile's ops as it shapes them (the reference's, unless its facts differ)
         row[f"{name}_ops"] = [{"name": t.op.name, "count": t.op.count, "flops": t.op.flops,
                                "bytes_read": t.op.bytes_read, "bytes_written": t.op.bytes_written,
-                               "symbols": dict(t.op.symbols), "time_s": values[f"{name}_ops[{j}].time_s"],
+                               "symbols": dict(t.op.symbols), "time_s": _profile_time(values, r, name, j),
                                "bound": t.bound}
                               for j, t in enumerate(r.placed[name])] if name in r.placed else None
     return row
 
 
-def _kernel_table(rows: list[Comparison], grouped: list[RowTerms]) -> Table:
+def _kernel_table(rows: list[dict[str, Any]]) -> Table:
     cols = (Column("backend", "backend"), Column("kernel", "kernel"), Column("variant", "variant"),
             Column("dtype", "dtype"), Column("size", "size"), Column("measured_s", "measured", "seconds"),
             Column("noise_rel_iqr", "noise", "percent"), Column("achieved_flop_per_s", "FLOP/s", "flop_per_s"),
@@ -117,9 +137,7 @@ def _kernel_table(rows: list[Comparison], grouped: list[RowTerms]) -> Table:
             Column("calibrated_s", "calibrated", "seconds"), Column("calibrated_error", "err", "percent"),
             Column("predicted_bound", "pred. bound"), Column("observed_bound", "obs. bound"),
             Column("bounds_agree", "agree"))
-    keys = [c.key for c in cols]
-    return Table("kernels: measured against predicted", cols,
-                 tuple({k: v for k, v in _row(r, g).items() if k in keys} for r, g in zip(rows, grouped)))
+    return Table("kernels: measured against predicted", cols, tuple(rows))
 
 
 def _value(terms: tuple[Term, ...], part: str) -> float | None:
@@ -212,7 +230,7 @@ def _calibration_dict(c: Calibration, datasheet: Hardware | None, stacks: dict[s
 
     machine_peaks = {t.key.rsplit(".", 1)[1]: t.value for t in machine if ".machine_peak_flop_per_s." in t.key}
     out = {"device_name": c.device_name, "date": c.date, "primary_backend": c.primary_backend,
-           "machine_bandwidth_bytes_per_s": next(t.value for t in machine if t.key.endswith(".machine_bandwidth_bytes_per_s")),
+           "machine_bandwidth_bytes_per_s": next(t.value for t in machine if t.key.endswith("_bandwidth_bytes_per_s")),
            "machine_peak_flop_per_s": machine_peaks, "backends": {}}
     for b, st in c.stacks.items():
         terms = stacks[b]
@@ -231,8 +249,8 @@ def _with_notes(title: str, terms, lines: tuple[str, ...] = ()) -> Section:
     return Section(title, tuple(terms), lines + notes)
 
 
-def _explanation(rows: list[Comparison], grouped: list[RowTerms], stacks: dict[str, StackTerms], machine: tuple[Term, ...],
-                 summary: dict[str, Term | None], attention: list[Row], generation: list[Row]) -> tuple[Section, ...]:
+def _explanation(rows: list[Comparison], grouped: list[RowTerms], stacks: dict[str, StackTerms],
+                 machine: tuple[Term, ...], summary: dict[str, Term | None], attention: list[Row], generation: list[Row]) -> tuple[Section, ...]:
     out = []
     for b, st in stacks.items():
         out += [_with_notes(f"calibration of {b}: memory bandwidth (the best copy)", st.bandwidth),

@@ -3,7 +3,12 @@
 from __future__ import annotations
 
 from rooflint.analysis.plan import Plan
-from rooflint.report.common import hardware_dict, model_dict, settings_dict, settings_section
+from rooflint.report.common import (
+    hardware_dict,
+    model_dict,
+    settings_dict,
+    settings_section,
+)
 from rooflint.report.model import Column, Report, Section, Table
 
 SCHEMA = "rooflint.plan/2"

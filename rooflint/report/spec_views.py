@@ -4,7 +4,11 @@ from __future__ import annotations
 
 from rooflint.analysis.kernels import ridge_terms
 from rooflint.analysis.kv_cache import kv_bytes_per_token
-from rooflint.analysis.params import parameter_breakdown, parameter_count, parameter_terms
+from rooflint.analysis.params import (
+    parameter_breakdown,
+    parameter_count,
+    parameter_terms,
+)
 from rooflint.report.common import hardware_dict, model_dict
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
