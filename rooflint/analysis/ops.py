@@ -14,6 +14,7 @@ from dataclasses import dataclass, field, replace
 
 from rooflint.analysis.codegen import compile_function
 from rooflint.analysis.expr import Const, Expr, Sym, wrap
+from rooflint.analysis.terms import Term
 
 MATMUL, ELEMENTWISE, MEMORY = "matmul", "elementwise", "memory"
 ONE = Const(1)
@@ -127,8 +128,6 @@ def evaluate_op(form: OpForm, values: Mapping[str, float]) -> Op:
 
 def intensity_term(o: Op, key: str, note: str = ""):
     """FLOP per byte moved: flops / (bytes_read + bytes_written)."""
-    from rooflint.analysis.terms import Term
-
     e = _FLOPS / (_READ + _WRITTEN)
     return Term(key, e, {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written},
                 o.intensity, "ratio", note)
@@ -136,8 +135,6 @@ def intensity_term(o: Op, key: str, note: str = ""):
 
 def op_terms(o: Op, prefix: str) -> list:
     """The op's derived symbols, FLOPs and bytes as terms keyed under `prefix` (its JSON place)."""
-    from rooflint.analysis.terms import Term
-
     env = dict(o.symbols)
     out = []
     for name, e in o.form.defs:

@@ -12,6 +12,7 @@ from dataclasses import dataclass
 
 from rooflint.analysis.expr import Expr, emax, sym
 from rooflint.analysis.ops import MATMUL, Op, intensity_term
+from rooflint.analysis.terms import Term
 from rooflint.specs import Hardware
 
 COMPUTE, MEMORY = "compute", "memory"
@@ -69,8 +70,6 @@ class Timed:
 def timed_terms(t: Timed, prefix: str) -> list:
     """The op's intensity and time as terms: the time is TIME with the parts a profile does not
     have (t0, F_half) folded away, as it was computed."""
-    from rooflint.analysis.terms import Term
-
     o = t.op
     values = {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "present": o.present,
               "peak": t.peak_flop_per_s, "BW": t.bandwidth_bytes_per_s, "t0": t.overhead_s, "F_half": t.half_flop}

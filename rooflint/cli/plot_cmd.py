@@ -14,6 +14,7 @@ from rooflint.compare.profile import calibrate_run
 from rooflint.errors import SpecError
 from rooflint.measure.session import load_run
 from rooflint.report.output import write_atomic
+from rooflint.report.plot import render_png_or_svg
 from rooflint.specs.catalog import load_hardware, load_model
 from rooflint.workload import DEFAULT_GPU
 
@@ -32,9 +33,7 @@ def plot(model: o.ModelArg,
     if not output.lower().endswith((".png", ".svg")):
         raise SpecError("--output", None, f"expected a .png or .svg file, got {output}")
     try:
-        import matplotlib  # noqa: F401
-
-        from rooflint.report.plot import render_png_or_svg
+        import matplotlib  # noqa: F401  (the optional plot extra)
     except ImportError:
         raise SpecError("plot", None, "needs matplotlib: pip install 'rooflint[plot]'") from None
     spec, hw = load_model(model, p.overrides(set_)), load_hardware(gpu or DEFAULT_GPU)

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, replace
 
 from rooflint.measure.backends.base import TOLERANCE, Backend, Prepared, rotation_sets
-from rooflint.measure.cases import GiB, MiB, Case
+from rooflint.measure.cases import Case, GiB, MiB
 from rooflint.measure.result import Measurement, Run, Skip
 from rooflint.measure.stats import summarize
 from rooflint.measure.timing import (

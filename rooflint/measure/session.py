@@ -11,7 +11,10 @@ from typing import Any
 
 from rooflint.errors import BackendUnavailable, SpecError
 from rooflint.measure.backends import BACKENDS, DEVICES, cuda_present, make_backend
+from rooflint.measure.cases import suite
+from rooflint.measure.environment import gpu_telemetry, host_environment
 from rooflint.measure.result import RUN_SCHEMA, Run
+from rooflint.measure.runner import RULES, Limits, rotation_target, run_cases
 
 
 def resolve_device(device: str) -> str:
@@ -35,8 +38,6 @@ def build_backends(names: list[str], device: str) -> tuple[list, list[str]]:
 
 
 def environment(backends: list, device: str) -> dict[str, Any]:
-    from rooflint.measure.environment import gpu_telemetry, host_environment
-
     env = host_environment()
     env["device"] = device
     names = [b.device_name() for b in backends if getattr(b, "device_name", None)]
@@ -49,10 +50,6 @@ def environment(backends: list, device: str) -> dict[str, Any]:
 
 def run_suite(suite_name: str, backends: list, device: str, time_budget_s: float | None,
               progress: Callable[[str], None]) -> Run:
-    from rooflint.measure.cases import suite
-    from rooflint.measure.environment import gpu_telemetry
-    from rooflint.measure.runner import RULES, Limits, rotation_target, run_cases
-
     env = environment(backends, device)
     limits = Limits(time_budget_s, rotation_target(env.get("llc_bytes"), env.get("memory_available_bytes")))
     env["rotation_bytes"] = limits.rotation_bytes if device == "cpu" else 0

@@ -8,6 +8,7 @@ is always loaded as given.
 
 from __future__ import annotations
 
+import difflib
 import json
 import os
 from collections.abc import Mapping
@@ -17,6 +18,7 @@ from typing import Any
 
 from rooflint.errors import SpecError, UnknownNameError
 from rooflint.specs import Hardware, Model, freeze
+from rooflint.specs.hf_config import model_from_mapping
 from rooflint.units import UnitParseError, parse_quantity
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # rooflint/
@@ -216,8 +218,6 @@ def _required_str(raw: Mapping[str, Any], key: str, where: str) -> str:
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: str) -> None:
-    import difflib
-
     for key in raw:
         if key not in allowed:
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
@@ -229,8 +229,6 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: s
 
 def load_model(name_or_path: str, overrides: Mapping[str, str] | None = None) -> Model:
     """A model by built-in name, YAML file, or HF config.json, with --set overrides applied."""
-    from rooflint.specs.hf_config import model_from_mapping
-
     path = resolve_path("models", name_or_path)
     raw = read_mapping(path)
     strict = path.suffix != ".json"  # our YAML is checked key by key; HF configs carry extras

@@ -8,11 +8,13 @@ as plain multi-head attention.
 from __future__ import annotations
 
 import dataclasses
+import difflib
 from collections.abc import Mapping
 from typing import Any, Callable
 
 from rooflint.errors import SpecError
 from rooflint.specs import Model
+from rooflint.units import UnitParseError, parse_count
 
 # Fields present in real configs that change nothing rooflint computes.
 IGNORED = {
@@ -286,8 +288,6 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
         if raw.get(key) and key not in HANDLED.get(model_type, set()):
             raise SpecError(where, key, f"{feature} is not supported by this version of rooflint")
     if strict:
-        import difflib
-
         allowed = _family_keys(model_type) | IGNORED
         for key in raw:
             if key not in allowed:
@@ -317,8 +317,6 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
 
 
 def _parse_overrides(overrides: Mapping[str, str]) -> dict[str, Any]:
-    import difflib
-
     fields = settable_fields()
     parsed: dict[str, Any] = {}
     for key, text in overrides.items():
@@ -334,8 +332,6 @@ def _parse_overrides(overrides: Mapping[str, str]) -> dict[str, Any]:
                 raise SpecError("--set", key, f"expected true or false, got {text!r}")
             parsed[key] = text.lower() == "true"
         elif kind is int:
-            from rooflint.units import UnitParseError, parse_count
-
             try:
                 parsed[key] = parse_count(text)
             except UnitParseError:

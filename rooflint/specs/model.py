@@ -10,7 +10,6 @@ from dataclasses import dataclass
 
 from rooflint.errors import SpecError
 
-
 MLP_KINDS = ("gated", "plain")
 NORM_KINDS = ("rmsnorm", "layernorm")
 POSITION_KINDS = ("rope", "learned", "alibi")

@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 from rooflint.errors import BackendUnavailable
+from rooflint.measure.backends.arrays import NumpyBackend
+from rooflint.measure.backends.cupy_backend import CupyBackend
+from rooflint.measure.backends.torch_backend import TorchBackend
 
 BACKENDS = ("numpy", "torch", "cupy")
 DEVICES = {"numpy": ("cpu",), "torch": ("cpu", "cuda"), "cupy": ("cuda",)}
@@ -13,16 +16,10 @@ def make_backend(name: str, device: str):
     if device not in DEVICES.get(name, ()):
         raise BackendUnavailable(f"{name} does not run on {device}")
     if name == "numpy":
-        from rooflint.measure.backends.arrays import NumpyBackend
-
         return NumpyBackend()
     if name == "torch":
-        from rooflint.measure.backends.torch_backend import TorchBackend
-
         return TorchBackend(device)
     if name == "cupy":
-        from rooflint.measure.backends.cupy_backend import CupyBackend
-
         return CupyBackend()
     raise BackendUnavailable(f"unknown backend {name!r}; expected one of {', '.join(BACKENDS)}")
 

@@ -22,6 +22,7 @@ from rooflint.measure.backends.base import (
     set_elements,
 )
 from rooflint.measure.cases import Case
+from rooflint.measure.environment import available_memory_bytes, cpu_cores
 
 ARRAY_KERNELS = ("copy", "gemm", "qk", "softmax", "attention", "decode_attention")
 PARALLEL_COPY_BYTES = 8 << 20  # copies this large are split over all cores (numpy copies on one); smaller ones would pay the pool more than they gain
@@ -155,8 +156,6 @@ class NumpyBackend(ArrayBackend):
     def __init__(self):
         import numpy
 
-        from rooflint.measure.environment import cpu_cores
-
         super().__init__(numpy, "numpy", "cpu",
                          {"fp32": numpy.float32, "fp64": numpy.float64}, cores=cpu_cores())
         self._rng = numpy.random.default_rng()
@@ -198,8 +197,6 @@ class NumpyBackend(ArrayBackend):
                 "note": "numpy: matmul on its BLAS's threads; softmax single-threaded; copies split over all cores by rooflint"}
 
     def free_memory_bytes(self) -> int | None:
-        from rooflint.measure.environment import available_memory_bytes
-
         return available_memory_bytes()
 
     def timer(self):

@@ -22,6 +22,8 @@ from rooflint.measure.backends.base import (
     set_elements,
 )
 from rooflint.measure.cases import Case
+from rooflint.measure.environment import available_memory_bytes, cpu_model
+from rooflint.measure.tiny_decoder import prepare_generation
 
 SDPA_BACKENDS = {"sdpa-flash": "FLASH_ATTENTION", "sdpa-efficient": "EFFICIENT_ATTENTION", "sdpa-math": "MATH"}
 
@@ -95,8 +97,6 @@ class TorchBackend:
     def device_name(self) -> str:
         if self.device == "cuda":
             return self.torch.cuda.get_device_name(0)
-        from rooflint.measure.environment import cpu_model
-
         return cpu_model()
 
     def environment(self) -> dict[str, Any]:
@@ -128,8 +128,6 @@ class TorchBackend:
             free, _ = torch.cuda.mem_get_info()
             cached = torch.cuda.memory_reserved() - torch.cuda.memory_allocated()
             return int(free + cached + self.arena.nbytes)
-        from rooflint.measure.environment import available_memory_bytes
-
         avail = available_memory_bytes()
         return None if avail is None else avail + self.arena.nbytes
 
@@ -180,8 +178,6 @@ class TorchBackend:
 
     def prepare(self, case: Case, rotation_bytes: float) -> Prepared:
         if case.kernel == "generate":
-            from rooflint.measure.tiny_decoder import prepare_generation
-
             return prepare_generation(self, case)
         torch = self.torch
         dt = self.dtypes["fp32" if case.kernel == "copy" else case.dtype]
