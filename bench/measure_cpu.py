@@ -26,12 +26,14 @@ import numpy as np
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from rooflint.analysis.roofline import MEMORY  # noqa: E402
-from rooflint.compare import compare  # noqa: E402
+from rooflint.compare.comparison import compare  # noqa: E402
+from rooflint.compare.kernels import case_bytes, case_flops  # noqa: E402
+from rooflint.compare.profile import calibrate_run  # noqa: E402
 from rooflint.measure.backends import make_backend  # noqa: E402
 from rooflint.measure.cases import GiB, case  # noqa: E402
 from rooflint.measure.environment import available_memory_bytes, cpu_cores, last_level_cache_bytes  # noqa: E402
 from rooflint.measure.runner import RULES, measure_case, rotation_target  # noqa: E402
-from rooflint.measure.session import calibrate_run, run_suite  # noqa: E402
+from rooflint.measure.session import run_suite  # noqa: E402
 
 
 def by_hand(fn, reps: int = 10) -> tuple[float, float]:
@@ -73,7 +75,7 @@ def main() -> None:
     hands = {"copy 1 thread": (copy, copy_1), f"copy {cores} threads": (copy, copy_n), "gemm": (gemm, gemm_hand)}
     print("by hand (best and median of 10 calls):")
     for label, (k, (best, med)) in hands.items():
-        work, unit = (k.bytes, "GB/s") if k.kernel == "copy" else (k.flops, "GFLOP/s")
+        work, unit = (case_bytes(k), "GB/s") if k.kernel == "copy" else (case_flops(k), "GFLOP/s")
         print(f"  numpy {label:16} best {work / best / 1e9:8.1f} {unit}, median {work / med / 1e9:8.1f} {unit}")
     rows = []
     for label, backend, k, (hand_label, unit) in (
@@ -81,7 +83,7 @@ def main() -> None:
             ("copy 1 GiB, torch", torch_b, copy, (f"copy {cores} threads", "GB/s")),
             ("fp32 GEMM 2048^3, numpy", numpy_b, gemm, ("gemm", "GFLOP/s")),
             ("fp32 GEMM 2048^3, torch", torch_b, gemm, ("gemm", "GFLOP/s"))):
-        work = k.bytes if unit == "GB/s" else k.flops
+        work = case_bytes(k) if unit == "GB/s" else case_flops(k)
         rates, m = [], None
         for _ in range(3):
             m = measure_case(backend, k, rule, rotation)

@@ -8,11 +8,11 @@ Library use mirrors the CLI::
 """
 
 from rooflint.analysis.inference import Analysis, analyze
-from rooflint.workload import Workload, resolve
-from rooflint.specs.catalog import load_hardware, load_model
 from rooflint.dtypes import DTYPES, dtype
 from rooflint.errors import RooflintError, SpecError, UnknownNameError
 from rooflint.specs import Hardware, Model
+from rooflint.specs.catalog import load_hardware, load_model
+from rooflint.workload import Workload, resolve
 
 __version__ = "0.1.0"
 __all__ = ["Analysis", "DTYPES", "Hardware", "Model", "RooflintError", "SpecError", "Workload", "resolve",

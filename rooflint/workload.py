@@ -68,7 +68,7 @@ class Workload:
     max_len: int | None = None  # the longest sequence served (what a contiguous KV cache reserves)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Resolved:
     """A workload with every default applied, for one model on one GPU."""
 

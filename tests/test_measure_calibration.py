@@ -8,9 +8,11 @@ import os
 import pytest
 
 from rooflint.analysis.roofline import place
-from rooflint.calibration import calibrate, profile_document
-from rooflint.catalog import hardware_from_mapping
-from rooflint.compare import compare, growth_exponent
+from rooflint.compare.calibration import calibrate, profile_document
+from rooflint.compare.comparison import compare
+from rooflint.compare.groups import growth_exponent
+from rooflint.compare.kernels import case_ops
+from rooflint.specs.catalog import hardware_from_mapping
 from rooflint.measure.cases import GiB, KiB, MiB, case
 from rooflint.measure.result import Measurement
 from rooflint.measure.stats import summarize
@@ -101,5 +103,5 @@ def test_profile_document_round_trips():
     assert back.bandwidth_bytes_per_s == pytest.approx(hw.bandwidth_bytes_per_s, rel=1e-5)
     assert back.kernel_overhead_s == pytest.approx(hw.kernel_overhead_s, rel=1e-5)
     assert back.matmul_half_flop["fp32"] == pytest.approx(hw.matmul_half_flop["fp32"], rel=1e-5)
-    op = case("gemm", "fp32", M=64, N=64, K=64).ops()[0]
+    (op,) = case_ops(case("gemm", "fp32", M=64, N=64, K=64))
     assert place(op, back).time_s == pytest.approx(place(op, hw).time_s, rel=1e-5)

@@ -101,3 +101,15 @@ def test_roofline_fraction_is_against_the_bare_roof(cli):
     rows = {(r["backend"], r["dtype"], r["size"]): r for r in doc["comparisons"] if r["kernel"] == "gemm"}
     assert rows[("torch", "fp32", "M=2048 N=2048 K=2048")]["roofline_fraction"] == pytest.approx(1.0, abs=1e-9)
     assert rows[("torch", "fp32", "M=128 N=128 K=128")]["roofline_fraction"] < 0.6
+
+
+@pytest.mark.parametrize("args, option", [
+    (["--suite", "huge"], "--suite"),
+    (["--device", "gpu"], "--device"),
+    (["--time-budget", "soon"], "--time-budget"),
+    (["--backend", ","], "--backend"),
+    (["--format", "yaml"], "--format"),
+])
+def test_bad_options_are_one_line_naming_the_option(cli, args, option):
+    out = cli("measure", "--load", FIXTURE, *args, code=2)
+    assert out.output.startswith("error: ") and option in out.output and "Traceback" not in out.output

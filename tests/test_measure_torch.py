@@ -40,7 +40,7 @@ def test_cpu_kernels_match_the_float64_reference(c):
 
 
 def test_cached_and_uncached_steps_give_the_same_logits():
-    from rooflint.analysis.kernels import TINY_DECODER
+    from rooflint.measure.cases import TINY_DECODER
     from rooflint.measure.tiny_decoder import TinyDecoder
 
     model = TinyDecoder(torch, TINY_DECODER, torch.float64, "cpu", max_len=33)

@@ -25,7 +25,7 @@ ROPE_FLOP_PER_ELEMENT = 3  # x*cos + rotate(x)*sin
 T, D, H_q, H_kv, d, F, V, b_w, b_h, b_a, C, W = sym("T D H_q H_kv d F V b_w b_h b_a C W")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Kernels:
     """How the attention kernels run: the choices of a resolved workload that shape the ops."""
 

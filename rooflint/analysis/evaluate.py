@@ -13,7 +13,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
 from rooflint.analysis.codegen import compile_function
-from rooflint.analysis.expr import Const, Expr, Sym, add, mul
+from rooflint.analysis.expr import Const, Expr, Sym, add, mul, replace_symbols
 from rooflint.analysis.layers import PhaseForm
 from rooflint.analysis.roofline import hardware_terms, time_expr
 from rooflint.specs import Hardware
@@ -22,7 +22,7 @@ PER_OP = 5  # flops, bytes_read, bytes_written, present, time
 TOTALS = 4  # flops, bytes_read, bytes_written, time
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class CompiledPhase:
     form: PhaseForm
     fn: Callable[..., tuple]
@@ -33,7 +33,7 @@ class CompiledPhase:
 
 
 def _bind(e: Expr, env: dict[str, Expr]) -> Expr:
-    return e.substitute(env)
+    return replace_symbols(e, env)
 
 
 def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] | None = None,

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import functools
 import math
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from fractions import Fraction
 from typing import Any, Union
 
@@ -320,7 +320,7 @@ def floor(x: Any) -> Expr:
 
 
 def floor_sum(n: Any, m: Any, a: Any, b: Any) -> Expr:
-    """sum_{j=0}^{n-1} floor((a*j + b) / m), for whole n >= 0, m >= 1, a >= 0, b >= 0."""
+    """sum_{j=0}^{n-1} floor((a*j + b) / m), for whole n >= 0, m >= 1, a >= 0 and any whole b."""
     args = tuple(map(wrap, (n, m, a, b)))
     if all(isinstance(x, Const) for x in args):
         return Const(floor_sum_value(*(int(x.value) for x in args)))
@@ -357,10 +357,9 @@ def _substitute(e: Expr, values: Mapping[str, Expr], memo: dict[int, tuple[Expr,
     return out
 
 
-def walk(e: Expr) -> Iterable[Expr]:
-    yield e
-    for c in e.children():
-        yield from walk(c)
+def replace_symbols(e: Expr, env: Mapping[str, Expr]) -> Expr:
+    """substitute() for a mapping whose values are expressions already (no wrapping: hot paths)."""
+    return _substitute(e, env, {})
 
 
 # ------------------------------------------------------------------ rendering

@@ -15,7 +15,7 @@ def floor_sum_value(n: int, m: int, a: int, b: int) -> int:
         if a >= m:
             total += (n - 1) * n // 2 * (a // m)
             a %= m
-        if b >= m:
+        if b >= m or b < 0:  # floor division: a negative offset is whole m's below zero plus a remainder
             total += n * (b // m)
             b %= m
         y_max = a * n + b
@@ -37,7 +37,7 @@ def floor_sum_array(n, m, a, b):
         big_a = active & (a >= m)
         total[big_a] += (n[big_a] - 1) * n[big_a] // 2 * (a[big_a] // m[big_a])
         a[big_a] %= m[big_a]
-        big_b = active & (b >= m)
+        big_b = active & ((b >= m) | (b < 0))
         total[big_b] += n[big_b] * (b[big_b] // m[big_b])
         b[big_b] %= m[big_b]
         y_max = a * n + b

@@ -24,7 +24,7 @@ from rooflint.workload import Resolved, Workload, resolve
 B, S_q, ttft_s, tpot_s = sym("B S_q ttft_s tpot_s")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class ModelForm:
     """What a model computes under one choice of kernels and dtypes: both passes' op forms and
     the figures' definitions."""
@@ -162,8 +162,8 @@ class Analysis:
     notes = property(lambda self: self.resolved.notes)
 
     @cached_property
-    def terms(self) -> dict[str, Term]:
-        """Every figure of the analysis as a term, by JSON key."""
+    def _figures(self) -> dict[str, Term]:
+        """The figures of the model form (KV cache, weights, S+P) and the times."""
         r, form = self.resolved, self.form
         values = {**form.constants, "B": r.batch, "C": r.context, "S_q": r.prompt, "S_kv": r.prefill_kv_len}
         out = {t.key: t for t in evaluate_figures(form.figures, values)}
@@ -174,14 +174,25 @@ class Analysis:
         rates = {"B": r.batch, "S_q": r.prompt, "ttft_s": out["totals.ttft_s"].value,
                  "tpot_s": out["totals.tpot_s"].value}
         out.update({t.key: t for t in evaluate_figures(form.rates, rates)})
-        fits = memory.fit_terms(out["memory.weights_bytes"].value, out["memory.kv_cache_bytes"].value,
-                                memory.workspace_term(form.prefill, r.chunk), r.hardware.capacity_bytes,
-                                r.memory_utilization)
-        out.update({t.key: t for t in fits})
         return out
 
+    @cached_property
+    def _fit(self) -> dict[str, Term]:
+        """The memory rule's terms (the workspace needs a prefill chunk evaluated: only when asked)."""
+        r, figures = self.resolved, self._figures
+        fits = memory.fit_terms(figures["memory.weights_bytes"].value, figures["memory.kv_cache_bytes"].value,
+                                memory.workspace_term(self.form.prefill, r.chunk), r.hardware.capacity_bytes,
+                                r.memory_utilization)
+        return {t.key: t for t in fits}
+
+    @cached_property
+    def terms(self) -> dict[str, Term]:
+        """Every figure of the analysis as a term, by JSON key."""
+        return {**self._figures, **self._fit}
+
     def value(self, key: str) -> float:
-        return self.terms[key].value
+        hit = self._figures.get(key)
+        return (hit if hit is not None else self._fit[key]).value
 
     @property
     def params(self) -> dict[str, int]:

@@ -26,7 +26,7 @@ def elements_per_token_per_layer(m: Model, mla_mode: str = ABSORBED) -> Expr:
     return 2 * H_kv * d
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class WindowGroup:
     label: str  # "" when every layer caches alike, else "full" / "sliding"
     layers: int

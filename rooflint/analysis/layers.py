@@ -45,7 +45,7 @@ B, S_q, T_lm, b_kv = sym("B S_q T_lm b_kv")
 PREFILL, DECODE = "prefill", "decode"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class LayerGroup:
     count: int
     window: int | None
@@ -72,7 +72,7 @@ def layer_groups(m: Model) -> tuple[LayerGroup, ...]:
     return tuple(groups)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class PhaseForm:
     """Every op of one pass, with the constants and derived symbols its formulas use."""
 

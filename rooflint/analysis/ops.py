@@ -21,7 +21,7 @@ ONE = Const(1)
 _FLOPS, _READ, _WRITTEN = Sym("flops"), Sym("bytes_read"), Sym("bytes_written")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class OpForm:
     """One kernel of a pass; FLOPs and bytes are per instance, `count` instances per pass."""
 
@@ -85,7 +85,7 @@ def _value(e: Expr, env: Mapping[str, float]) -> float:
     return compile_function([e], names)(*(env[n] for n in names))[0]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Op:
     """An OpForm's values for one workload (per instance) and the bindings that give them."""
 

@@ -28,7 +28,7 @@ def time_expr(flops: Expr, read: Expr, written: Expr, present: Expr, peak, bw, t
                             "peak": peak, "BW": bw, "t0": t0, "F_half": half})
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Timed:
     """An op placed on a hardware roofline."""
 

@@ -18,7 +18,7 @@ from rooflint.analysis.expr import Expr, wrap
 UNITS = ("bytes", "flops", "seconds", "per_second", "flop_per_s", "bytes_per_s", "count", "ratio", "fraction")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Figure:
     key: str  # where the value lives in a report's JSON, e.g. "memory.kv_cache_bytes"
     expr: Expr
@@ -37,7 +37,7 @@ def figure(key: str, expr, unit: str, note: str = "") -> Figure:
     return Figure(key, wrap(expr), unit, note)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Term:
     """A figure's value with what produced it."""
 

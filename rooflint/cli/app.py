@@ -1,9 +1,11 @@
-"""The typer application every command registers on, and what they share: one-line errors with
-exit code 2, writing a report to stdout or a file whole, start-up without pydantic."""
+"""The typer application and what its commands share: one-line errors with exit code 2, writing
+a report to stdout or a file whole, and a quick start: a command's module is imported only when
+that command runs (COMMANDS), and typer 0.29's pydantic coercion is never built."""
 
 from __future__ import annotations
 
 import functools
+import importlib
 import sys
 from typing import Annotated, Any
 
@@ -23,8 +25,17 @@ def _as_given(param: Any) -> Any:
     return param
 
 
+# Each command's module, imported when that command runs: `rooflint analyze` pays for the analyzer,
+# not for measure, sweep or check. The modules register their commands with `command()` below.
+COMMANDS = {"analyze": "analyze_cmd", "gemm": "kernels_cmd", "attention": "kernels_cmd", "kv": "kernels_cmd",
+            "paged": "paged_cmd", "generate": "request_cmd", "plan": "request_cmd", "hardware": "specs_cmd",
+            "models": "specs_cmd", "measure": "measure_cmd", "sweep": "sweep_cmd", "check": "check_cmd",
+            "plot": "plot_cmd"}
+_REGISTERED: dict[str, typer.Typer] = {}
+
+
 class Group(TyperGroup):
-    """The app's group: its own options (--debug, --help) kept as given, like the commands'."""
+    """The app's group: commands loaded on demand; its own options (--debug, --help) kept as given."""
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
@@ -33,6 +44,15 @@ class Group(TyperGroup):
 
     def get_help_option(self, ctx: Any) -> Any:
         return _as_given(super().get_help_option(ctx))
+
+    def list_commands(self, ctx: Any) -> list[str]:
+        return list(COMMANDS)
+
+    def get_command(self, ctx: Any, name: str) -> Any:
+        if name not in COMMANDS:
+            return None
+        importlib.import_module(f"rooflint.cli.{COMMANDS[name]}")
+        return typer.main.get_command(_REGISTERED[name])
 
 
 app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -77,7 +97,8 @@ class Command(TyperCommand):
 
 
 def command(**kwargs: Any):
-    """Register a command: the Command class above, errors turned into one line and exit 2."""
+    """Register a command (named after its function): the Command class above, errors turned into
+    one line and exit 2."""
     def register(fn):
         @functools.wraps(fn)
         def guarded(*args: Any, **kw: Any):
@@ -88,7 +109,9 @@ def command(**kwargs: Any):
                     raise
                 typer.echo(f"error: {exc}", err=True)
                 raise typer.Exit(2) from None
-        return app.command(cls=Command, **kwargs)(guarded)
+        own = typer.Typer(add_completion=False, pretty_exceptions_enable=False)
+        _REGISTERED[fn.__name__] = own
+        return own.command(cls=Command, **kwargs)(guarded)
     return register
 
 

@@ -246,8 +246,8 @@ def calibration_terms(c: Calibration, datasheet: Hardware | None,
         else:
             t0 = Term(f"{key}.kernel_overhead_s", Const(0), {}, 0.0, "seconds", f"no copy measured on {b}")
         halves = tuple(Term(f"{key}.matmul_half_flop.{k}", Const(v), {}, v, "flops",
-                            f"fit: the F_half of the grid (0, or 10^3..10^13 FLOP, 24 per decade) minimizing the sum of "
-                            f"ln^2((t0 + max((F + F_half)/P, bytes/BW)) / measured) over {b}'s "
+                            "fit: the F_half of the grid (0, or 10^3..10^13 FLOP, 24 per decade) minimizing "
+                            f"the sum of ln^2((t0 + max((F + F_half)/P, bytes/BW)) / measured) over {b}'s "
                             f"{st.half_fit_points.get(k, 0)} {k} GEMMs")
                        for k, v in st.half_flop.items())
         stacks[b] = StackTerms(bandwidth, peaks, (t0, *halves))

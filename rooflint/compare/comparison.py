@@ -8,7 +8,8 @@ whether the predicted bound is the one observed. Every figure is a term (compare
 - observed bound: the roof the kernel came closer to, achieved FLOP/s / peak against achieved
   B/s / bandwidth; predicted bound: the bound of the op that dominates the roofline time.
 
-A row's terms are keyed relative to the row (`flops`, `ops[0].bytes_read`, `calibrated_ops[1].time_s`);
+A row's terms are keyed relative to the row (`flops`, `ops[0].bytes_read`, `ops[0].calibrated_time_s`;
+`datasheet_ops[1].time_s` for an op a profile shapes otherwise than the reference profile does);
 a report places them with `keyed(terms, prefix)`.
 """
 
@@ -46,7 +47,8 @@ class Comparison:
     observed_bound: str | None
     reference: str | None = None  # datasheet | calibrated: the profile the ops and the roof are on
     ops: tuple[Op, ...] = ()  # the kernel's ops as the reference profile shapes them
-    placed: Mapping[str, tuple[Timed, ...]] = field(default_factory=dict, compare=False)  # profile -> its ops placed on it
+    # profile (datasheet | calibrated) -> the kernel's ops placed on it
+    placed: Mapping[str, tuple[Timed, ...]] = field(default_factory=dict, compare=False)
     figures: Mapping[str, Term] = field(default_factory=dict, compare=False)  # the row's figures by key
 
     @property
@@ -203,7 +205,7 @@ class RowTerms:
 def compare_terms(c: Comparison) -> RowTerms:
     f = c.figures
     ref_timed = c.placed.get(c.reference) if c.reference else None
-    groups: dict[str, tuple[Op, list[Term]]] = {}
+    groups: dict[str, tuple[Op, list[Term], str]] = {}  # op name -> the op, its terms, its JSON place
     for j, o in enumerate(c.ops):
         key = f"ops[{j}]"
         terms = op_terms(o, key)
@@ -214,20 +216,23 @@ def compare_terms(c: Comparison) -> RowTerms:
             terms.append(_roof_term(t, f"{key}.roof_s"))
         else:
             terms.append(intensity_term(o, f"{key}.intensity"))
-        groups[o.name] = (o, terms)
+        groups[o.name] = (o, terms, key)
     totals = [f[k] for k in ("flops", "bytes", "achieved_flop_per_s", "achieved_bytes_per_s", "roof_s",
                              "roofline_fraction") if k in f]
     for name in PROFILES:
         for j, t in enumerate(c.placed.get(name, ())):
-            key = f"{name}_ops[{j}]"
             mine = groups.get(t.op.name)
-            if mine is None or not _same(t.op, mine[0]):  # shaped otherwise than on the reference profile
-                mine = groups.setdefault(f"{name}:{t.op.name}", (t.op, []))
-                mine[1].extend(op_terms(t.op, key))
+            if mine is not None and _same(t.op, mine[0]):  # the reference's op: its time sits beside it
+                (time,) = [x for x in timed_terms(t, "x") if x.key == "x.time_s"]
+                mine[1].append(replace(time, key=f"{mine[2]}.{name}_time_s", note=f"on the {name} profile"))
+                continue
+            key = f"{name}_ops[{j}]"  # shaped otherwise on this profile: the op again, with its time
+            mine = groups.setdefault(f"{name}:{t.op.name}", (t.op, [], key))
+            mine[1].extend(op_terms(t.op, key))
             mine[1].extend(x for x in timed_terms(t, key) if x.key.endswith(".time_s"))
         if name in c.placed:
             totals += [f[f"{name}_s"], f[f"{name}_error"]]
-    return RowTerms((f["measured_s"], f["noise_rel_iqr"]), tuple((o, tuple(ts)) for o, ts in groups.values()),
+    return RowTerms((f["measured_s"], f["noise_rel_iqr"]), tuple((o, tuple(ts)) for o, ts, _ in groups.values()),
                     tuple(totals))
 
 

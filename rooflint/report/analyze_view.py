@@ -16,6 +16,7 @@ from rooflint.report.common import (
     settings_section,
 )
 from rooflint.report.model import Column, Report, Section, Table
+from rooflint.report.render_values import human
 
 SCHEMA = "rooflint.analyze/2"
 ATTENTION_OPS = ("qk_matmul", "softmax", "pv_matmul", "flash_attention", "flash_decode", "flash_decode_reduce")
@@ -42,12 +43,12 @@ def _kernel_comparison(a: Analysis, other: Analysis) -> Table:
                      "eager_scores_bytes": eager.scores_bytes_per_layer if phase == "prefill" else None,
                      "phase_time_eager_s": getattr(eager, phase).time_s,
                      "phase_time_flash_s": getattr(flash, phase).time_s})
-    cols = (Column("phase", "phase"), Column("eager_bytes", "eager attn HBM", "bytes"),
-            Column("flash_bytes", "flash attn HBM", "bytes"), Column("bytes_ratio", "eager/flash", "ratio"),
-            Column("eager_time_s", "eager attn time", "seconds"), Column("flash_time_s", "flash attn time", "seconds"),
-            Column("eager_scores_bytes", "S+P/layer (eager)", "bytes"),
-            Column("phase_time_eager_s", "phase (eager)", "seconds"),
-            Column("phase_time_flash_s", "phase (flash)", "seconds"))
+    cols = (Column("phase", "phase"), Column("eager_bytes", "eager HBM", "bytes"),
+            Column("flash_bytes", "flash HBM", "bytes"), Column("bytes_ratio", "eager/flash", "ratio"),
+            Column("eager_time_s", "eager time", "seconds"), Column("flash_time_s", "flash time", "seconds"),
+            Column("eager_scores_bytes", "S+P/layer", "bytes"),
+            Column("phase_time_eager_s", "pass, eager", "seconds"),
+            Column("phase_time_flash_s", "pass, flash", "seconds"))
     return Table("attention kernels, all layers: eager vs flash", cols, tuple(rows))
 
 
@@ -61,59 +62,67 @@ def _model_line(a: Analysis) -> str:
             + (f", window {m.sliding_window}" if m.sliding_window else ""))
 
 
-def _settings_line(a: Analysis) -> str:
+def _workload_line(a: Analysis) -> str:
     r = a.resolved
     return (f"batch {r.batch}, prompt {r.prompt}" + (f" after {r.prefix} cached" if r.prefix else "")
-            + f", decode context {r.context}, {r.attention} attention, {r.act.name} (weights {r.weight.name} "
-            f"{r.b_w:g} B, KV {r.kv.name} {r.b_kv:g} B per element incl. scales)"
-            + (f", unquantized weights {r.high.name}" if r.high.name != r.weight.name else "")
-            + (f", MLA {r.mla_mode}" if a.model.is_mla else ""))
+            + f", decode context {r.context}, {r.attention} attention" + (f", MLA {r.mla_mode}" if a.model.is_mla else ""))
+
+
+def _precision_line(a: Analysis) -> str:
+    r = a.resolved
+    return (f"activations {r.act.name}, weights {r.weight.name} {r.b_w:.4g} B, KV {r.kv.name} {r.b_kv:.4g} B"
+            " per element (scales included)" + (f", others {r.high.name}" if r.high.name != r.weight.name else ""))
 
 
 def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
     """`other` is the same analysis with the other attention kernel, shown side by side."""
     m, hw, r, terms = a.model, a.hardware, a.resolved, a.terms
-    memory = {k: terms[f"memory.{k}"].value for k in MEMORY_KEYS}
-    memory.update(capacity_bytes=hw.capacity_bytes, fits=a.fits)
-    data: dict[str, Any] = {
-        "schema": SCHEMA,
-        "model": {**model_dict(m), "params": a.param_count, "active_params": a.active_param_count,
-                  "params_breakdown": dict(a.params)},
-        "hardware": hardware_dict(hw, r.act.peak_key),
-        "settings": settings_dict(r),
-        "memory": memory,
-        "phases": {"prefill": phase_dict(a.prefill), "decode": phase_dict(a.decode)},
-        "totals": {k: terms[f"totals.{k}"].value for k in TOTAL_KEYS},
-        "notes": list(a.notes),
-    }
+    tables = tuple(Table(f"{p.name} ops (per instance; × = instances per pass)", OP_COLUMNS, tuple(op_rows(p)))
+                   for p in (a.prefill, a.decode))
+    comparison = _kernel_comparison(a, other) if other is not None else None
+    if comparison is not None:
+        tables += (comparison,)
+
+    def document() -> dict[str, Any]:  # the ops' bindings cost more than a table needs
+        memory = {k: terms[f"memory.{k}"].value for k in MEMORY_KEYS}
+        memory.update(capacity_bytes=hw.capacity_bytes, fits=a.fits)
+        data: dict[str, Any] = {
+            "schema": SCHEMA,
+            "model": {**model_dict(m), "params": a.param_count, "active_params": a.active_param_count,
+                      "params_breakdown": dict(a.params)},
+            "hardware": hardware_dict(hw, r.act.peak_key),
+            "settings": settings_dict(r),
+            "memory": memory,
+            "phases": {"prefill": phase_dict(a.prefill), "decode": phase_dict(a.decode)},
+            "totals": {k: terms[f"totals.{k}"].value for k in TOTAL_KEYS},
+            "notes": list(a.notes),
+        }
+        if comparison is not None:
+            data["attention_comparison"] = list(comparison.rows)
+        return data
     summary = (
         ("model", _model_line(a), "text"),
         ("hardware", f"{hw.name}: {r.act.name} {hw.peak(r.act.peak_key) / 1e12:g} TFLOP/s, "
                      f"{hw.bandwidth_bytes_per_s / 1e9:g} GB/s, ridge {hw.ridge_point(r.act.peak_key):.1f} FLOP/B",
          "text"),
-        ("settings", _settings_line(a), "text"),
+        ("workload", _workload_line(a), "text"),
+        ("precision", _precision_line(a), "text"),
         *((("active params per token (MoE)", a.active_param_count, "count"),) if m.is_moe else ()),
         ("weights", a.weights_bytes, "bytes"),
         ("KV cache per token", a.kv_bytes_per_token, "bytes"),
         (f"KV cache at {r.context} tokens", a.kv_bytes_per_sequence, "bytes"),
         (f"KV cache for batch {r.batch}", a.kv_bytes, "bytes"),
         ("S+P per layer (eager prefill)", a.scores_bytes_per_layer, "bytes"),
-        (f"activation workspace (prefill chunk {r.chunk})", a.workspace_bytes, "bytes"),
-        (f"memory needed / usable ({r.memory_utilization:g} x {hw.capacity_bytes / 2**30:g} GiB)",
-         a.total_bytes / terms["memory.usable_bytes"].value, "percent"),
+        (f"activation workspace ({r.chunk}-token chunk)", a.workspace_bytes, "bytes"),
+        ("memory needed", f"{human(a.total_bytes, 'bytes')} of {human(terms['memory.usable_bytes'].value, 'bytes')} "
+                          f"usable ({r.memory_utilization:g} x {human(hw.capacity_bytes, 'bytes')})", "text"),
         ("fits", "yes" if a.fits else "no", "text"),
         ("prefill (time to first token)", a.ttft_s, "seconds"),
         ("prefill tokens/s", a.prefill_tokens_per_s, "ratio"),
         ("decode step (time per output token)", a.tpot_s, "seconds"),
         ("decode tokens/s (batch)", a.decode_tokens_per_s, "ratio"),
     )
-    tables = tuple(Table(f"{p.name} ops (per instance; × = instances per pass)", OP_COLUMNS, tuple(op_rows(p)))
-                   for p in (a.prefill, a.decode))
-    if other is not None:
-        comparison = _kernel_comparison(a, other)
-        tables += (comparison,)
-        data["attention_comparison"] = list(comparison.rows)
-    return Report(SCHEMA, f"rooflint analyze {m.name} on {hw.name}", data, tables, summary, a.notes,
+    return Report(SCHEMA, f"rooflint analyze {m.name} on {hw.name}", document, tables, summary, a.notes,
                   lambda: analyze_explanation(a))
 
 

@@ -14,21 +14,21 @@ KINDS = ("text", "int", "bytes", "flops", "flop_per_s", "bytes_per_s", "seconds"
          "percent", "intensity", "count")
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Column:
     key: str  # also the CSV header: carries its unit (e.g. time_s, bytes_read)
     header: str  # what a person reads
     kind: str = "text"
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Table:
     title: str
     columns: tuple[Column, ...]
     rows: tuple[dict[str, Any], ...]
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Section:
     """A heading and the terms under it (their keys locate each value in the report's JSON)."""
 
@@ -37,11 +37,11 @@ class Section:
     lines: tuple[str, ...] = ()  # words that go with the terms (assumptions, where a value came from)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(frozen=True, slots=True, eq=False, repr=False)
 class Report:
     schema: str  # JSON schema tag, e.g. rooflint.analyze/1
     title: str
-    data: dict[str, Any]  # the JSON document (raw base units)
+    data: dict[str, Any] | Callable[[], dict[str, Any]]  # the JSON document (raw base units), or what builds it
     tables: tuple[Table, ...] = ()
     summary: tuple[tuple[str, Any, str], ...] = ()  # (label, raw value, kind)
     notes: tuple[str, ...] = ()
@@ -49,3 +49,7 @@ class Report:
 
     def explanation(self) -> tuple[Section, ...]:
         return self.explain() if self.explain else ()
+
+    def document(self) -> dict[str, Any]:
+        """The JSON document; a report may build it only when it is asked for (its bindings)."""
+        return self.data() if callable(self.data) else self.data

@@ -46,7 +46,7 @@ def read_mapping(path: Path) -> dict[str, Any]:
         import yaml  # only here: yaml costs start-up time and only spec loading needs it
 
         try:
-            data = yaml.safe_load(text)
+            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
         except yaml.YAMLError as exc:
             mark = getattr(exc, "problem_mark", None)
             line = f" at line {mark.line + 1}" if mark else ""
