@@ -36,6 +36,8 @@ class ModelForm:
     ttft: Figure  # the sum of the prefill ops' times
     tpot: Figure  # the sum of the decode ops' times
     rates: tuple[Figure, ...]  # tokens per second
+    time_names: tuple[tuple[str, ...], tuple[str, ...]]  # the op times' symbols in ttft and tpot
+    figure_keys: frozenset[str]
 
 
 # Caches keyed by identity (specs are immutable; the entry keeps its own so an id is never reused).
@@ -56,7 +58,8 @@ def model_form(m: Model, r: Resolved) -> ModelForm:
               "H_q": m.num_attention_heads, "b_a": r.b_a}
     ttft = figure("totals.ttft_s", _phase_time(pre), "seconds", "prefill: the sum of count x time over its ops")
     tpot = figure("totals.tpot_s", _phase_time(dec), "seconds", "one decode step: the sum over its ops")
-    form = ModelForm(pre, dec, figures, consts, ttft, tpot, RATES)
+    names = tuple(tuple(time_symbol(o.name) for o in p.ops) for p in (pre, dec))
+    form = ModelForm(pre, dec, figures, consts, ttft, tpot, RATES, names, frozenset(f.key for f in figures))
     _FORMS[key] = (m, form)
     return form
 
@@ -163,13 +166,18 @@ class Analysis:
 
     @cached_property
     def _figures(self) -> dict[str, Term]:
-        """The figures of the model form (KV cache, weights, S+P) and the times."""
+        """The model form's figures: KV cache, weights, S+P."""
         r, form = self.resolved, self.form
         values = {**form.constants, "B": r.batch, "C": r.context, "S_q": r.prompt, "S_kv": r.prefill_kv_len}
-        out = {t.key: t for t in evaluate_figures(form.figures, values)}
-        for phase, fig in ((self.prefill, form.ttft), (self.decode, form.tpot)):
-            times = {time_symbol(o.name): phase.op_time(i) for i, o in enumerate(phase.form.ops)}
-            (t,) = evaluate_figures([fig], times)
+        return {t.key: t for t in evaluate_figures(form.figures, values)}
+
+    @cached_property
+    def _totals(self) -> dict[str, Term]:
+        """TTFT and TPOT as the sums of their ops' times, and the rates."""
+        r, form, out = self.resolved, self.form, {}
+        for phase, fig, names in ((self.prefill, form.ttft, form.time_names[0]),
+                                  (self.decode, form.tpot, form.time_names[1])):
+            (t,) = evaluate_figures([fig], dict(zip(names, phase.values[4::PER_OP])))
             out[t.key] = t
         rates = {"B": r.batch, "S_q": r.prompt, "ttft_s": out["totals.ttft_s"].value,
                  "tpot_s": out["totals.tpot_s"].value}
@@ -188,11 +196,11 @@ class Analysis:
     @cached_property
     def terms(self) -> dict[str, Term]:
         """Every figure of the analysis as a term, by JSON key."""
-        return {**self._figures, **self._fit}
+        return {**self._figures, **self._totals, **self._fit}
 
     def value(self, key: str) -> float:
-        hit = self._figures.get(key)
-        return (hit if hit is not None else self._fit[key]).value
+        group = self._totals if key.startswith("totals.") else self._figures if key in self.form.figure_keys else self._fit
+        return group[key].value
 
     @property
     def params(self) -> dict[str, int]:

@@ -56,7 +56,20 @@ def _workspace(form: PhaseForm, chunk: int) -> tuple[int, float]:
     return hit[1], hit[2]
 
 
+_TERMS: dict[tuple[int, int], tuple[PhaseForm, Term]] = {}
+
+
 def workspace_term(form: PhaseForm, chunk: int) -> Term:
+    """The workspace as a term (its op's live bytes with their bindings); once per form and chunk."""
+    hit = _TERMS.get((id(form), chunk))
+    if hit is None or hit[0] is not form:
+        if len(_TERMS) > 512:
+            _TERMS.clear()
+        hit = _TERMS[id(form), chunk] = (form, _workspace_term(form, chunk))
+    return hit[1]
+
+
+def _workspace_term(form: PhaseForm, chunk: int) -> Term:
     i, value = _workspace(form, chunk)
     o = form.ops[i]
     env = {**form.constants, "b_w": 0, "b_h": 0, "B": 1, "S_q": chunk, "C": chunk}

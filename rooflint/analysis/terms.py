@@ -57,17 +57,36 @@ class Term:
                 "unit": self.unit, "note": self.note}
 
 
+_COMPILED: dict[int, tuple[Figure, tuple[str, ...], list]] = {}
+
+
+def _compiled(f: Figure) -> tuple[tuple[str, ...], list]:
+    """A figure's symbols and its functions [for numbers, for arrays], compiled once each (the
+    entry keeps the figure, so its id stays its own)."""
+    hit = _COMPILED.get(id(f))
+    if hit is None or hit[0] is not f:
+        if len(_COMPILED) > 4096:
+            _COMPILED.clear()
+        hit = _COMPILED[id(f)] = (f, f.expr.symbols(), [None, None])
+    return hit[1], hit[2]
+
+
 def evaluate_figures(figures: Iterable[Figure], values: Mapping[str, float]) -> list[Term]:
-    """Each figure evaluated in order with the given symbol values and the figures before it."""
+    """Each figure evaluated in order with the given symbol values (numbers, or numpy arrays that
+    broadcast) and the figures before it."""
     env = dict(values)
     out = []
     for f in figures:
-        names = f.expr.symbols()
-        missing = [n for n in names if n not in env]
-        if missing:
-            raise KeyError(f"{f.key}: no value for {', '.join(missing)}")
-        value = compile_function([f.expr], names)(*(env[n] for n in names))[0]
-        out.append(Term(f.key, f.expr, {n: env[n] for n in names}, value, f.unit, f.note))
+        names, fns = _compiled(f)
+        try:
+            args = [env[n] for n in names]
+        except KeyError:
+            raise KeyError(f"{f.key}: no value for {', '.join(n for n in names if n not in env)}") from None
+        arrays = any(hasattr(a, "shape") for a in args)
+        if fns[arrays] is None:
+            fns[arrays] = compile_function([f.expr], names, numpy=arrays)
+        value = fns[arrays](*args)[0]
+        out.append(Term(f.key, f.expr, dict(zip(names, args)), value, f.unit, f.note))
         env[f.symbol] = value
     return out
 
