@@ -31,7 +31,11 @@ from rooflint.compare.kernels import case_bytes, case_flops  # noqa: E402
 from rooflint.compare.profile import calibrate_run  # noqa: E402
 from rooflint.measure.backends import make_backend  # noqa: E402
 from rooflint.measure.cases import GiB, case  # noqa: E402
-from rooflint.measure.environment import available_memory_bytes, cpu_cores, last_level_cache_bytes  # noqa: E402
+from rooflint.measure.environment import (  # noqa: E402
+    available_memory_bytes,
+    cpu_cores,
+    last_level_cache_bytes,
+)
 from rooflint.measure.runner import RULES, measure_case, rotation_target  # noqa: E402
 from rooflint.measure.session import run_suite  # noqa: E402
 
@@ -52,6 +56,17 @@ def split_copy(pool: ThreadPoolExecutor, dst, src, parts: int) -> None:
     list(pool.map(lambda i: np.copyto(dst[i:i + step], src[i:i + step]), range(0, src.size, step)))
 
 
+def hand_copies(n: int, cores: int) -> tuple[tuple[float, float], tuple[float, float]]:
+    """A copy of n bytes timed by hand, on one thread and split over the cores (buffers freed on return)."""
+    src = np.random.default_rng(0).standard_normal(n // 4, dtype=np.float32)
+    dst = np.empty_like(src)
+    dst.fill(0)
+    one = by_hand(lambda: np.copyto(dst, src))
+    with ThreadPoolExecutor(cores) as pool:
+        split = by_hand(lambda: split_copy(pool, dst, src, cores))
+    return one, split
+
+
 def main() -> None:
     rotation = rotation_target(last_level_cache_bytes(), available_memory_bytes())
     numpy_b, torch_b = make_backend("numpy", "cpu"), make_backend("torch", "cpu")
@@ -59,13 +74,7 @@ def main() -> None:
 
     n = 1 * GiB
     cores = cpu_cores()
-    src = np.random.default_rng(0).standard_normal(n // 4, dtype=np.float32)
-    dst = np.empty_like(src)
-    dst.fill(0)
-    copy_1 = by_hand(lambda: np.copyto(dst, src))
-    with ThreadPoolExecutor(cores) as pool:
-        copy_n = by_hand(lambda: split_copy(pool, dst, src, cores))
-    del src, dst
+    copy_1, copy_n = hand_copies(n, cores)
     a = np.random.default_rng(1).standard_normal((2048, 2048), dtype=np.float32)
     b = np.random.default_rng(2).standard_normal((2048, 2048), dtype=np.float32)
     c = np.empty_like(a)

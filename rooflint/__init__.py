@@ -2,9 +2,9 @@
 
 Library use mirrors the CLI::
 
-    from rooflint import load_model, load_hardware, analyze, Settings
-    a = analyze(load_model("llama2-7b"), load_hardware("a100"), Settings(prompt=4096))
-    a.kv_bytes_per_token, a.tpot_s
+    from rooflint import load_model, load_hardware, analyze, Workload
+    a = analyze(load_model("llama2-7b"), load_hardware("a100"), Workload(prompt=4096))
+    a.kv_bytes_per_token, a.tpot_s, a.terms["memory.kv_cache_bytes"]
 """
 
 from rooflint.analysis.inference import Analysis, analyze

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import math
 import re
+from fractions import Fraction
 
 _DECIMAL = {"": 1.0, "k": 1e3, "K": 1e3, "M": 1e6, "G": 1e9, "T": 1e12, "P": 1e15}
 _BINARY = {"Ki": 2**10, "Mi": 2**20, "Gi": 2**30, "Ti": 2**40, "Pi": 2**50}
@@ -58,7 +59,8 @@ def parse_quantity(text: object, dimension: str) -> float:
             if re.fullmatch(re.escape(prefix) + unit_re, unit):
                 if dimension != "bytes" and prefixes is _BINARY:
                     break  # rates are decimal; a 'GiB/s' bandwidth is refused, not converted
-                return number * scale
+                # exactly, then rounded once: 66.9 TFLOP/s is 66900000000000.0, not ...0.01
+                return float(Fraction(m.group(1)) * int(scale))
     raise UnitParseError(f"expected {expected}, got unit '{unit}' in {text!r}")
 
 

@@ -26,6 +26,7 @@ from rooflint.dtypes import DType, default_group_size, element_bytes
 from rooflint.dtypes import dtype as lookup
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
+from rooflint.specs.catalog import load_hardware
 
 DEFAULT_GPU = "h100"
 DEFAULT_ATTENTION = "flash"
@@ -108,6 +109,11 @@ class Resolved:
     @property
     def prefill_kv_len(self) -> int:
         return self.prefix + self.prompt
+
+
+def target_gpu(gpu: Hardware | str | None = None) -> Hardware:
+    """The GPU a workload runs on: a spec as given, a built-in name or hardware file, else DEFAULT_GPU."""
+    return gpu if isinstance(gpu, Hardware) else load_hardware(gpu or DEFAULT_GPU)
 
 
 def _whole(value, option: str, low: int = 1) -> int:

@@ -8,8 +8,10 @@ from rooflint.analysis.params import parameter_breakdown, parameter_count
 
 @pytest.fixture(scope="module")
 def doc():
-    from typer.testing import CliRunner
     import json
+
+    from typer.testing import CliRunner
+
     from rooflint.cli import app
 
     out = CliRunner().invoke(app, ["analyze", "llama2-7b", "--gpu", "a100", "--format", "json", "--attention", "eager",

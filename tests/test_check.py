@@ -7,8 +7,8 @@ import xml.etree.ElementTree as ET
 import pytest
 
 from rooflint import Workload, analyze
-from rooflint.specs.catalog import load_hardware, load_model
 from rooflint.dtypes import dtype
+from rooflint.specs.catalog import load_hardware, load_model
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "data", "measurements", "cpu-quick.json")
 CASE = """

@@ -7,7 +7,6 @@ import math
 import os
 
 import pytest
-
 from conftest import DATA
 
 FIXTURE = os.path.join(DATA, "measurements", "cpu-quick.json")

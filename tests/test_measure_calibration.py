@@ -12,10 +12,10 @@ from rooflint.compare.calibration import calibrate, profile_document
 from rooflint.compare.comparison import compare
 from rooflint.compare.groups import growth_exponent
 from rooflint.compare.kernels import case_ops
-from rooflint.specs.catalog import hardware_from_mapping
 from rooflint.measure.cases import GiB, KiB, MiB, case
 from rooflint.measure.result import Measurement
 from rooflint.measure.stats import summarize
+from rooflint.specs.catalog import hardware_from_mapping
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
 

@@ -115,7 +115,6 @@ class FakeDeviceTimer:
         return self.device_time - start
 
     def capture(self, fn, times):
-        queued = []
         real = self.device_time
         for _ in range(times):
             fn()

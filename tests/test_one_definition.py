@@ -7,8 +7,8 @@ import re
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA
+
 from rooflint import Workload, analyze, load_hardware, load_model
 from rooflint.analysis.params import parameter_breakdown
 

@@ -17,9 +17,10 @@ from dataclasses import replace
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from conftest import DATA
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rooflint.analysis.paged import CHUNK, LengthDraw, draw_lengths, plan_paged
 from rooflint.errors import SpecError
 from rooflint.report.paged_views import paged_report

@@ -9,8 +9,8 @@ import pytest
 pytest.importorskip("matplotlib")
 
 from rooflint import Workload, analyze  # noqa: E402
-from rooflint.specs.catalog import load_hardware, load_model  # noqa: E402
 from rooflint.report.plot import DPI, FIGSIZE, memory_curves, roofline_points  # noqa: E402
+from rooflint.specs.catalog import load_hardware, load_model  # noqa: E402
 
 FIXTURE = os.path.join(os.path.dirname(__file__), "data", "measurements", "cpu-quick.json")
 

@@ -1,12 +1,13 @@
 """Invariants of the op model, checked over random shapes (hypothesis)."""
 
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from rooflint import Workload, analyze, dtype, load_hardware
-from rooflint.analysis.kv_cache import kv_bytes, kv_bytes_per_token
-from rooflint.analysis.roofline import place
 from rooflint.analysis.attention import eager_ops
+from rooflint.analysis.kv_cache import kv_bytes, kv_bytes_per_token
 from rooflint.analysis.ops import evaluate_op
+from rooflint.analysis.roofline import place
 from rooflint.specs import Model
 
 A100 = load_hardware("a100")

@@ -4,8 +4,8 @@ exactly what rich's Table prints; when something must wrap or shrink, rich does 
 import os
 
 import pytest
-
 from conftest import DATA
+
 from rooflint.report import render
 
 CORPUS = [

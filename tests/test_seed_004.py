@@ -3,8 +3,8 @@
 import os
 
 import pytest
-
 from conftest import DATA
+
 from rooflint import load_hardware
 
 KiB, MiB, GiB = 2**10, 2**20, 2**30
@@ -21,8 +21,10 @@ MULTI_HEAD = [(1, 12, 2048, 192 * MiB), (1, 12, 4096, 768 * MiB), (1, 12, 8192, 
 
 @pytest.fixture(scope="module")
 def single_head_rows():
-    from typer.testing import CliRunner
     import json
+
+    from typer.testing import CliRunner
+
     from rooflint.cli import app
 
     out = CliRunner().invoke(app, ["attention", "--format", "json"])

@@ -4,8 +4,8 @@ import os
 from pathlib import Path
 
 import pytest
-
 from conftest import DATA
+
 from rooflint import SpecError, load_hardware, load_model
 from rooflint.specs.catalog import builtin_names, data_dirs, read_mapping
 from rooflint.units import parse_quantity

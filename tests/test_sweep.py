@@ -15,7 +15,12 @@ import pytest
 
 from rooflint.analysis.inference import analyze
 from rooflint.analysis.sweep import COLUMNS, Grid, sweep
-from rooflint.specs.catalog import builtin_names, hardware_from_mapping, load_hardware, load_model
+from rooflint.specs.catalog import (
+    builtin_names,
+    hardware_from_mapping,
+    load_hardware,
+    load_model,
+)
 from rooflint.workload import Workload
 
 MODELS = [load_model(n) for n in builtin_names("models")] + [load_model("tests/data/hf/gemma2-2b")]
@@ -252,7 +257,7 @@ def test_parquet_without_pyarrow_says_how_to_get_it(cli, tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "pyarrow.parquet", None)
     out = tmp_path / "g.parquet"
     result = cli("sweep", "-m", "gpt2", "-g", "h100", "-f", "parquet", "-o", str(out), code=2)
-    assert result.output == "error: --format: parquet needs pyarrow: pip install pyarrow\n"
+    assert result.output == "error: --format: parquet needs pyarrow: pip install 'rooflint[arrow]'\n"
     assert not out.exists()
 
 

@@ -7,9 +7,10 @@ in the modules (DeepSeek-V2 section 2.1; FlashAttention section 3.2; uniform top
 import os
 
 import pytest
-from hypothesis import given, settings, strategies as st
-
 from conftest import DATA
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from rooflint import SpecError, Workload, analyze, dtype, load_hardware, load_model
 from rooflint.analysis.kv_cache import kv_bytes, kv_bytes_per_token
 from rooflint.analysis.moe import expected_experts_hit

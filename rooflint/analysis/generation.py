@@ -19,7 +19,7 @@ from rooflint.analysis.series import FIELDS, StepSum, sum_ops
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
-from rooflint.workload import Resolved, Workload, resolve
+from rooflint.workload import Resolved, Workload, resolve, target_gpu
 
 DECODE, RECOMPUTE = "decode", "recompute"
 
@@ -118,14 +118,14 @@ class Generation:
         return self.steps[self.new_tokens - 1][k].flops / self.steps[1][k].flops
 
 
-def generation(model: Model, hardware: Hardware, workload: Workload | None = None) -> Generation:
+def generation(model: Model, hardware: Hardware | str | None = None, workload: Workload | None = None) -> Generation:
     """A request of the workload's prompt and new tokens for its batch, with and without a KV cache.
     Logits are computed for the last position only."""
     w = replace(workload or Workload(), all_logits=False, context=None)
     if w.prefix:
         raise SpecError("--prefix", None, "a generated request starts from an empty cache; got a cached prefix "
                         f"of {w.prefix} tokens")
-    r = resolve(model, hardware, w)
+    r = resolve(model, target_gpu(hardware), w)
     P, T, B = r.prompt, r.new_tokens, r.batch
     form = model_form(model, r)
     decode = sum_ops(form.decode, hardware, B, DECODE, "C", P + 1, P + T - 1, {}, "with_cache.decode")

@@ -19,7 +19,7 @@ from rooflint.analysis.ops import Op, bindings
 from rooflint.analysis.roofline import COMPUTE, Timed, bound_of_op, hardware_terms
 from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure
 from rooflint.specs import Hardware, Model
-from rooflint.workload import Resolved, Workload, resolve
+from rooflint.workload import Resolved, Workload, resolve, target_gpu
 
 B, S_q, ttft_s, tpot_s = sym("B S_q ttft_s tpot_s")
 
@@ -242,9 +242,11 @@ class Analysis:
         return sum(t.bound == COMPUTE for t in self.decode.ops)
 
 
-def analyze(model: Model, hardware: Hardware, workload: Workload | Resolved | None = None) -> Analysis:
-    """Prefill of the prompt and one decode step at the context, for the batch."""
-    r = workload if isinstance(workload, Resolved) else resolve(model, hardware, workload)
+def analyze(model: Model, hardware: Hardware | str | None = None,
+            workload: Workload | Resolved | None = None) -> Analysis:
+    """Prefill of the prompt and one decode step at the context, for the batch (on the default GPU
+    when none is given, as the CLI)."""
+    r = workload if isinstance(workload, Resolved) else resolve(model, target_gpu(hardware), workload)
     form = model_form(r.model, r)
     pre_fn, dec_fn = compiled(form, r.hardware)
     B_, P, K, Cd = r.batch, r.prompt, r.prefix + r.prompt, r.context

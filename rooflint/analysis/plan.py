@@ -25,7 +25,7 @@ from rooflint.analysis.series import StepSum, sum_ops
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
-from rooflint.workload import Resolved, Workload, resolve
+from rooflint.workload import Resolved, Workload, resolve, target_gpu
 
 N, L, T, D, b_a, link = sym("N L T D b_a link")
 RING: object = 2 * L * 2 * (N - 1) / N * T * D * b_a / link
@@ -107,8 +107,8 @@ def _context_limit(m: Model, r: Resolved, budget: float) -> Term | None:
     return None
 
 
-def plan(m: Model, hw: Hardware, workload: Workload | None = None, tp: int = 1) -> Plan:
-    part = shard(m, tp)
+def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None = None, tp: int = 1) -> Plan:
+    part, hw = shard(m, tp), target_gpu(hw)
     r = resolve(part, hw, workload)
     a = analyze(part, hw, r)
     terms = dict(a.terms)

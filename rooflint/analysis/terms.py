@@ -52,6 +52,9 @@ class Term:
     def symbol(self) -> str:
         return self.key.rsplit(".", 1)[-1]
 
+    def __repr__(self) -> str:  # repr=False above: the generated one would dump the whole tree
+        return f"Term({self.key} = {self.expr} = {self.value:.6g} {self.unit})"
+
     def as_dict(self) -> dict:
         return {"key": self.key, "expr": str(self.expr), "bindings": dict(self.bindings), "value": self.value,
                 "unit": self.unit, "note": self.note}

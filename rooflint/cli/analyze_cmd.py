@@ -9,8 +9,8 @@ from rooflint.cli import options as o
 from rooflint.cli.app import command, emit
 from rooflint.cli.params import overrides
 from rooflint.report.analyze_view import analyze_report
-from rooflint.specs.catalog import load_hardware, load_model
-from rooflint.workload import DEFAULT_GPU, resolve
+from rooflint.specs.catalog import load_model
+from rooflint.workload import resolve, target_gpu
 
 
 @command()
@@ -23,7 +23,7 @@ def analyze(model: o.ModelArg, gpu: o.Gpu = None, prompt: o.Prompt = None, batch
             explain: o.Explain = False) -> None:
     """Roofline of prefill and one decode step: every op's FLOPs, bytes, bound and time; memory."""
     form = o.fmt(fmt)
-    spec, hw = load_model(model, overrides(set_)), load_hardware(gpu or DEFAULT_GPU)
+    spec, hw = load_model(model, overrides(set_)), target_gpu(gpu)
     work = o.workload(batch, prompt, context, prefix, dtype, kv_dtype, weight_dtype, kv_group_size,
                       weight_group_size, quantize, attention, mla_mode, flash_tile, all_logits, mem_util, chunk)
     resolved = resolve(spec, hw, work)

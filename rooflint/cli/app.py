@@ -22,6 +22,10 @@ def _as_given(param: Any) -> Any:
     """Give a typer 0.29 parameter a coercion that keeps its value as typed (see Command)."""
     if param is not None and getattr(param, "_runtime_param", 0) is None:
         param._runtime_param = _AsGiven(param.multiple or param.nargs == -1)
+    if hasattr(param, "display_type_rich") and (getattr(param, "is_flag", False) or param.param_type_name == "argument"):
+        # typer 0.29 labels a flag "<bool>" and an argument "<str>" beside its name; the name
+        # (--explain, MODEL) says it all
+        param.display_type_rich = lambda ctx: None
     return param
 
 

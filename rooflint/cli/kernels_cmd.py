@@ -13,7 +13,7 @@ from rooflint.cli import params as p
 from rooflint.cli.app import command, emit
 from rooflint.report.kernel_views import attention_report, gemm_report, kv_report
 from rooflint.specs.catalog import load_hardware, load_model
-from rooflint.workload import DEFAULT_DTYPE, DEFAULT_GPU, resolve
+from rooflint.workload import DEFAULT_DTYPE, resolve, target_gpu
 
 Size = Annotated[str, typer.Argument(metavar=p.COUNT)]
 
@@ -28,7 +28,7 @@ def gemm(m: Size, n: Size, k: Size, gpu: o.Gpu = None, dtype: o.Dtype = None,
     dims = [p.whole(v, name) for v, name in ((m, "M"), (n, "N"), (k, "K"))]
     count = p.whole(batch, "--batch") or 1
     dt = p.dtype_name(dtype or DEFAULT_DTYPE, "--dtype")
-    hw = load_hardware(gpu or DEFAULT_GPU)
+    hw = target_gpu(gpu)
     hw.peak(dt.peak_key)
     emit(gemm_report(gemm_op(*dims, dt, count), *dims, dt, hw, count), form, output, explain)
 

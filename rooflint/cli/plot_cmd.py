@@ -15,8 +15,8 @@ from rooflint.errors import SpecError
 from rooflint.measure.session import load_run
 from rooflint.report.output import write_atomic
 from rooflint.report.plot import render_png_or_svg
-from rooflint.specs.catalog import load_hardware, load_model
-from rooflint.workload import DEFAULT_GPU
+from rooflint.specs.catalog import load_model
+from rooflint.workload import target_gpu
 
 
 @command()
@@ -36,7 +36,7 @@ def plot(model: o.ModelArg,
         import matplotlib  # noqa: F401  (the optional plot extra)
     except ImportError:
         raise SpecError("plot", None, "needs matplotlib: pip install 'rooflint[plot]'") from None
-    spec, hw = load_model(model, p.overrides(set_)), load_hardware(gpu or DEFAULT_GPU)
+    spec, hw = load_model(model, p.overrides(set_)), target_gpu(gpu)
     work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype, attention=attention)
     rows = ()
     if measured:

@@ -13,8 +13,8 @@ from rooflint.cli import params as p
 from rooflint.cli.app import command, emit
 from rooflint.report.generation_view import generate_report
 from rooflint.report.plan_view import plan_report
-from rooflint.specs.catalog import load_hardware, load_model
-from rooflint.workload import DEFAULT_GPU, DEFAULT_NEW_TOKENS
+from rooflint.specs.catalog import load_model
+from rooflint.workload import DEFAULT_NEW_TOKENS, target_gpu
 
 NewTokens = Annotated[Optional[str], typer.Option("--new-tokens", "-t", metavar=p.COUNT, show_default=str(DEFAULT_NEW_TOKENS),
                                                   help="New tokens per sequence, T (the first comes from the prefill).")]
@@ -28,7 +28,7 @@ def generate(model: o.ModelArg, gpu: o.Gpu = None, prompt: o.Prompt = None, new_
              set_: o.Set = None, fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """A whole request with and without a KV cache: FLOPs, bytes, latency, tokens/s, summed exactly."""
     form = o.fmt(fmt)
-    spec, hw = load_model(model, p.overrides(set_)), load_hardware(gpu or DEFAULT_GPU)
+    spec, hw = load_model(model, p.overrides(set_)), target_gpu(gpu)
     work = o.workload(batch=batch, prompt=prompt, dtype=dtype, kv_dtype=kv_dtype, weight_dtype=weight_dtype,
                       attention=attention, mla_mode=mla_mode, new_tokens=new_tokens)
     emit(generate_report(generation(spec, hw, work)), form, output, explain)
@@ -42,7 +42,7 @@ def plan(model: o.ModelArg, gpu: o.Gpu = None, context: o.Context = None, prompt
          output: o.Output = None, explain: o.Explain = False) -> None:
     """Largest batch at a context, longest context at a batch, memory per GPU, chunked TTFT and TPOT."""
     form = o.fmt(fmt)
-    spec, hw = load_model(model, p.overrides(set_)), load_hardware(gpu or DEFAULT_GPU)
+    spec, hw = load_model(model, p.overrides(set_)), target_gpu(gpu)
     work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype,
                       weight_dtype=weight_dtype, attention=attention, mla_mode=mla_mode, mem_util=mem_util, chunk=chunk)
     emit(plan_report(run_plan(spec, hw, work, p.whole(tp, "--tp") or 1)), form, output, explain)

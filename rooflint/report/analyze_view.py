@@ -112,7 +112,8 @@ def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
         ("KV cache per token", a.kv_bytes_per_token, "bytes"),
         (f"KV cache at {r.context} tokens", a.kv_bytes_per_sequence, "bytes"),
         (f"KV cache for batch {r.batch}", a.kv_bytes, "bytes"),
-        ("S+P per layer (eager prefill)", a.scores_bytes_per_layer, "bytes"),
+        ("S+P per layer (eager prefill)" if r.attention == "eager" else "S+P per layer (flash: kept in SRAM)",
+         a.scores_bytes_per_layer, "bytes"),
         (f"activation workspace ({r.chunk}-token chunk)", a.workspace_bytes, "bytes"),
         ("memory needed", f"{human(a.total_bytes, 'bytes')} of {human(terms['memory.usable_bytes'].value, 'bytes')} "
                           f"usable ({r.memory_utilization:g} x {human(hw.capacity_bytes, 'bytes')})", "text"),

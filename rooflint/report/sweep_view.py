@@ -201,7 +201,7 @@ def require_pyarrow() -> None:
     try:
         import pyarrow.parquet  # noqa: F401
     except ImportError:
-        raise SpecError("--format", None, "parquet needs pyarrow: pip install pyarrow") from None
+        raise SpecError("--format", None, "parquet needs pyarrow: pip install 'rooflint[arrow]'") from None
 
 
 def sweep_parquet(result: Sweep) -> bytes:
