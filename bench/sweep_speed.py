@@ -22,6 +22,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
+from clock import best_of  # bench/clock.py, beside this script
+
 from rooflint.analysis import sweep as sweep_module
 from rooflint.analysis.sweep import Grid, sweep
 from rooflint.report import sweep_view
@@ -45,13 +47,6 @@ def peak_bytes(g: Grid) -> int:
     return peak
 
 
-def best_of(fn, times: int = 3) -> float:
-    best = float("inf")
-    for _ in range(times):
-        start = time.perf_counter()
-        fn()
-        best = min(best, time.perf_counter() - start)
-    return best
 
 
 def writer_seconds(result, name: str) -> float | None:

@@ -17,7 +17,7 @@ from rooflint.analysis.expr import add, mul, sym
 from rooflint.analysis.layers import DECODE, PREFILL, PhaseForm, phase_form
 from rooflint.analysis.ops import Op, bindings
 from rooflint.analysis.roofline import COMPUTE, Timed, bound_of_op, hardware_terms
-from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure
+from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure, figure_values
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved, Workload, resolve, target_gpu
 
@@ -37,7 +37,6 @@ class ModelForm:
     tpot: Figure  # the sum of the decode ops' times
     rates: tuple[Figure, ...]  # tokens per second
     time_names: tuple[tuple[str, ...], tuple[str, ...]]  # the op times' symbols in ttft and tpot
-    figure_keys: frozenset[str]
 
 
 # Caches keyed by identity (specs are immutable; the entry keeps its own so an id is never reused).
@@ -59,7 +58,7 @@ def model_form(m: Model, r: Resolved) -> ModelForm:
     ttft = figure("totals.ttft_s", _phase_time(pre), "seconds", "prefill: the sum of count x time over its ops")
     tpot = figure("totals.tpot_s", _phase_time(dec), "seconds", "one decode step: the sum over its ops")
     names = tuple(tuple(time_symbol(o.name) for o in p.ops) for p in (pre, dec))
-    form = ModelForm(pre, dec, figures, consts, ttft, tpot, RATES, names, frozenset(f.key for f in figures))
+    form = ModelForm(pre, dec, figures, consts, ttft, tpot, RATES, names)
     _FORMS[key] = (m, form)
     return form
 
@@ -165,11 +164,14 @@ class Analysis:
     notes = property(lambda self: self.resolved.notes)
 
     @cached_property
-    def _figures(self) -> dict[str, Term]:
-        """The model form's figures: KV cache, weights, S+P."""
+    def _inputs(self) -> dict[str, float]:
         r, form = self.resolved, self.form
-        values = {**form.constants, "B": r.batch, "C": r.context, "S_q": r.prompt, "S_kv": r.prefill_kv_len}
-        return {t.key: t for t in evaluate_figures(form.figures, values)}
+        return {**form.constants, "B": r.batch, "C": r.context, "S_q": r.prompt, "S_kv": r.prefill_kv_len}
+
+    @cached_property
+    def _figures(self) -> dict[str, Term]:
+        """The model form's figures as terms: KV cache, weights, S+P."""
+        return {t.key: t for t in evaluate_figures(self.form.figures, self._inputs)}
 
     @cached_property
     def _totals(self) -> dict[str, Term]:
@@ -184,14 +186,27 @@ class Analysis:
         out.update({t.key: t for t in evaluate_figures(form.rates, rates)})
         return out
 
+    def _fit_inputs(self, figure: dict) -> tuple[float, float, Term]:
+        r = self.resolved
+        return (figure["memory.weights_bytes"], figure["memory.kv_cache_bytes"],
+                memory.workspace_term(self.form.prefill, r.chunk))
+
     @cached_property
     def _fit(self) -> dict[str, Term]:
         """The memory rule's terms (the workspace needs a prefill chunk evaluated: only when asked)."""
-        r, figures = self.resolved, self._figures
-        fits = memory.fit_terms(figures["memory.weights_bytes"].value, figures["memory.kv_cache_bytes"].value,
-                                memory.workspace_term(self.form.prefill, r.chunk), r.hardware.capacity_bytes,
-                                r.memory_utilization)
+        r = self.resolved
+        weights, kv, workspace = self._fit_inputs({k: t.value for k, t in self._figures.items()})
+        fits = memory.fit_terms(weights, kv, workspace, r.hardware.capacity_bytes, r.memory_utilization)
         return {t.key: t for t in fits}
+
+    @cached_property
+    def _values(self) -> dict[str, float]:
+        """The figures' and the rule's values alone: what reading a figure needs (no terms built)."""
+        r = self.resolved
+        values = figure_values(self.form.figures, self._inputs)
+        weights, kv, workspace = self._fit_inputs(values)
+        values.update(memory.fit_values(weights, kv, workspace, r.hardware.capacity_bytes, r.memory_utilization))
+        return values
 
     @cached_property
     def terms(self) -> dict[str, Term]:
@@ -199,8 +214,7 @@ class Analysis:
         return {**self._figures, **self._totals, **self._fit}
 
     def value(self, key: str) -> float:
-        group = self._totals if key.startswith("totals.") else self._figures if key in self.form.figure_keys else self._fit
-        return group[key].value
+        return self._totals[key].value if key.startswith("totals.") else self._values[key]
 
     @property
     def params(self) -> dict[str, int]:

@@ -20,7 +20,7 @@ from rooflint.analysis.evaluate import compile_phase
 from rooflint.analysis.expr import Const, sym
 from rooflint.analysis.layers import PhaseForm
 from rooflint.analysis.ops import bindings
-from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure
+from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure, figure_values
 
 u, capacity = sym("u capacity")
 weights, kv, workspace, total, usable = sym("weights_bytes kv_cache_bytes workspace_bytes total_bytes usable_bytes")
@@ -84,9 +84,21 @@ def _workspace_term(form: PhaseForm, chunk: int) -> Term:
     return term
 
 
+def _rule_inputs(weights_bytes: float, kv_bytes: float, workspace_: Term, capacity_bytes: float,
+                 utilization: float) -> dict[str, float]:
+    return {"weights_bytes": weights_bytes, "kv_cache_bytes": kv_bytes, "workspace_bytes": workspace_.value,
+            "u": utilization, "capacity": capacity_bytes}
+
+
 def fit_terms(weights_bytes: float, kv_bytes: float, workspace_: Term, capacity_bytes: float,
               utilization: float) -> list[Term]:
     """The rule's terms for these parts."""
-    values = {"weights_bytes": weights_bytes, "kv_cache_bytes": kv_bytes, "workspace_bytes": workspace_.value,
-              "u": utilization, "capacity": capacity_bytes}
-    return [workspace_, *evaluate_figures(RULE, values)]
+    return [workspace_, *evaluate_figures(RULE, _rule_inputs(weights_bytes, kv_bytes, workspace_, capacity_bytes,
+                                                             utilization))]
+
+
+def fit_values(weights_bytes: float, kv_bytes: float, workspace_: Term, capacity_bytes: float,
+               utilization: float) -> dict[str, float]:
+    """The same rule's values by key (no terms built)."""
+    return {workspace_.key: workspace_.value,
+            **figure_values(RULE, _rule_inputs(weights_bytes, kv_bytes, workspace_, capacity_bytes, utilization))}

@@ -9,11 +9,13 @@ arrange terms and never compute one.
 
 from __future__ import annotations
 
+import keyword
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 from rooflint.analysis.codegen import compile_function
-from rooflint.analysis.expr import Expr, wrap
+from rooflint.analysis.expr import Expr, Sym, wrap
 
 UNITS = ("bytes", "flops", "seconds", "per_second", "flop_per_s", "bytes_per_s", "count", "ratio", "fraction")
 
@@ -60,38 +62,78 @@ class Term:
                 "unit": self.unit, "note": self.note}
 
 
-_COMPILED: dict[int, tuple[Figure, tuple[str, ...], list]] = {}
+@dataclass(slots=True, eq=False)
+class _Sequence:
+    """A list of figures compiled as one function: each figure an assignment the later ones read."""
+
+    figures: tuple[Figure, ...]
+    keys: tuple[str, ...]
+    symbols: tuple[str, ...]
+    names: tuple[tuple[str, ...], ...]  # each figure's symbols
+    inputs: tuple[str, ...]  # the symbols read before a figure of the list defines them
+    fns: list  # [for numbers, for arrays], compiled on first use
 
 
-def _compiled(f: Figure) -> tuple[tuple[str, ...], list]:
-    """A figure's symbols and its functions [for numbers, for arrays], compiled once each (the
-    entry keeps the figure, so its id stays its own)."""
-    hit = _COMPILED.get(id(f))
-    if hit is None or hit[0] is not f:
-        if len(_COMPILED) > 4096:
-            _COMPILED.clear()
-        hit = _COMPILED[id(f)] = (f, f.expr.symbols(), [None, None])
-    return hit[1], hit[2]
+_SEQUENCES: dict[tuple[int, ...], _Sequence] = {}
 
 
-def evaluate_figures(figures: Iterable[Figure], values: Mapping[str, float]) -> list[Term]:
+def _sequence(figures: Iterable[Figure]) -> _Sequence:
+    figs = tuple(figures)
+    key = tuple(map(id, figs))
+    seq = _SEQUENCES.get(key)  # the entry keeps its figures alive, so their ids stay theirs
+    if seq is None:
+        if len(_SEQUENCES) > 4096:
+            _SEQUENCES.clear()
+        defined: set[str] = set()
+        inputs: dict[str, None] = {}
+        names = []
+        for f in figs:
+            used = f.expr.symbols()
+            names.append(used)
+            inputs.update((n, None) for n in used if n not in defined)
+            defined.add(f.symbol)
+        seq = _SEQUENCES[key] = _Sequence(figs, tuple(f.key for f in figs), tuple(f.symbol for f in figs),
+                                          tuple(names), tuple(inputs), [None, None])
+    return seq
+
+
+def _results(seq: _Sequence, values: Mapping[str, Any]) -> tuple:
+    try:
+        args = [values[n] for n in seq.inputs]
+    except KeyError:
+        f, names = next((f, names) for f, names in zip(seq.figures, seq.names)
+                        if any(n not in values and n in seq.inputs for n in names))
+        missing = [n for n in names if n not in values and n in seq.inputs]
+        raise KeyError(f"{f.key}: no value for {', '.join(missing)}") from None
+    arrays = any(hasattr(a, "shape") for a in args)
+    fn = seq.fns[arrays]
+    if fn is None:
+        defs = []
+        for i, (f, symbol) in enumerate(zip(seq.figures, seq.symbols)):
+            defs.append((f"_t{i}", f.expr))
+            if symbol.isidentifier() and not keyword.iskeyword(symbol):
+                defs.append((symbol, Sym(f"_t{i}")))
+        outputs = [Sym(f"_t{i}") for i in range(len(seq.figures))]
+        fn = seq.fns[arrays] = compile_function(outputs, seq.inputs, defs, numpy=arrays)
+    return fn(*args)
+
+
+def evaluate_figures(figures: Iterable[Figure], values: Mapping[str, Any]) -> list[Term]:
     """Each figure evaluated in order with the given symbol values (numbers, or numpy arrays that
-    broadcast) and the figures before it."""
+    broadcast) and the figures before it; the list is compiled once as one function."""
+    seq = _sequence(figures)
     env = dict(values)
     out = []
-    for f in figures:
-        names, fns = _compiled(f)
-        try:
-            args = [env[n] for n in names]
-        except KeyError:
-            raise KeyError(f"{f.key}: no value for {', '.join(n for n in names if n not in env)}") from None
-        arrays = any(hasattr(a, "shape") for a in args)
-        if fns[arrays] is None:
-            fns[arrays] = compile_function([f.expr], names, numpy=arrays)
-        value = fns[arrays](*args)[0]
-        out.append(Term(f.key, f.expr, dict(zip(names, args)), value, f.unit, f.note))
-        env[f.symbol] = value
+    for f, symbol, names, value in zip(seq.figures, seq.symbols, seq.names, _results(seq, values)):
+        out.append(Term(f.key, f.expr, {n: env[n] for n in names}, value, f.unit, f.note))
+        env[symbol] = value
     return out
+
+
+def figure_values(figures: Iterable[Figure], values: Mapping[str, Any]) -> dict[str, Any]:
+    """The same figures' values by key, without their terms: for reading a figure, not explaining it."""
+    seq = _sequence(figures)
+    return dict(zip(seq.keys, _results(seq, values)))
 
 
 def by_key(terms: Iterable[Term]) -> dict[str, Term]:
