@@ -32,52 +32,72 @@ class CompiledPhase:
         return self.fn(*inputs)
 
 
-def _bind(e: Expr, env: dict[str, Expr]) -> Expr:
-    return replace_symbols(e, env)
+_BOUND: dict[tuple, tuple[PhaseForm, list, list]] = {}
 
 
-def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] | None = None,
-          with_time: bool = True) -> tuple[list[tuple[str, Expr]], list[Expr]]:
-    """The assignments and outputs of a phase with its constants (and the hardware's roofs) bound."""
+def _bound(form: PhaseForm, overrides: Mapping[str, float] | None) -> tuple[list, list]:
+    """The phase's assignments and each op's four values (FLOPs, read, written, present) with
+    the constants bound: the part of lowering that no GPU changes, done once per form."""
+    key = (id(form), tuple(sorted((overrides or {}).items())))
+    hit = _BOUND.get(key)  # the entry keeps its form, so the id stays its own
+    if hit is not None:
+        return hit[1], hit[2]
     env: dict[str, Expr] = {k: Const(v) for k, v in {**form.constants, **(overrides or {})}.items()}
     assigns: list[tuple[str, Expr]] = []
+    memo: dict = {}  # substitutions under the current env; a new definition starts a new one
 
     def define(name: str, e: Expr, var: str) -> None:
-        e = _bind(e, env)
+        nonlocal memo
+        e = replace_symbols(e, env, memo)
         if isinstance(e, (Const, Sym)):
             env[name] = e
         else:
             assigns.append((var, e))
             env[name] = Sym(var)
+        memo = {}
 
     for name, e in form.defs:
         define(name, e, name)
-    outputs: list[Expr] = []
-    totals: list[list[Expr]] = [[], [], [], []]
+    shared = memo  # the phase's env, which every op without definitions of its own sees
+    per_op = []
     for i, o in enumerate(form.ops):
         saved = dict(env)
+        memo = shared if not o.defs else {}
         for name, e in o.defs:
             define(name, e, f"_{i}_{name}")
         values = []
         for j, e in enumerate((o.flops, o.bytes_read, o.bytes_written, o.present)):
-            var = f"_{'frwp'[j]}{i}"
-            bound = _bind(e, env)
-            if isinstance(bound, (Const, Sym)):
-                values.append(bound)
-            else:
-                assigns.append((var, bound))
-                values.append(Sym(var))
+            bound = replace_symbols(e, env, memo)
+            if not isinstance(bound, (Const, Sym)):
+                assigns.append((f"_{'frwp'[j]}{i}", bound))
+                bound = Sym(f"_{'frwp'[j]}{i}")
+            values.append(bound)
+        per_op.append(values)
+        env = saved
+    if len(_BOUND) > 1024:
+        _BOUND.clear()
+    _BOUND[key] = (form, assigns, per_op)
+    return assigns, per_op
+
+
+def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] | None = None,
+          with_time: bool = True) -> tuple[list[tuple[str, Expr]], list[Expr]]:
+    """The assignments and outputs of a phase with its constants (and the hardware's roofs) bound."""
+    bound, per_op = _bound(form, overrides)
+    assigns = list(bound)
+    outputs: list[Expr] = []
+    totals: list[list[Expr]] = [[], [], [], []]
+    for i, (o, four) in enumerate(zip(form.ops, per_op)):
+        values = list(four)
         if with_time and hw is not None:
             peak, bw, t0, half = hardware_terms(hw, o.peak_key, o.kind)
-            t = time_expr(*values, peak, bw, t0, half)
-            assigns.append((f"_t{i}", t))
+            assigns.append((f"_t{i}", time_expr(*values, peak, bw, t0, half)))
             values.append(Sym(f"_t{i}"))
         else:
             values.append(Const(0))
         outputs += values
         for k, v in enumerate((values[0], values[1], values[2], values[4])):
             totals[k].append(mul(o.count, v))
-        env = saved
     outputs += [add(*t) for t in totals]
     return assigns, outputs
 

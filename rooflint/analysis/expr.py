@@ -301,22 +301,21 @@ def emax(*args: Any) -> Expr:
     return _extremum("max", max, args)
 
 
-def ceil(x: Any) -> Expr:
+def _rounded(fn: str, pick: Callable[[Number], int], x: Any) -> Expr:
     x = wrap(x)
     if isinstance(x, Const):
-        return Const(math.ceil(x.value))
+        return Const(pick(x.value))
     if isinstance(x, Call) and x.fn in ("ceil", "floor", "floor_sum"):
-        return x
-    return Call("ceil", (x,))
+        return x  # whole already
+    return Call(fn, (x,))
+
+
+def ceil(x: Any) -> Expr:
+    return _rounded("ceil", math.ceil, x)
 
 
 def floor(x: Any) -> Expr:
-    x = wrap(x)
-    if isinstance(x, Const):
-        return Const(math.floor(x.value))
-    if isinstance(x, Call) and x.fn in ("ceil", "floor", "floor_sum"):
-        return x
-    return Call("floor", (x,))
+    return _rounded("floor", math.floor, x)
 
 
 def floor_sum(n: Any, m: Any, a: Any, b: Any) -> Expr:
@@ -357,9 +356,11 @@ def _substitute(e: Expr, values: Mapping[str, Expr], memo: dict[int, tuple[Expr,
     return out
 
 
-def replace_symbols(e: Expr, env: Mapping[str, Expr]) -> Expr:
-    """substitute() for a mapping whose values are expressions already (no wrapping: hot paths)."""
-    return _substitute(e, env, {})
+def replace_symbols(e: Expr, env: Mapping[str, Expr], memo: dict | None = None) -> Expr:
+    """substitute() for a mapping whose values are expressions already (no wrapping: hot paths).
+    A caller substituting many expressions under the same mapping passes one memo for all, so a
+    subtree they share is rebuilt once."""
+    return _substitute(e, env, {} if memo is None else memo)
 
 
 # ------------------------------------------------------------------ rendering
