@@ -44,16 +44,21 @@ def counts(text: str | None, option: str) -> list[int] | None:
     return values
 
 
-def size(text: str | None, option: str) -> float | None:
-    if text is None:
-        return None
+def _parsed(text: str, dimension: str, option: str) -> float:
     try:
-        value = parse_quantity(text, "bytes")
+        return parse_quantity(text, dimension)
     except UnitParseError as exc:
         raise SpecError(option, None, str(exc)) from None
+
+
+def _positive(value: float, text: str, option: str, what: str) -> float:
     if not value > 0:
-        raise SpecError(option, None, f"expected a positive size, got {text}")
+        raise SpecError(option, None, f"expected a positive {what}, got {text}")
     return value
+
+
+def size(text: str | None, option: str) -> float | None:
+    return None if text is None else _positive(_parsed(text, "bytes", option), text, option, "size")
 
 
 def seconds(text: str | None, option: str) -> float | None:
@@ -64,13 +69,8 @@ def seconds(text: str | None, option: str) -> float | None:
     try:
         value = float(stripped[:-3]) * 60 if stripped.endswith("min") else float(stripped)
     except ValueError:
-        try:
-            value = parse_quantity(stripped, "seconds")
-        except UnitParseError as exc:
-            raise SpecError(option, None, str(exc)) from None
-    if not value > 0:
-        raise SpecError(option, None, f"expected a positive time, got {text}")
-    return value
+        value = _parsed(stripped, "seconds", option)
+    return _positive(value, text, option, "time")
 
 
 def fraction(text: str | None, option: str) -> float | None:
