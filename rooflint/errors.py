@@ -5,9 +5,22 @@ from __future__ import annotations
 import difflib
 from collections.abc import Iterable
 
+_CONTROLS = {c: f"\\x{c:02x}" for c in (*range(0x20), *range(0x7f, 0xa0))} | {0x0a: "\\n", 0x0d: "\\r", 0x09: "\\t"}
+MAX_MESSAGE = 400  # characters: a value quoted from a file never floods the terminal
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE) -> str:
+    """Text made safe to print on one line: control characters (newlines, escape sequences)
+    shown escaped, and at most `limit` characters."""
+    text = str(text).translate(_CONTROLS)
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
 
 class RooflintError(Exception):
     """Bad input a user can fix: a spec, an option, a path."""
+
+    def __str__(self) -> str:
+        return one_line(super().__str__())
 
 
 class SpecError(RooflintError):

@@ -7,7 +7,8 @@ import pytest
 from conftest import DATA
 
 from rooflint import SpecError, load_hardware, load_model
-from rooflint.specs.catalog import builtin_names, data_dirs, read_mapping
+from rooflint.inputs import read_mapping
+from rooflint.specs.catalog import builtin_names, data_dirs
 from rooflint.units import parse_quantity
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -23,7 +23,7 @@ from pathlib import Path
 from typing import Any
 
 from rooflint.errors import SpecError
-from rooflint.specs.catalog import read_mapping
+from rooflint.inputs import read_mapping
 from rooflint.units import UnitParseError, parse_quantity
 
 MODEL_LIMITS = {"fits": "bool", "max_kv_cache": "bytes", "max_tpot": "seconds", "max_ttft": "seconds",

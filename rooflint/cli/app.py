@@ -12,9 +12,15 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from rooflint.errors import RooflintError
+try:  # typer >= 0.26 carries its own copy of click
+    from typer._click.exceptions import ClickException, UsageError
+    from typer.exceptions import Abort
+except ImportError:  # pragma: no cover - older typer on click
+    from click.exceptions import Abort, ClickException, UsageError
+
+from rooflint.errors import RooflintError, one_line
 from rooflint.report.model import Report
-from rooflint.report.output import write_atomic
+from rooflint.report.output import STDOUT, check_target, write_all
 from rooflint.report.render import render
 
 
@@ -57,6 +63,25 @@ class Group(TyperGroup):
             return None
         importlib.import_module(f"rooflint.cli.{COMMANDS[name]}")
         return typer.main.get_command(_REGISTERED[name])
+
+    def main(self, args: Any = None, prog_name: Any = None, complete_var: Any = None, standalone_mode: bool = True,
+             **extra: Any) -> Any:
+        """Usage errors (a missing argument, an unknown option) in the one-line form of every other
+        error, exit 2, instead of click's usage box."""
+        try:
+            code = super().main(args, prog_name, complete_var, standalone_mode=False, **extra)
+        except ClickException as exc:
+            ctx = getattr(exc, "ctx", None)
+            if type(exc).__name__ != "NoArgsIsHelpError":  # that one has printed the help already
+                where = f"{ctx.command_path}: " if ctx is not None else ""
+                hint = f" (see {ctx.command_path} --help)" if isinstance(exc, UsageError) and ctx is not None else ""
+                typer.echo(f"error: {where}{one_line(exc.format_message())}{hint}", err=True)
+            code = 2 if isinstance(exc, UsageError) else exc.exit_code
+        except Abort:
+            code = 130
+        if not standalone_mode:
+            return code
+        sys.exit(code if isinstance(code, int) else 0)
 
 
 app = typer.Typer(cls=Group, add_completion=False, no_args_is_help=True, pretty_exceptions_enable=False,
@@ -107,6 +132,9 @@ def command(**kwargs: Any):
         @functools.wraps(fn)
         def guarded(*args: Any, **kw: Any):
             try:
+                for key in OUTPUT_OPTIONS:  # a path that cannot be written is refused before any work
+                    if kw.get(key) is not None and kw[key] != STDOUT:
+                        check_target(kw[key])
                 return fn(*args, **kw)
             except RooflintError as exc:
                 if _state["debug"]:
@@ -119,12 +147,14 @@ def command(**kwargs: Any):
     return register
 
 
-def emit(report: Report, fmt: str, output: str | None, explain: bool = False) -> None:
+OUTPUT_OPTIONS = ("output", "markdown", "junit", "save_profile")
+
+
+def emit(report: Report, fmt: str, output: str | None, explain: bool = False,
+         also: tuple[tuple[str, str | bytes], ...] = ()) -> None:
+    """The report to -o FILE (or stdout), with the command's other outputs: all written or none."""
     text = render(report, fmt, explain=explain)
-    if output:
-        write_atomic(output, text)
-    else:
-        sys.stdout.write(text)
+    write_all([*also, (STDOUT if output is None else output, text)])
 
 
 def note(line: str) -> None:

@@ -11,7 +11,6 @@ from rooflint.budget.schema import load_budget
 from rooflint.cli import options as o
 from rooflint.cli.app import command, emit
 from rooflint.report.check_view import check_report, junit_xml, markdown_summary
-from rooflint.report.output import write_atomic
 
 
 @command()
@@ -26,10 +25,8 @@ def check(budget: Annotated[str, typer.Argument(metavar="BUDGET",
     """A CI gate: exit 0 when every limit of the budget holds, 1 when one is broken, 2 on bad input."""
     form = o.fmt(fmt)
     checks = evaluate(load_budget(budget))
-    if markdown:
-        write_atomic(markdown, markdown_summary(budget, checks))
-    if junit:
-        write_atomic(junit, junit_xml(budget, checks))
-    emit(check_report(budget, checks), form, output, explain)
+    also = ((markdown, markdown_summary(budget, checks)),) if markdown is not None else ()
+    also += ((junit, junit_xml(budget, checks)),) if junit is not None else ()
+    emit(check_report(budget, checks), form, output, explain, also)
     if not all(c.passed for c in checks):
         raise typer.Exit(1)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import sys
 from typing import Annotated, Optional
 
 import typer
@@ -12,7 +11,7 @@ from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
 from rooflint.errors import SpecError
-from rooflint.report.output import write_atomic
+from rooflint.report.output import STDOUT, write_all
 from rooflint.report.sweep_view import (
     require_pyarrow,
     sweep_csv,
@@ -68,7 +67,7 @@ def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, conte
     """Every combination of models x GPUs x batch x context x KV dtype x attention kernel: memory,
     fit, decode step and prefill time, from the same op model as analyze."""
     form = p.choice(fmt, FORMATS, "--format") or "table"
-    if form in BINARY and not output:
+    if form in BINARY and output in (None, STDOUT):
         raise SpecError("--output", None, f"-f {form} writes a binary file: give -o FILE")
     grid = grid_sweep.Grid.of(
         _specs(models, "--models", load_model), _specs(gpus, "--gpus", load_hardware),
@@ -87,7 +86,4 @@ def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, conte
         note("--explain: shown with -f table, markdown or json")
     data = {"csv": sweep_csv, "parquet": sweep_parquet, "npz": sweep_npz}.get(form)
     data = sweep_json(result, explain) if data is None else data(result)
-    if output:
-        write_atomic(output, data)
-    else:
-        sys.stdout.write(data if isinstance(data, str) else bytes(data).decode())
+    write_all([(STDOUT if output is None else output, data)])

@@ -9,7 +9,6 @@ is always loaded as given.
 from __future__ import annotations
 
 import difflib
-import json
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -17,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from rooflint.errors import SpecError, UnknownNameError
+from rooflint.inputs import read_mapping, read_text
 from rooflint.specs import Hardware, Model, freeze
 from rooflint.specs.hf_config import model_from_mapping
 from rooflint.units import UnitParseError, parse_quantity
@@ -29,32 +29,6 @@ def data_dirs(kind: str) -> list[Path]:
     dirs = [Path(p) / kind for p in os.environ.get("ROOFLINT_PATH", "").split(os.pathsep) if p]
     dirs += [_PACKAGE.parent / kind, _PACKAGE / "_data" / kind]
     return [d for d in dirs if d.is_dir()]
-
-
-def read_mapping(path: Path) -> dict[str, Any]:
-    """Parse a YAML or JSON file into a dict; malformed input is a one-line SpecError."""
-    try:
-        text = path.read_text(encoding="utf-8")
-    except OSError as exc:
-        raise SpecError(str(path), None, f"cannot read: {exc.strerror}") from None
-    if path.suffix == ".json":
-        try:
-            data = json.loads(text)
-        except json.JSONDecodeError as exc:
-            raise SpecError(str(path), None, f"malformed JSON at line {exc.lineno}: {exc.msg}") from None
-    else:
-        import yaml  # only here: yaml costs start-up time and only spec loading needs it
-
-        try:
-            data = yaml.load(text, Loader=getattr(yaml, "CSafeLoader", yaml.SafeLoader))  # libyaml when present
-        except yaml.YAMLError as exc:
-            mark = getattr(exc, "problem_mark", None)
-            line = f" at line {mark.line + 1}" if mark else ""
-            problem = getattr(exc, "problem", None) or str(exc).splitlines()[0]
-            raise SpecError(str(path), None, f"malformed YAML{line}: {problem}") from None
-    if not isinstance(data, dict):
-        raise SpecError(str(path), None, f"expected a mapping of fields, got {type(data).__name__}")
-    return data
 
 
 @lru_cache(maxsize=None)
@@ -72,7 +46,7 @@ def _index(kind: str) -> dict[str, Path]:
 
 def _aliases_of(path: Path) -> list[str]:
     # Aliases sit on one line near the top; reading them without yaml keeps `list` fast.
-    for line in path.read_text(encoding="utf-8").splitlines():
+    for line in read_text(path).splitlines():
         if line.startswith("aliases:"):
             inner = line.split(":", 1)[1].split("#", 1)[0].strip().strip("[]")
             return [a.strip().strip("'\"") for a in inner.split(",") if a.strip()]
