@@ -27,7 +27,12 @@ _DIMENSIONS = {
 # Sub-unit prefixes, accepted for times only ('ms' is a millisecond, never a megasecond).
 _SMALL = {"m": 1e3, "u": 1e6, "µ": 1e6, "n": 1e9}  # divisors: 5 / 1e6 is 5e-06 exactly, 5 * 1e-6 is not
 
-_QUANTITY = re.compile(r"^\s*([0-9]*\.?[0-9]+(?:[eE][-+]?[0-9]+)?)\s*([A-Za-zµ/]+)\s*$")
+# Linear-time patterns (no two adjacent repeats can trade digits), on text of bounded length: a
+# number, an optional exponent of at most three digits, a unit.
+MAX_TEXT = 64
+_NUMBER = r"(?:[0-9]+(?:\.[0-9]*)?|\.[0-9]+)"
+_QUANTITY = re.compile(rf"^\s*({_NUMBER}(?:[eE][-+]?[0-9]{{1,3}})?)\s*([A-Za-zµ/]+)\s*$")
+MAX_COUNT = 2**53  # beyond this a count is no longer exact in a float
 
 
 class UnitParseError(ValueError):
@@ -45,10 +50,14 @@ def parse_quantity(text: object, dimension: str) -> float:
     unit_re, expected = _DIMENSIONS[dimension]
     if isinstance(text, bool) or not isinstance(text, str):
         raise UnitParseError(f"expected {expected} (a number with its unit), got {text!r}")
+    if len(text) > MAX_TEXT:
+        raise UnitParseError(f"expected {expected}, got {len(text)} characters")
     m = _QUANTITY.match(text)
     if not m:
         raise UnitParseError(f"expected {expected}, got {text!r}")
     number, unit = float(m.group(1)), m.group(2)
+    if not math.isfinite(number):
+        raise UnitParseError(f"expected {expected}, got {text!r} (not a finite number)")
     if dimension == "seconds":
         divisor = _SMALL.get(unit[:-1], 1.0 if unit == "s" else None)
         if divisor is None or not unit.endswith("s"):
@@ -60,28 +69,39 @@ def parse_quantity(text: object, dimension: str) -> float:
                 if dimension != "bytes" and prefixes is _BINARY:
                     break  # rates are decimal; a 'GiB/s' bandwidth is refused, not converted
                 # exactly, then rounded once: 66.9 TFLOP/s is 66900000000000.0, not ...0.01
-                return float(Fraction(m.group(1)) * int(scale))
+                try:
+                    return float(Fraction(m.group(1)) * int(scale))
+                except OverflowError:
+                    raise UnitParseError(f"expected {expected}, got {text!r} (too large)") from None
     raise UnitParseError(f"expected {expected}, got unit '{unit}' in {text!r}")
 
 
-_SIZE_SUFFIX = re.compile(r"^\s*([0-9]*\.?[0-9]+)\s*([kKmMgG]?)\s*$")
+_COUNT = re.compile(rf"^\s*({_NUMBER})\s*([kKmMgG]?)\s*$")
 
 
 def parse_count(text: str | int) -> int:
-    """Parse a token count such as '4096', '4k' or '32K' (k = 1024, as context sizes are quoted).
+    """Parse a token count such as '4096', '4k' or '32K' (k = 1024, as context sizes are quoted),
+    exactly, at most MAX_COUNT.
 
     >>> parse_count("32k")
     32768
     """
-    if isinstance(text, int):
-        return text
-    m = _SIZE_SUFFIX.match(text)
-    if not m:
-        raise UnitParseError(f"expected a whole number such as 4096 or 32k, got {text!r}")
-    value = float(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[m.group(2).lower()]
-    if value != int(value):
+    if isinstance(text, bool):
         raise UnitParseError(f"expected a whole number, got {text!r}")
-    return int(value)
+    if isinstance(text, int):
+        value = text
+    else:
+        m = _COUNT.match(text) if isinstance(text, str) and len(text) <= MAX_TEXT else None
+        if not m:
+            shown = f"{len(text)} characters" if isinstance(text, str) and len(text) > MAX_TEXT else repr(text)
+            raise UnitParseError(f"expected a whole number such as 4096 or 32k, got {shown}")
+        exact = Fraction(m.group(1)) * {"": 1, "k": 2**10, "m": 2**20, "g": 2**30}[m.group(2).lower()]
+        if exact.denominator != 1:
+            raise UnitParseError(f"expected a whole number, got {text!r}")
+        value = int(exact)
+    if abs(value) > MAX_COUNT:
+        raise UnitParseError(f"expected a count of at most 2**53, got {'-' if value < 0 else ''}{abs(value):.3e}")
+    return value
 
 
 def format_bytes(n: float) -> str:

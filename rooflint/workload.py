@@ -27,6 +27,7 @@ from rooflint.dtypes import dtype as lookup
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.specs.catalog import load_hardware
+from rooflint.units import MAX_COUNT
 
 DEFAULT_GPU = "h100"
 DEFAULT_ATTENTION = "flash"
@@ -42,6 +43,7 @@ FALLBACK_SRAM_PER_SM_BYTES = 164 * 1024  # an A100 SM's shared memory, likewise
 ATTENTIONS = ("eager", "flash")
 MLA_MODES = ("absorbed", "naive")
 QUANTIZE_SCOPES = ("linear", "all")
+MAX_TILE = 2**16  # rows of a flash-attention tile; real kernels use 16..256
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,9 +119,9 @@ def target_gpu(gpu: Hardware | str | None = None) -> Hardware:
 
 
 def _whole(value, option: str, low: int = 1) -> int:
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
+    if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= MAX_COUNT:
         what = "a positive whole number" if low == 1 else f"a whole number >= {low}"
-        raise SpecError(option, None, f"expected {what}, got {value!r}")
+        raise SpecError(option, None, f"expected {what} (at most 2**53), got {value!r}")
     return value
 
 
@@ -192,8 +194,9 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
     mla_mode = _choice(w.mla_mode or DEFAULT_MLA_MODE, MLA_MODES, "--mla-mode")
     tile = None
     if w.flash_tile is not None:
-        if len(w.flash_tile) != 2 or any(isinstance(t, bool) or not isinstance(t, int) or t <= 0 for t in w.flash_tile):
-            raise SpecError("--flash-tile", None, f"expected two positive sizes B_r,B_c, got {w.flash_tile}")
+        if len(w.flash_tile) != 2 or any(isinstance(t, bool) or not isinstance(t, int) or not 0 < t <= MAX_TILE
+                                         for t in w.flash_tile):
+            raise SpecError("--flash-tile", None, f"expected two sizes B_r,B_c from 1 to {MAX_TILE}, got {w.flash_tile}")
         tile = (int(w.flash_tile[0]), int(w.flash_tile[1]))
     sm, sram, assumed = kernel_facts(hardware)
     if attention == "flash":

@@ -30,6 +30,9 @@ def _modules():
 def _imports(tree):
     """(imported module, at module top?) for every import statement."""
     top = {id(n) for n in tree.body}
+    for node in tree.body:  # an import guarded at module level (try: ... except ImportError:) is still at the top
+        if isinstance(node, ast.Try):
+            top |= {id(n) for part in (node.body, *(h.body for h in node.handlers)) for n in part}
     for node in ast.walk(tree):
         if isinstance(node, ast.Import):
             yield from ((a.name, id(node) in top) for a in node.names)

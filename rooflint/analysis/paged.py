@@ -46,6 +46,7 @@ from rooflint.workload import Resolved, Workload, resolve
 
 DEFAULT_BLOCK_SIZE = 16  # vLLM's default --block-size
 DEFAULT_NUM_SEQS = 256  # vLLM's default --max-num-seqs
+MAX_NUM_SEQS = 10**8  # ~1.6 GB of lengths and blocks; 10^7 take under a second
 DEFAULT_SEED = 0
 DISTRIBUTIONS = ("uniform", "normal", "lognormal", "exponential")
 SCHEMES = ("needed", "paged", "contiguous")
@@ -87,8 +88,9 @@ def check_draw(draw: LengthDraw) -> LengthDraw:
         raise SpecError("--dist", None, f"unknown distribution '{draw.dist}'; expected one of {', '.join(DISTRIBUTIONS)}")
     draw = replace(draw, num_seqs=DEFAULT_NUM_SEQS if draw.num_seqs is None else draw.num_seqs,
                    seed=DEFAULT_SEED if draw.seed is None else draw.seed)
-    if isinstance(draw.num_seqs, bool) or not isinstance(draw.num_seqs, int) or draw.num_seqs <= 0:
-        raise SpecError("--num-seqs", None, f"expected a positive number of sequences, got {draw.num_seqs}")
+    if isinstance(draw.num_seqs, bool) or not isinstance(draw.num_seqs, int) or not 0 < draw.num_seqs <= MAX_NUM_SEQS:
+        raise SpecError("--num-seqs", None, f"expected a number of sequences from 1 to {MAX_NUM_SEQS:,}, "
+                        f"got {draw.num_seqs}")
     if draw.max_len is not None:
         _positive_whole(draw.max_len, "--max-len")
     if draw.mean is None:

@@ -185,9 +185,15 @@ def check_dtype(grid: Grid) -> Resolved:
     return r
 
 
+MAX_POINTS = 2 * 10**8  # ~60 bytes each: 12 GB of columns
+
+
 def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
     import numpy as np
 
+    if grid.size > MAX_POINTS:
+        raise SpecError("sweep", None, f"{grid.size:,} configurations need ~{grid.size * 60 / 2**30:,.0f} GiB; "
+                        f"at most {MAX_POINTS:,} in one sweep (split it by model or GPU)")
     start = time.perf_counter()
     act = check_dtype(grid).act.name
     nb, nc, nv = len(grid.batches), len(grid.contexts), len(grid.variants)

@@ -17,14 +17,16 @@ Workload fields, resolved like every command's options.
 
 from __future__ import annotations
 
+import difflib
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rooflint.errors import SpecError
+from rooflint.errors import SpecError, one_line
 from rooflint.inputs import read_mapping
-from rooflint.units import UnitParseError, parse_quantity
+from rooflint.units import MAX_COUNT, UnitParseError, parse_quantity
 
 MODEL_LIMITS = {"fits": "bool", "max_kv_cache": "bytes", "max_tpot": "seconds", "max_ttft": "seconds",
                 "min_tokens_per_s": "number"}
@@ -33,6 +35,7 @@ SETTINGS = {"batch": int, "prompt": int, "context": int, "prefix": int, "dtype":
             "weight_dtype": str, "attention": str, "mla_mode": str, "kv_group_size": int, "weight_group_size": int,
             "quantize": str, "memory_utilization": float, "chunk": int}
 MEASURED_FILTER = ("kernel", "variant", "dtype", "backend")
+MAX_CASES = 10_000
 
 
 @dataclass(frozen=True, slots=True)
@@ -61,8 +64,10 @@ def load_budget(path: str) -> Budget:
     cases = raw.get("cases")
     if not isinstance(cases, list) or not cases:
         raise SpecError(path, "cases", "expected a non-empty list of cases")
+    if len(cases) > MAX_CASES:
+        raise SpecError(path, "cases", f"{len(cases):,} cases: at most {MAX_CASES:,}")
     results = raw.get("results")
-    if results is not None and not isinstance(results, str):
+    if results is not None and (not isinstance(results, str) or not results.strip()):
         raise SpecError(path, "results", "expected the path of a `rooflint measure -f json` file")
     if results is not None:
         results = str((Path(path).parent / results)) if not Path(results).is_absolute() else results
@@ -73,7 +78,9 @@ def _case(raw: Any, field: str, path: str) -> Case:
     if not isinstance(raw, dict):
         raise SpecError(path, field, "expected a mapping with name, limits and model/gpu or measured")
     _keys(raw, {"name", "model", "gpu", "settings", "limits", "measured"}, path, field + ".")
-    name = raw.get("name") or field
+    name = raw.get("name", field)
+    if not isinstance(name, str) or not name.strip() or one_line(name) != name:
+        raise SpecError(path, f"{field}.name", f"expected a name (text on one line), got {name!r}")
     limits = raw.get("limits")
     if not isinstance(limits, dict) or not limits:
         raise SpecError(path, f"{field}.limits", "expected a mapping of limits, e.g. {max_tpot: 30 ms}")
@@ -82,10 +89,13 @@ def _case(raw: Any, field: str, path: str) -> Case:
         if not isinstance(measured, dict):
             raise SpecError(path, f"{field}.measured", "expected a filter such as {kernel: gemm, dtype: bf16}")
         _keys(measured, set(MEASURED_FILTER), path, f"{field}.measured.")
+        for k, v in measured.items():
+            if not isinstance(v, str):
+                raise SpecError(path, f"{field}.measured.{k}", f"expected a name, got {v!r}")
         _keys(limits, set(MEASURED_LIMITS), path, f"{field}.limits.")
         return Case(str(name), f"{path}: {field}", {k: _limit(v, MEASURED_LIMITS[k], path, f"{field}.limits.{k}")
                                                      for k, v in limits.items()},
-                    measured={k: str(v) for k, v in measured.items()})
+                    measured=dict(measured))
     for key in ("model", "gpu"):
         if not isinstance(raw.get(key), str):
             raise SpecError(path, f"{field}.{key}", "missing (a built-in name or a spec file)")
@@ -94,8 +104,10 @@ def _case(raw: Any, field: str, path: str) -> Case:
         raise SpecError(path, f"{field}.settings", "expected a mapping such as {batch: 8, prompt: 2048}")
     _keys(settings, set(SETTINGS), path, f"{field}.settings.")
     for k, v in settings.items():
-        if SETTINGS[k] is int and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "prefix" else 1)):
-            raise SpecError(path, f"{field}.settings.{k}", f"expected a positive whole number, got {v!r}")
+        if SETTINGS[k] is int and (isinstance(v, bool) or not isinstance(v, int) or v < (0 if k == "prefix" else 1)
+                                   or v > MAX_COUNT):
+            raise SpecError(path, f"{field}.settings.{k}", f"expected a positive whole number (at most 2**53), "
+                            f"got {v!r}")
         if SETTINGS[k] is float and (isinstance(v, bool) or not isinstance(v, (int, float)) or not 0 < v <= 1):
             raise SpecError(path, f"{field}.settings.{k}", f"expected a fraction in (0, 1], got {v!r}")
         if SETTINGS[k] is str and not isinstance(v, str):
@@ -112,16 +124,18 @@ def _limit(value: Any, kind: str, path: str, field: str) -> Any:
             raise SpecError(path, field, f"expected true or false, got {value!r}")
         return value
     if kind == "number":
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or value <= 0:
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0 < value < math.inf:
             raise SpecError(path, field, f"expected a positive number, got {value!r}")
         return float(value)
     if kind == "percent":  # '70%' or 70 -> 0.70
-        text = str(value).strip().rstrip("%")
+        if isinstance(value, bool) or not isinstance(value, (int, float, str)) or len(str(value)) > 32:
+            raise SpecError(path, field, f"expected a percentage such as 70%, got {value!r}")
+        text = str(value).strip().removesuffix("%")
         try:
             number = float(text) / 100
         except ValueError:
             raise SpecError(path, field, f"expected a percentage such as 70%, got {value!r}") from None
-        if not 0 < number:
+        if not 0 < number < math.inf:
             raise SpecError(path, field, f"expected a positive percentage, got {value!r}")
         return number
     try:
@@ -133,4 +147,6 @@ def _limit(value: Any, kind: str, path: str, field: str) -> Any:
 def _keys(raw: Mapping, allowed: set[str], path: str, prefix: str) -> None:
     for key in raw:
         if key not in allowed:
-            raise SpecError(path, f"{prefix}{key}", f"unknown field; expected one of {', '.join(sorted(allowed))}")
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"did you mean '{prefix}{close[0]}'? " if close else ""
+            raise SpecError(path, f"{prefix}{key}", f"unknown field; {hint}expected one of {', '.join(sorted(allowed))}")

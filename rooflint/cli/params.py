@@ -134,5 +134,7 @@ def overrides(pairs: list[str] | None) -> dict[str, str]:
         key, sep, value = pair.partition("=")
         if not sep or not key.strip():
             raise SpecError("--set", pair, "expected FIELD=VALUE, e.g. num_key_value_heads=8")
+        if key.strip() in out:
+            raise SpecError("--set", key.strip(), "given twice")
         out[key.strip()] = value.strip()
     return out

@@ -8,6 +8,7 @@ from typing import Any
 from rooflint.budget.evaluate import Check, keyed
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.report.render import human
+from rooflint.report.render_values import md_cell
 
 SCHEMA = "rooflint.check/2"
 
@@ -47,11 +48,12 @@ def check_report(path: str, checks: list[Check]) -> Report:
 def markdown_summary(path: str, checks: list[Check]) -> str:
     failed = sum(not c.passed for c in checks)
     head = "✅ all limits hold" if not failed else f"❌ {failed} of {len(checks)} limits broken"
-    lines = [f"### rooflint check `{path}`: {head}", "", "| case | limit | value vs limit | result | detail |",
+    lines = [f"### rooflint check `{md_cell(path).replace('`', '')}`: {head}", "", "| case | limit | value vs limit | result | detail |",
              "|---|---|---|---|---|"]
     for c in checks:
         r = _row(c)
-        lines.append(f"| {r['case']} | `{r['limit']}` | {r['shown']} | {'✅ pass' if c.passed else '❌ **FAIL**'} | {r['detail']} |")
+        lines.append(f"| {md_cell(r['case'])} | `{r['limit']}` | {md_cell(r['shown'])} | "
+                     f"{'✅ pass' if c.passed else '❌ **FAIL**'} | {md_cell(r['detail'])} |")
     return "\n".join(lines) + "\n"
 
 

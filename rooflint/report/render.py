@@ -7,9 +7,10 @@ import io
 import json
 from typing import Any
 
+from rooflint.errors import one_line
 from rooflint.report.explain import as_json, section_lines
 from rooflint.report.model import Report, Table
-from rooflint.report.render_values import human
+from rooflint.report.render_values import human, md_cell
 
 FORMATS = ("table", "csv", "json", "markdown")
 
@@ -60,16 +61,16 @@ def _raw(value: Any) -> Any:
 
 
 def _markdown(report: Report, explain: bool) -> str:
-    lines = [f"## {report.title}", ""]
+    lines = [f"## {one_line(report.title, 10_000)}", ""]
     if report.summary:
         lines += ["| | |", "|---|---|"]
-        lines += [f"| {label} | {human(value, kind)} |" for label, value, kind in report.summary]
+        lines += [f"| {md_cell(label)} | {md_cell(human(value, kind))} |" for label, value, kind in report.summary]
         lines.append("")
     for t in report.tables:
-        lines += [f"### {t.title}", "", "| " + " | ".join(c.header for c in t.columns) + " |",
+        lines += [f"### {one_line(t.title, 10_000)}", "", "| " + " | ".join(md_cell(c.header) for c in t.columns) + " |",
                   "|" + "|".join("---" if c.kind == "text" else "---:" for c in t.columns) + "|"]
         for row in t.rows:
-            lines.append("| " + " | ".join(human(row.get(c.key), c.kind) for c in t.columns) + " |")
+            lines.append("| " + " | ".join(md_cell(human(row.get(c.key), c.kind)) for c in t.columns) + " |")
         lines.append("")
     lines += [f"> {n}" for n in report.notes]
     if explain:
@@ -86,7 +87,7 @@ def _rich(report: Report, explain: bool, width: int) -> str:
     buffer = io.StringIO()
     console = Console(file=buffer, width=width, color_system=None, force_terminal=False,
                       highlight=False, emoji=False)
-    console.print(report.title, style="bold", markup=False)
+    console.print(Text(one_line(report.title, 10_000)), style="bold")
     if report.summary:
         grid = RichTable.grid(padding=(0, 2))
         grid.add_column(style="dim")
@@ -107,13 +108,13 @@ def _rich(report: Report, explain: bool, width: int) -> str:
                 gap = " " * (widths[j] - cell_len(text))
                 return Text(f" {text}{gap} " if left[j] else f" {gap}{text} ")
 
-            table = RichTable(title=t.title, title_justify="left", header_style="bold", padding=0)
+            table = RichTable(title=Text(t.title), title_justify="left", header_style="bold", padding=0)
             for j, (c, w) in enumerate(zip(t.columns, widths)):
                 table.add_column(cell(c.header, j), width=w + 2, no_wrap=True)
             for r in cells:
                 table.add_row(*(cell(x, j) for j, x in enumerate(r)))
         else:  # wider than the console: rich shrinks and wraps
-            table = RichTable(title=t.title, title_justify="left", header_style="bold")
+            table = RichTable(title=Text(t.title), title_justify="left", header_style="bold")
             for c, is_left in zip(t.columns, left):
                 table.add_column(Text(c.header), justify="left" if is_left else "right")
             for r in cells:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from rooflint.errors import one_line
 from rooflint.units import format_bytes, format_seconds, format_si
 
 
@@ -12,7 +13,7 @@ def human(value: Any, kind: str) -> str:
     if value is None:
         return "—"
     if kind == "text" or isinstance(value, str):
-        return str(value)
+        return one_line(value, 10_000)  # text from a file never moves the cursor or colours the terminal
     if kind == "bytes":
         return format_bytes(value)
     if kind == "flops":
@@ -30,3 +31,8 @@ def human(value: Any, kind: str) -> str:
     if kind == "count":
         return format_si(value, "").strip() if value >= 1e6 else f"{value:,}"
     return f"{value:,}" if isinstance(value, int) else f"{value:.4g}"
+
+
+def md_cell(text: str) -> str:
+    """A Markdown table cell: a '|' from a name does not split it, nor a newline end the row."""
+    return one_line(text, 10_000).replace("\\", "\\\\").replace("|", "\\|")
