@@ -34,3 +34,18 @@ def cli():
 
 
 DATA = os.path.join(os.path.dirname(__file__), "data")
+
+
+def pytest_terminal_summary(terminalreporter):
+    """The fuzz tests' tally: how many generated inputs each suite ran, and how they ended."""
+    from fuzz_support import OUTCOMES
+
+    if not OUTCOMES:
+        return
+    terminalreporter.section("fuzz outcomes (generated inputs)")
+    suites = sorted({s for s, _ in OUTCOMES})
+    for s in suites:
+        counts = {o: n for (t, o), n in OUTCOMES.items() if t == s}
+        terminalreporter.write_line(f"{s:16} {sum(counts.values()):6} runs: "
+                                    + ", ".join(f"{n} {o}" for o, n in sorted(counts.items())))
+    terminalreporter.write_line(f"{'total':16} {sum(OUTCOMES.values()):6} runs")

@@ -61,7 +61,9 @@ def plan_report(p: Plan) -> Report:
                  "decode_tokens_per_s": t["plan.decode_tokens_per_s"].value, "chunks": p.chunk_count,
                  "allreduce_chunk_s": t["plan.allreduce_chunk_s"].value,
                  "allreduce_decode_s": t["plan.allreduce_decode_s"].value,
-                 "prefill_chunks": {"first": 0, "last": p.chunks.hi, "time_s": p.chunks.time_s,
+                 # the full chunks j = first..last (none: first and last null); the shorter last one apart
+                 "prefill_chunks": {"count": p.chunks.steps, "first": 0 if p.chunks.steps else None,
+                                    "last": p.chunks.hi if p.chunks.steps else None, "time_s": p.chunks.time_s,
                                     "ops": {o.name: {"count": o.count, "flops": o.flops, "bytes_read": o.bytes_read,
                                                      "bytes_written": o.bytes_written, "time_s": o.time_s}
                                             for o in p.chunks.ops}}},
