@@ -38,8 +38,16 @@ json_values = st.recursive(
     lambda children: st.lists(children, max_size=4) | st.dictionaries(odd_text, children, max_size=3),
     max_leaves=8)
 
-# Text given to a count, size or list option.
+# Text given to a count, size or list option: plausible values as often as junk, so the checks
+# behind the parsers (ranges, combinations) are reached too.
+plausible = st.one_of(
+    st.integers(-3, 2**20).map(str), st.integers(1, 64).map(lambda k: f"{k}k"),
+    st.lists(st.integers(0, 70_000), min_size=1, max_size=4).map(lambda v: ",".join(map(str, v))),
+    st.sampled_from(["fp16", "bf16", "fp8", "int8", "int4", "fp32", "eager", "flash", "absorbed", "naive", "linear",
+                     "all", "a100", "h100", "l4", "gpt2", "llama3-8b", "mixtral-8x7b", "0.5", "0.9", "1", "1.01",
+                     "40GiB", "1 TB", "64,64", "16,128", "1,1", "65536,65536", "uniform", "normal", "lognormal"]))
 option_text = st.one_of(
+    plausible,
     odd_text,
     st.sampled_from(["4096", "32k", "1,2,3", ",", ",,1", "1,", "0,1", "-4", "4 k", "1_000", "0x10", "1e3", "2g",
                      "3.0", "1" * 40, "9" * 30000 + "x", "1" * 310, "fp16", "fp8,int4", "eager,flash", "all"]),

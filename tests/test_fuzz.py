@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from rooflint.cli import app
+from rooflint.errors import one_line
 
 ROOT = Path(__file__).resolve().parents[1]
 HF = ROOT / "tests" / "data" / "hf"
@@ -69,7 +70,7 @@ COMMANDS = {
     "kv": (["kv", "deepseek-v2-lite"], ["--context", "--batch", "--kv-dtype", "--kv-group-size", "--mla-mode"]),
     "gemm": (["gemm", "64", "64", "64"], ["--dtype", "--batch", "--gpu"]),
     "attention": (["attention"], ["--seq", "--head-dim", "--heads", "--batch", "--gpu"]),
-    "paged": (["paged", "llama2-7b"], ["--lengths", "--block-size", "--max-len", "--memory", "--kv-dtype"]),
+    "paged": (["paged", "llama2-7b", "--lengths", "100,2000"], ["--lengths", "--block-size", "--max-len", "--memory", "--kv-dtype"]),
     "paged-draw": (["paged", "llama2-7b", "--dist", "lognormal"], ["--num-seqs", "--mean", "--std", "--seed"]),
     "generate": (["generate", "gpt2", "-p", "64", "-t", "8"], ["--prompt", "--new-tokens", "--batch", "--attention",
                                                               "--kv-dtype", "--weight-dtype"]),
@@ -91,6 +92,13 @@ def test_options(runner, name, data):
     result = run(runner, *args, "-f", "json")
     if check_outcome("options", result) == "accepted":
         accepted_json(result)
+    else:  # the culprit is named: one of the options given, or the value given to one
+        line = result.output.strip().splitlines()[-1]
+        values = args[len(base) + 1::2]
+        tokens = {one_line(t.strip())[:20] for v in values for t in [v, *v.split(",")] if t.strip()}
+        tokens |= {one_line(repr(v))[:20] for v in values}
+        names = chosen + [b for b in base if b.startswith("-")]
+        assert any(n in line for n in names) or any(t in line for t in tokens), line
 
 
 FIELDS = ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
@@ -126,7 +134,7 @@ def mutate(data, doc: dict) -> dict:
     while True:
         keys = sorted(target, key=str) if isinstance(target, dict) else list(range(len(target)))
         nested = [k for k in keys if isinstance(target[k], (dict, list)) and target[k]]
-        if nested and data.draw(st.booleans()):
+        if nested and data.draw(st.integers(0, 3)) > 0:  # mostly down to a leaf
             target = target[data.draw(st.sampled_from(nested))]
             continue
         break
