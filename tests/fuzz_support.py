@@ -84,15 +84,3 @@ def finite_json(text: str) -> object:
         raise AssertionError(f"non-finite number {token} in the output")
     return json.loads(text, parse_constant=refuse)
 
-
-def walk_numbers(doc: object):
-    if isinstance(doc, bool):
-        return
-    if isinstance(doc, (int, float)):
-        yield doc
-    elif isinstance(doc, dict):
-        for v in doc.values():
-            yield from walk_numbers(v)
-    elif isinstance(doc, list):
-        for v in doc:
-            yield from walk_numbers(v)

@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fuzz_support import check_outcome, examples, finite_json, json_values, odd_text, option_text, walk_numbers
+from fuzz_support import check_outcome, examples, finite_json, json_values, odd_text, option_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 

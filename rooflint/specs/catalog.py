@@ -9,6 +9,7 @@ is always loaded as given.
 from __future__ import annotations
 
 import difflib
+import math
 import os
 from collections.abc import Mapping
 from functools import lru_cache
@@ -17,9 +18,9 @@ from typing import Any
 
 from rooflint.errors import SpecError, UnknownNameError
 from rooflint.inputs import read_mapping, read_text
-from rooflint.specs import Hardware, Model, freeze
+from rooflint.specs import Hardware, Model, fields, freeze
 from rooflint.specs.hf_config import model_from_mapping
-from rooflint.units import UnitParseError, parse_quantity
+from rooflint.units import UnitParseError, format_bytes, format_seconds, format_si, parse_quantity
 
 _PACKAGE = Path(__file__).resolve().parents[1]  # rooflint/
 
@@ -60,11 +61,17 @@ def builtin_names(kind: str) -> list[str]:
 
 def resolve_path(kind: str, name_or_path: str) -> Path:
     """A file for a name, an alias, a path to a file, or a folder holding config.json."""
-    candidate = Path(name_or_path).expanduser()
-    if candidate.is_dir() and (candidate / "config.json").is_file():
-        return candidate / "config.json"
-    if candidate.is_file():
-        return candidate
+    if not isinstance(name_or_path, str) or not name_or_path.strip() or "\0" in name_or_path:
+        what = "GPU" if kind == "hardware" else "model"
+        raise SpecError(what, None, f"expected a {what} name or a path to a file, got {fields.show(name_or_path)}")
+    try:
+        candidate = Path(name_or_path).expanduser()
+        if candidate.is_dir() and (candidate / "config.json").is_file():
+            return candidate / "config.json"
+        if candidate.is_file():
+            return candidate
+    except (OSError, RuntimeError) as exc:  # a name too long for a path; ~user unknown
+        raise SpecError(name_or_path, None, f"cannot read: {getattr(exc, 'strerror', None) or exc}") from None
     if candidate.suffix in (".yaml", ".yml", ".json") or os.sep in name_or_path:
         raise SpecError(name_or_path, None, "no such file")
     try:
@@ -88,24 +95,28 @@ def load_hardware(name_or_path: str) -> Hardware:
 
 
 def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
+    """A hardware profile from its parsed YAML: every field typed and within bounds
+    (fields.QUANTITY_BOUNDS), names without control characters, free text as text."""
     _check_keys(raw, _HARDWARE_KEYS, where, "")
     memory = _section(raw, "memory", where, {"capacity", "bandwidth"})
     compute = _section(raw, "compute", where, _COMPUTE_KEYS)
     if not compute:
         raise SpecError(where, "compute", "expected at least one dtype peak, e.g. 'fp16: 312 TFLOP/s'")
-    peaks = {k: _quantity(compute, k, "flop_per_s", where, "compute.") for k in compute}
+    peaks = {k: _quantity(compute, k, "flop_per_s", where, "compute.", bound="compute") for k in compute}
 
     def optional(key: str, dim: str) -> float | None:
         return _quantity(raw, key, dim, where) if raw.get(key) is not None else None
 
     sm_count = raw.get("sm_count")
-    if sm_count is not None and (isinstance(sm_count, bool) or not isinstance(sm_count, int) or sm_count <= 0):
-        raise SpecError(where, "sm_count", f"expected a positive integer, got {sm_count!r}")
-    aliases, device_names = _names(raw, "aliases", where), _names(raw, "device_names", where)
+    if sm_count is not None:
+        fields.whole(where, "sm_count", sm_count, 1, fields.MAX_SM_COUNT)
+    optional("tdp", "watts")  # not used in any figure, but a profile's fields are all checked
+    fields.text(where, "notes", raw.get("notes"))
+    vendor = raw.get("vendor")
     overhead, half = _calibration(raw, where, set(peaks))
     return Hardware(
-        name=_required_str(raw, "name", where),
-        description=str(raw.get("description", "")),
+        name=fields.name(where, "name", _required(raw, "name", where)),
+        description=fields.text(where, "description", raw.get("description")),
         capacity_bytes=_quantity(memory, "capacity", "bytes", where, "memory."),
         bandwidth_bytes_per_s=_quantity(memory, "bandwidth", "bytes_per_s", where, "memory."),
         peak_flop_per_s=freeze(peaks),
@@ -113,22 +124,15 @@ def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
         sram_per_sm_bytes=optional("sram_per_sm", "bytes"),
         l2_bytes=optional("l2_cache", "bytes"),
         interconnect_bytes_per_s=optional("interconnect", "bytes_per_s"),
-        vendor=str(raw.get("vendor", "")),
-        aliases=tuple(aliases),
-        source=str(raw.get("source", "")),
+        vendor="" if vendor is None else fields.name(where, "vendor", vendor),
+        aliases=fields.names(where, "aliases", raw.get("aliases")),
+        source=fields.text(where, "source", raw.get("source")),
         path=where,
         provenance=_provenance(raw, where),
         kernel_overhead_s=overhead,
         matmul_half_flop=freeze(half),
-        device_names=tuple(device_names),
+        device_names=fields.names(where, "device_names", raw.get("device_names")),
     )
-
-
-def _names(raw: Mapping[str, Any], key: str, where: str) -> list[str]:
-    value = raw.get(key) or []
-    if not isinstance(value, list) or not all(isinstance(a, str) for a in value):
-        raise SpecError(where, key, "expected a list of names")
-    return value
 
 
 def _calibration(raw: Mapping[str, Any], where: str, dtypes: set[str]) -> tuple[float, dict[str, float]]:
@@ -139,26 +143,46 @@ def _calibration(raw: Mapping[str, Any], where: str, dtypes: set[str]) -> tuple[
     section = _section(raw, "calibration", where, {"kernel_overhead", "matmul_half_work"})
     overhead = 0.0
     if section.get("kernel_overhead") is not None:
-        overhead = _quantity(section, "kernel_overhead", "seconds", where, "calibration.", allow_zero=True)
-    half = section.get("matmul_half_work") or {}
+        overhead = _quantity(section, "kernel_overhead", "seconds", where, "calibration.")
+    half = section.get("matmul_half_work")
+    if half is None:
+        return overhead, {}
     if not isinstance(half, dict):
-        raise SpecError(where, "calibration.matmul_half_work", f"expected a mapping of dtype to FLOPs, got {half!r}")
+        raise SpecError(where, "calibration.matmul_half_work",
+                        f"expected a mapping of dtype to FLOPs, got {fields.show(half)}")
     _check_keys(half, dtypes, where, "calibration.matmul_half_work.")
-    return overhead, {k: _quantity(half, k, "flop", where, "calibration.matmul_half_work.", allow_zero=True)
-                      for k in half}
+    return overhead, {k: _quantity(half, k, "flop", where, "calibration.matmul_half_work.",
+                                   bound="calibration.matmul_half_work") for k in half}
+
+
+MAX_PROVENANCE = 256  # ceilings a profile records how it measured
 
 
 def _provenance(raw: Mapping[str, Any], where: str) -> Mapping[str, Any]:
-    """ceiling -> how it was measured: a mapping of plain values (kernel, size, backend, date...)."""
-    value = raw.get("provenance") or {}
-    if not isinstance(value, dict):
-        raise SpecError(where, "provenance", f"expected a mapping of ceiling to its measurement, got {value!r}")
+    """ceiling -> how it was measured: text, or a mapping of plain values (text, numbers, true /
+    false, null) such as kernel, size, backend, date."""
+    value = fields.mapping(where, "provenance", raw.get("provenance")) or {}
+    if len(value) > MAX_PROVENANCE:
+        raise SpecError(where, "provenance", f"{len(value):,} entries (at most {MAX_PROVENANCE})")
+    out: dict[str, Any] = {}
     for key, entry in value.items():
-        ok = isinstance(entry, str) or (isinstance(entry, dict) and all(
-            isinstance(v, (str, int, float, bool)) or v is None for v in entry.values()))
-        if not ok:
-            raise SpecError(where, f"provenance.{key}", "expected text or a mapping of plain values")
-    return freeze({k: dict(v) if isinstance(v, dict) else v for k, v in value.items()})
+        field = f"provenance.{fields.name(where, 'provenance', key)}"
+        if isinstance(entry, str):
+            out[key] = fields.text(where, field, entry)
+            continue
+        if not isinstance(entry, dict) or len(entry) > MAX_PROVENANCE:
+            raise SpecError(where, field, f"expected text or a mapping of plain values, got {fields.show(entry)}")
+        for k, v in entry.items():
+            inner = f"{field}.{fields.name(where, field, k)}"
+            if isinstance(v, str):
+                fields.text(where, inner, v)
+            elif isinstance(v, float):
+                fields.number(where, inner, v)
+            elif not (v is None or isinstance(v, (bool, int))):
+                raise SpecError(where, inner, f"expected a plain value (text, a number, true/false, null), "
+                                f"got {fields.show(v)}")
+        out[key] = dict(entry)
+    return freeze(out)
 
 
 def _section(raw: Mapping[str, Any], key: str, where: str, allowed: set[str]) -> Mapping[str, Any]:
@@ -166,29 +190,44 @@ def _section(raw: Mapping[str, Any], key: str, where: str, allowed: set[str]) ->
     if value is None:
         raise SpecError(where, key, "missing")
     if not isinstance(value, dict):
-        raise SpecError(where, key, f"expected a mapping, got {value!r}")
+        raise SpecError(where, key, f"expected a mapping, got {fields.show(value)}")
     _check_keys(value, allowed, where, key + ".")
     return value
 
 
+_UNITS = {"bytes": "B", "bytes_per_s": "B/s", "flop_per_s": "FLOP/s", "watts": "W", "flop": "FLOP", "seconds": "s"}
+
+
+def _shown(value: float, dim: str) -> str:
+    return format_bytes(value) if dim == "bytes" else format_seconds(value) if dim == "seconds" else \
+        format_si(value, _UNITS[dim])
+
+
 def _quantity(raw: Mapping[str, Any], key: str, dim: str, where: str, prefix: str = "",
-              allow_zero: bool = False) -> float:
+              bound: str | None = None) -> float:
+    """A quantity with its unit (units.parse_quantity), finite and within QUANTITY_BOUNDS."""
+    field = prefix + key
     if raw.get(key) is None:
-        raise SpecError(where, prefix + key, "missing")
+        raise SpecError(where, field, "missing")
     try:
         value = parse_quantity(raw[key], dim)
-    except UnitParseError as exc:
-        raise SpecError(where, prefix + key, str(exc)) from None
-    if value < 0 or (value == 0 and not allow_zero):
-        raise SpecError(where, prefix + key, f"expected a positive quantity, got {raw[key]!r}")
+    except (UnitParseError, ValueError, OverflowError) as exc:
+        raise SpecError(where, field, str(exc) or "not a quantity") from None
+    lo, hi = fields.QUANTITY_BOUNDS[bound or field]
+    if not math.isfinite(value) or value < 0 or (value == 0 and lo > 0):
+        raise SpecError(where, field, f"expected a {'positive' if lo > 0 else 'finite'} quantity, "
+                        f"got {fields.show(raw[key])}")
+    if value < lo:
+        raise SpecError(where, field, f"{fields.show(raw[key])} is below {_shown(lo, dim)} (rooflint's bound)")
+    if value > hi:
+        raise SpecError(where, field, f"{fields.show(raw[key])} exceeds {_shown(hi, dim)} (rooflint's bound)")
     return value
 
 
-def _required_str(raw: Mapping[str, Any], key: str, where: str) -> str:
-    value = raw.get(key)
-    if not isinstance(value, str) or not value:
-        raise SpecError(where, key, "missing" if value is None else f"expected a string, got {value!r}")
-    return value
+def _required(raw: Mapping[str, Any], key: str, where: str) -> Any:
+    if raw.get(key) is None:
+        raise SpecError(where, key, "missing")
+    return raw[key]
 
 
 def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: str) -> None:

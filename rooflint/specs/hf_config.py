@@ -13,7 +13,9 @@ from collections.abc import Mapping
 from typing import Any, Callable
 
 from rooflint.errors import SpecError
-from rooflint.specs import Model
+from rooflint.specs import Model, fields
+from rooflint.specs.hf_schema import check_config
+from rooflint.specs.model import MLP_KINDS, NORM_KINDS, OPTIONAL_COUNTS, POSITION_KINDS
 from rooflint.units import UnitParseError, parse_count
 
 # Fields present in real configs that change nothing rooflint computes.
@@ -45,6 +47,14 @@ UNSUPPORTED = {
     "cross_attention_hidden_size": "cross-attention",
     "attention_layers": "per-layer attention types",
 }
+
+
+class _Refused(Exception):
+    """A field a family mapper refuses; model_from_mapping names the file."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(message)
+        self.field, self.message = field, message
 
 
 def _get(raw: Mapping[str, Any], *keys: str, default: Any = None) -> Any:
@@ -90,63 +100,59 @@ def _qwen_layers(raw: Mapping[str, Any], family: str, window: Any) -> tuple[str,
     layers = raw.get("num_hidden_layers")
     if family not in ("qwen2", "qwen3") or not window or not isinstance(layers, int):
         return ()
-    first = raw.get("max_window_layers", 0)
-    if not isinstance(first, int) or isinstance(first, bool):
-        raise SpecError("config", "max_window_layers", f"expected a whole number, got {first!r}")
+    first = raw.get("max_window_layers", 0)  # an integer 0..MAX_LAYERS (hf_schema)
+    if first > layers:
+        raise _Refused("max_window_layers", f"{first} exceeds num_hidden_layers {layers}: no layer would slide "
+                       "(set use_sliding_window false)")
     return tuple("sliding_attention" if i >= first else "full_attention" for i in range(layers))
 
 
 def _layer_types(raw: Mapping[str, Any], window: Any) -> tuple[str, ...]:
     """HF's explicit layer_types, else () (uniform layers)."""
-    types = raw.get("layer_types")
-    if types is None:
-        return ()
-    if not isinstance(types, list) or not all(isinstance(t, str) for t in types):
-        raise SpecError("config", "layer_types", "expected a list of layer type names")
-    return tuple(types)
+    types = raw.get("layer_types")  # a list of known names (hf_schema); its length Model checks
+    return () if types is None else tuple(types)
 
 
 def _gemma2(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Gemma 2: layers alternate sliding (even index) and global; four norms per layer."""
-    fields = _llama_like(raw, "gemma")
+    out = _llama_like(raw, "gemma")
     layers = raw.get("num_hidden_layers")
-    if not fields["layer_types"] and isinstance(layers, int) and fields["sliding_window"]:
-        fields["layer_types"] = tuple("sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers))
-    fields["norms_per_layer"] = 4
-    return fields
+    if not out["layer_types"] and isinstance(layers, int) and out["sliding_window"]:
+        out["layer_types"] = tuple("sliding_attention" if i % 2 == 0 else "full_attention" for i in range(layers))
+    out["norms_per_layer"] = 4
+    return out
 
 
 def _gemma3(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Gemma 3 text: 5 local (sliding) layers to 1 global unless layer_types says otherwise."""
     raw = raw.get("text_config") or raw
-    fields = _llama_like(raw, "gemma3")
-    fields["tie_word_embeddings"] = raw.get("tie_word_embeddings", True)
+    out = _llama_like(raw, "gemma3")
+    out["tie_word_embeddings"] = raw.get("tie_word_embeddings", True)
     layers = raw.get("num_hidden_layers")
-    pattern = raw.get("sliding_window_pattern", 6)
-    if not fields["layer_types"] and isinstance(layers, int) and fields["sliding_window"]:
-        fields["layer_types"] = tuple("full_attention" if (i + 1) % pattern == 0 else "sliding_attention"
+    pattern = raw.get("sliding_window_pattern", 6)  # a positive integer (hf_schema)
+    if not out["layer_types"] and isinstance(layers, int) and out["sliding_window"]:
+        out["layer_types"] = tuple("full_attention" if (i + 1) % pattern == 0 else "sliding_attention"
                                       for i in range(layers))
-    fields["norms_per_layer"] = 4
-    return fields
+    out["norms_per_layer"] = 4
+    return out
 
 
 def _mixtral(raw: Mapping[str, Any]) -> dict[str, Any]:
-    fields = _llama_like(raw, "mistral")
+    out = _llama_like(raw, "mistral")
     if "sliding_window" not in raw:
-        fields["sliding_window"] = None
-    fields.update(num_experts=raw.get("num_local_experts"), num_experts_per_tok=raw.get("num_experts_per_tok", 2),
+        out["sliding_window"] = None
+    out.update(num_experts=raw.get("num_local_experts"), num_experts_per_tok=raw.get("num_experts_per_tok", 2),
                   moe_intermediate_size=raw.get("intermediate_size"))
-    return fields
+    return out
 
 
 def _deepseek(raw: Mapping[str, Any]) -> dict[str, Any]:
     """DeepSeek-V2/V3: MLA attention and a MoE MLP after the first dense layers."""
-    fields = _llama_like(raw, "deepseek")
+    out = _llama_like(raw, "deepseek")
     heads = raw.get("num_attention_heads")
-    fields.update(
+    out.update(
         num_key_value_heads=heads,  # MLA's per-head K/V once decompressed; the latent is shared
-        head_dim=raw.get("qk_nope_head_dim", 128) + raw.get("qk_rope_head_dim", 64)
-        if isinstance(raw.get("qk_nope_head_dim", 128), int) and isinstance(raw.get("qk_rope_head_dim", 64), int) else None,
+        head_dim=None,  # qk_nope_head_dim + qk_rope_head_dim, once --set has applied (model_from_mapping)
         kv_lora_rank=raw.get("kv_lora_rank"), q_lora_rank=raw.get("q_lora_rank"),
         qk_rope_head_dim=raw.get("qk_rope_head_dim"), qk_nope_head_dim=raw.get("qk_nope_head_dim"),
         v_head_dim=raw.get("v_head_dim"),
@@ -155,8 +161,14 @@ def _deepseek(raw: Mapping[str, Any]) -> dict[str, Any]:
         first_dense_layers=raw.get("first_k_dense_replace", 0),
     )
     if raw.get("moe_layer_freq", 1) != 1:
-        raise SpecError("config", "moe_layer_freq", "only every-layer MoE (moe_layer_freq 1) is modelled")
-    return fields
+        raise _Refused("moe_layer_freq", "only every-layer MoE (moe_layer_freq 1) is modelled")
+    layers, experts = raw.get("num_hidden_layers"), raw.get("n_routed_experts")
+    if isinstance(layers, int) and out["first_dense_layers"] > layers:
+        raise _Refused("first_k_dense_replace", f"{out['first_dense_layers']} dense layers of {layers} layers")
+    top_k = raw.get("num_experts_per_tok")
+    if experts is not None and top_k is not None and top_k > experts:
+        raise _Refused("num_experts_per_tok", f"{top_k} exceeds n_routed_experts {experts}")
+    return out
 
 
 def _gpt2(raw: Mapping[str, Any]) -> dict[str, Any]:
@@ -275,14 +287,20 @@ def settable_fields() -> dict[str, type]:
     return {f.name: types[str(f.type)] for f in dataclasses.fields(Model) if f.name not in skip}
 
 
+MLA_FAMILIES = ("deepseek_v2", "deepseek_v3")
+MLA_FIELDS = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
+MAX_OVERRIDE = 100  # characters in a --set value
+
+
 def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
-                       overrides: Mapping[str, str], default_name: str) -> Model:
+                       overrides: Mapping[str, Any], default_name: str) -> Model:
     model_type = raw.get("model_type")
     if not isinstance(model_type, str):
         raise SpecError(where, "model_type", "missing: rooflint needs the model family "
-                        f"(one of {', '.join(sorted(FAMILIES))})")
+                        f"(one of {', '.join(sorted(FAMILIES))})" if model_type is None else
+                        f"expected a family name, got {fields.show(model_type)}")
     if model_type not in FAMILIES:
-        raise SpecError(where, "model_type", f"'{model_type}' is not a family rooflint models "
+        raise SpecError(where, "model_type", f"{fields.show(model_type)} is not a family rooflint models "
                         f"(supported: {', '.join(sorted(FAMILIES))}); refusing to guess its attention")
     for key, feature in UNSUPPORTED.items():
         if raw.get(key) and key not in HANDLED.get(model_type, set()):
@@ -294,48 +312,83 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
                 close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
                 hint = f"; did you mean '{close[0]}'?" if close else ""
                 raise SpecError(where, str(key), f"unknown field for model_type {model_type}{hint}")
+    raw = check_config(raw, where)
 
-    fields = FAMILIES[model_type](raw)
-    fields.update(name=raw.get("name") or default_name, model_type=model_type,
-                  source=str(raw.get("source", "")), path=where)
-    fields.update(_parse_overrides(overrides))
+    parsed = _parse_overrides(overrides)
+    # The layer pattern a family derives (Gemma 2/3, Qwen) follows --set layers and window.
+    seen = {**raw, **{k: parsed[k] for k in ("num_hidden_layers", "sliding_window") if k in parsed}}
+    try:
+        spec = FAMILIES[model_type](seen)
+    except _Refused as exc:
+        raise SpecError(where, exc.field, exc.message) from None
+    spec.update(name=raw.get("name") or default_name, model_type=model_type, source=raw.get("source") or "",
+                path=where)
+    spec.update(parsed)
 
+    required = ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"]
+    if model_type in MLA_FAMILIES:
+        required += MLA_FIELDS  # HF's defaults for these are DeepSeek-V2's; rooflint wants them written out
+    for key in required:
+        if spec.get(key) is None:
+            raise SpecError(where, key, "missing" if key not in MLA_FIELDS else
+                            "missing (DeepSeek's multi-head latent attention needs it)")
     derived = []
-    if fields.get("head_dim") is None:
-        hidden, heads = fields.get("hidden_size"), fields.get("num_attention_heads")
-        if isinstance(hidden, int) and isinstance(heads, int) and heads > 0 and hidden > 0:
-            if hidden % heads:
-                raise SpecError(where, "head_dim", f"missing, and hidden_size {hidden} is not a "
-                                f"multiple of num_attention_heads {heads}; give head_dim explicitly")
-            fields["head_dim"] = hidden // heads
-            derived.append("head_dim = hidden_size / num_attention_heads")
-    for key in ("num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"):
-        if fields.get(key) is None:
-            raise SpecError(where, key, "missing")
-    fields["derived"] = tuple(derived)
-    return Model(**fields)
+    if model_type in MLA_FAMILIES and "head_dim" not in overrides:
+        spec["head_dim"] = spec["qk_nope_head_dim"] + spec["qk_rope_head_dim"]
+    if spec.get("head_dim") is None:
+        hidden, heads = spec["hidden_size"], spec["num_attention_heads"]
+        if hidden % heads:
+            raise SpecError(where, "head_dim", f"missing, and hidden_size {hidden} is not a "
+                            f"multiple of num_attention_heads {heads}; give head_dim explicitly")
+        spec["head_dim"] = hidden // heads
+        derived.append("head_dim = hidden_size / num_attention_heads")
+    spec["derived"] = tuple(derived)
+    return Model(**spec)
 
 
-def _parse_overrides(overrides: Mapping[str, str]) -> dict[str, Any]:
-    fields = settable_fields()
+_CHOICES = {"mlp": MLP_KINDS, "norm": NORM_KINDS, "position_embedding": POSITION_KINDS}
+
+
+def _parse_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:
+    """--set FIELD=VALUE: the text parsed into the field's type and held to the same bounds as a
+    file's value (an integer such as 8 or 4k, true or false, a name; null for an optional count).
+    A library caller may pass typed values; they are checked the same way."""
+    kinds = settable_fields()
     parsed: dict[str, Any] = {}
-    for key, text in overrides.items():
-        if key not in fields:
-            close = difflib.get_close_matches(key, sorted(fields), n=1)
+    for key, value in overrides.items():
+        if key not in kinds:
+            close = difflib.get_close_matches(str(key), sorted(kinds), n=1)
             hint = f"; did you mean '{close[0]}'?" if close else ""
-            raise SpecError("--set", key, f"not a model field{hint}")
-        kind = fields[key]
-        if text.lower() in ("null", "none") and key in ("sliding_window", "max_position_embeddings"):
-            parsed[key] = None
-        elif kind is bool:
-            if text.lower() not in ("true", "false"):
-                raise SpecError("--set", key, f"expected true or false, got {text!r}")
-            parsed[key] = text.lower() == "true"
-        elif kind is int:
-            try:
-                parsed[key] = parse_count(text)
-            except UnitParseError:
-                raise SpecError("--set", key, f"expected a positive integer, got {text!r}") from None
-        else:
-            parsed[key] = text
+            raise SpecError("--set", str(key), f"not a model field{hint}")
+        parsed[key] = _override(key, kinds[key], value)
     return parsed
+
+
+def _override(key: str, kind: type, value: Any) -> Any:
+    if isinstance(value, str):
+        text = value.strip()
+        if not text:
+            raise SpecError("--set", key, "no value given (FIELD=VALUE)")
+        if len(text) > MAX_OVERRIDE:
+            raise SpecError("--set", key, f"a value of {len(text):,} characters (at most {MAX_OVERRIDE})")
+        if key in OPTIONAL_COUNTS and text.lower() in ("null", "none"):
+            return None
+        if kind is bool:
+            if text.lower() not in ("true", "false"):
+                raise SpecError("--set", key, f"expected true or false, got {fields.show(text)}")
+            return text.lower() == "true"
+        if kind is int:
+            try:
+                value = parse_count(text)
+            except (UnitParseError, ValueError, OverflowError):
+                raise SpecError("--set", key, f"expected a whole number such as 8 or 4k, got {fields.show(text)}") from None
+    if value is None and key in OPTIONAL_COUNTS:
+        return None
+    if kind is bool:
+        return fields.flag("--set", key, value)
+    if kind is int:
+        return fields.count("--set", key, value)
+    value = fields.name("--set", key, value)
+    if key in _CHOICES and value not in _CHOICES[key]:
+        raise SpecError("--set", key, f"expected one of {', '.join(_CHOICES[key])}, got {fields.show(value)}")
+    return value

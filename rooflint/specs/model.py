@@ -9,11 +9,15 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rooflint.errors import SpecError
+from rooflint.specs import fields
 
 MLP_KINDS = ("gated", "plain")
 NORM_KINDS = ("rmsnorm", "layernorm")
 POSITION_KINDS = ("rope", "learned", "alibi")
 LAYER_TYPES = ("full_attention", "sliding_attention")
+BOOL_FIELDS = ("tie_word_embeddings", "qkv_bias", "o_bias", "mlp_bias", "qk_norm")
+OPTIONAL_COUNTS = ("max_position_embeddings", "sliding_window", "kv_lora_rank", "q_lora_rank", "qk_rope_head_dim",
+                   "qk_nope_head_dim", "v_head_dim", "num_experts", "num_experts_per_tok", "moe_intermediate_size")
 
 
 @dataclass(frozen=True, slots=True)
@@ -67,32 +71,51 @@ class Model:
 
     def __post_init__(self) -> None:
         where = self.path or self.name
-        for name in ("num_hidden_layers", "hidden_size", "num_attention_heads",
-                     "num_key_value_heads", "head_dim", "intermediate_size", "vocab_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value <= 0:
-                raise SpecError(where, name, f"expected a positive integer, got {value!r}")
+        if not isinstance(self.path, str):
+            raise SpecError(self.name if isinstance(self.name, str) else "model", "path", "expected text")
+        fields.name(where, "name", self.name)
+        fields.name(where, "model_type", self.model_type)
+        for key in fields.INT_BOUNDS:
+            fields.count(where, key, getattr(self, key), optional=key in OPTIONAL_COUNTS)
+        for key in BOOL_FIELDS:
+            fields.flag(where, key, getattr(self, key))
+        fields.name(where, "hidden_act", self.hidden_act)
+        fields.text(where, "source", self.source, optional=False)
+        if not isinstance(self.derived, tuple) or not all(isinstance(d, str) for d in self.derived):
+            raise SpecError(where, "derived", "expected a tuple of notes")
+        for key, allowed in (("mlp", MLP_KINDS), ("norm", NORM_KINDS), ("position_embedding", POSITION_KINDS)):
+            if getattr(self, key) not in allowed:
+                raise SpecError(where, key, f"expected one of {', '.join(allowed)}, got {fields.show(getattr(self, key))}")
+        self._check_attention(where)
+        self._check_mla(where)
+        self._check_moe(where)
+        self._check_layers(where)
+
+    def _check_attention(self, where: str) -> None:
         if self.num_attention_heads % self.num_key_value_heads:
             raise SpecError(where, "num_key_value_heads",
                             f"{self.num_key_value_heads} KV heads do not divide "
                             f"{self.num_attention_heads} attention heads")
-        if self.sliding_window is not None and (isinstance(self.sliding_window, bool)
-                                                or not isinstance(self.sliding_window, int)
-                                                or self.sliding_window <= 0):
-            raise SpecError(where, "sliding_window", f"expected a positive integer or null, got {self.sliding_window!r}")
-        for name in ("kv_lora_rank", "q_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim",
-                     "num_experts", "num_experts_per_tok", "moe_intermediate_size"):
-            value = getattr(self, name)
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value <= 0):
-                raise SpecError(where, name, f"expected a positive integer or null, got {value!r}")
-        for name in ("num_shared_experts", "first_dense_layers", "norms_per_layer"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                raise SpecError(where, name, f"expected a whole number >= 0, got {value!r}")
+        if self.num_attention_heads * self.head_dim > fields.INT_BOUNDS["hidden_size"][1]:
+            raise SpecError(where, "head_dim", f"num_attention_heads x head_dim = {self.num_attention_heads} x "
+                            f"{self.head_dim} exceeds {fields.INT_BOUNDS['hidden_size'][1]:,} (rooflint's bound)")
+        limit = self.max_position_embeddings
+        if self.sliding_window is not None and limit is not None and self.sliding_window > limit:
+            raise SpecError(where, "sliding_window", f"{self.sliding_window:,} exceeds max_position_embeddings "
+                            f"{limit:,}; a window no sequence can fill is no window (use null)")
+
+    def _check_mla(self, where: str) -> None:
         mla = [self.kv_lora_rank, self.qk_rope_head_dim, self.qk_nope_head_dim, self.v_head_dim]
         if any(v is not None for v in mla) and not all(v is not None for v in mla):
             raise SpecError(where, "kv_lora_rank", "MLA needs kv_lora_rank, qk_rope_head_dim, "
                             "qk_nope_head_dim and v_head_dim together")
+        if self.q_lora_rank is not None and self.kv_lora_rank is None:
+            raise SpecError(where, "q_lora_rank", "a query compression needs MLA (kv_lora_rank and the rest)")
+        if self.kv_lora_rank is not None and self.head_dim != self.qk_nope_head_dim + self.qk_rope_head_dim:
+            raise SpecError(where, "head_dim", f"{self.head_dim} is not MLA's qk_nope_head_dim + qk_rope_head_dim "
+                            f"= {self.qk_nope_head_dim} + {self.qk_rope_head_dim}")
+
+    def _check_moe(self, where: str) -> None:
         if self.num_experts is not None:
             if self.num_experts_per_tok is None or self.moe_intermediate_size is None:
                 raise SpecError(where, "num_experts_per_tok", "a mixture of experts needs "
@@ -101,20 +124,22 @@ class Model:
                 raise SpecError(where, "num_experts_per_tok",
                                 f"{self.num_experts_per_tok} exceeds num_experts {self.num_experts}")
         if self.first_dense_layers > self.num_hidden_layers:
-            raise SpecError(where, "first_dense_layers", "more dense layers than layers")
+            raise SpecError(where, "first_dense_layers", f"{self.first_dense_layers} dense layers of "
+                            f"{self.num_hidden_layers} layers")
+
+    def _check_layers(self, where: str) -> None:
+        if not isinstance(self.layer_types, tuple):
+            raise SpecError(where, "layer_types", f"expected a tuple of layer type names, got {fields.show(self.layer_types)}")
         if self.layer_types:
             if len(self.layer_types) != self.num_hidden_layers:
                 raise SpecError(where, "layer_types", f"{len(self.layer_types)} entries for "
                                 f"{self.num_hidden_layers} layers")
-            bad = set(self.layer_types) - set(LAYER_TYPES)
+            bad = [t for t in self.layer_types if t not in LAYER_TYPES]
             if bad:
-                raise SpecError(where, "layer_types", f"unsupported layer type {sorted(bad)[0]!r} "
+                raise SpecError(where, "layer_types", f"unsupported layer type {fields.show(bad[0])} "
                                 f"(rooflint models {', '.join(LAYER_TYPES)})")
             if "sliding_attention" in self.layer_types and not self.sliding_window:
                 raise SpecError(where, "sliding_window", "sliding_attention layers need a sliding_window")
-        for name, allowed in (("mlp", MLP_KINDS), ("norm", NORM_KINDS), ("position_embedding", POSITION_KINDS)):
-            if getattr(self, name) not in allowed:
-                raise SpecError(where, name, f"expected one of {', '.join(allowed)}, got {getattr(self, name)!r}")
 
     @property
     def gqa_groups(self) -> int:
