@@ -54,9 +54,9 @@ def test_table_and_markdown_render(cli):
 
 
 @pytest.mark.parametrize("content, message", [
-    ("{not json", "not JSON"),
+    ("{not json", "malformed JSON"),
     ('{"schema": "rooflint.analyze/1"}', "expected a rooflint measure result"),
-    ('{"schema": "rooflint.measure-run/1", "measurements": [{"case": {}}]}', "malformed measurement"),
+    ('{"schema": "rooflint.measure-run/1", "measurements": [{"case": {}}]}', "environment: missing"),
 ])
 def test_bad_load_file_is_one_line(cli, tmp_path, content, message):
     bad = tmp_path / "bad.json"

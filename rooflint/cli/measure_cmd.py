@@ -1,8 +1,17 @@
 """`rooflint measure`: time real kernels (or load a recorded run), fit the empirical roofline,
-and compare every prediction with it. Ctrl-C writes what was measured and exits 130."""
+and compare every prediction with it.
+
+Exit codes: 0 everything asked for was written; 130 Ctrl-C: the first stops measuring and what
+was measured is written (a second one, while that is written, waits for the write to finish);
+2 bad input, nothing written (a --save-profile that cannot be met is found before measuring where
+it can be: no backend times a copy or a GEMM, or a loaded run has none); 1 the run was measured
+and its report written, but no profile could be fitted from it (every copy or GEMM was skipped:
+out of time, out of memory, a failed check), said on stderr.
+"""
 
 from __future__ import annotations
 
+import contextlib
 from typing import Annotated, Optional
 
 import typer
@@ -10,12 +19,17 @@ import typer
 from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
+from rooflint.compare.calibration import Calibration
 from rooflint.compare.profile import calibrate_run, datasheet_profile, profile_yaml
-from rooflint.errors import SpecError
-from rooflint.measure import session
+from rooflint.errors import RooflintError, SpecError
+from rooflint.measure import cases, session
 from rooflint.measure.backends import BACKENDS
+from rooflint.measure.cases import CALIBRATION_KERNELS
+from rooflint.measure.result import Run
 from rooflint.report.measure_view import measure_report
-from rooflint.report.output import write_atomic
+from rooflint.report.output import signals_held
+from rooflint.specs import Hardware
+from rooflint.specs.catalog import load_hardware
 
 SUITES = ("quick", "full")
 DEVICES = ("auto", "cpu", "cuda")
@@ -48,6 +62,7 @@ def measure(suite: Suite = None, backend: Backend = None, device: Device = None,
     names = ["all"] if "all" in names else list(dict.fromkeys(names))
     budget = p.seconds(time_budget, "--time-budget")
     wanted = p.choice(device, DEVICES, "--device") or "auto"
+    given = load_hardware(gpu) if gpu else None  # a bad --gpu is refused before minutes of measuring
     if load:
         run = session.load_run(load)
     else:
@@ -55,15 +70,65 @@ def measure(suite: Suite = None, backend: Backend = None, device: Device = None,
         backends, missing = session.build_backends(names, dev)
         for line in missing:
             note(f"note: {line}; going on without it")
+        if save_profile:
+            _check_can_calibrate(backends, which, dev)
         note(f"measuring the {which} suite on {dev} with {', '.join(b.name for b in backends)}"
              " (Ctrl-C stops and writes what was measured)")
         run = session.run_suite(which, backends, dev, budget, note)
-    datasheet = datasheet_profile(run, gpu)
+        if run.interrupted:
+            note(f"interrupted: writing the {len(run.measurements)} kernel(s) measured before it")
+    # What was measured is not lost to a second Ctrl-C (or a SIGTERM): held until it is written.
+    with contextlib.nullcontext() if load else signals_held():
+        code = _write(run, given, save_profile, load, form, output, explain)
+    if code:
+        raise typer.Exit(code)
+
+
+def _write(run: Run, given: Hardware | None, save_profile: str | None, load: str | None, form: str,
+           output: str | None, explain: bool) -> int:
+    """The report (and the profile) written together, all or none; the exit code."""
+    datasheet = given or datasheet_profile(run, None)
     calibration = calibrate_run(run)
+    also: tuple[tuple[str, str], ...] = ()
+    code = 130 if run.interrupted and not load else 0
     if save_profile:
-        if calibration is None:
-            raise SpecError("--save-profile", None, "the run has no copy and GEMM measurements to calibrate from")
-        write_atomic(save_profile, profile_yaml(calibration.hardware(datasheet), save_profile))
-    emit(measure_report(run, datasheet, calibration, save_profile), form, output, explain)
-    if run.interrupted:
-        raise typer.Exit(130)
+        profile, why = _profile(run, calibration, datasheet, save_profile)
+        if profile is not None:
+            also = ((save_profile, profile),)
+            if run.interrupted:
+                note(f"note: the profile in {save_profile} is fitted from an interrupted run: its ceilings are "
+                     "the best of what was measured before it")
+        elif load:  # nothing was measured here: a profile that cannot be made is a bad request
+            raise SpecError(load, None, f"no profile can be fitted for --save-profile: {why}")
+        else:
+            note(f"note: no profile written to {save_profile}: {why}; the report is written")
+            code = code or 1
+    emit(measure_report(run, datasheet, calibration, save_profile if also else None), form, output, explain,
+         also=also)
+    if load and run.interrupted:
+        note(f"note: the loaded run was interrupted; {len(run.measurements)} kernel(s) measured")
+    return code
+
+
+def _profile(run: Run, calibration: Calibration | None, datasheet: Hardware | None,
+             path: str) -> tuple[str | None, str]:
+    """The calibrated profile's YAML, or None and why there is none."""
+    if calibration is None:
+        kinds = {m.case.kernel for m in run.measurements}
+        lacking = " or ".join(k if k == "copy" else "GEMM" for k in CALIBRATION_KERNELS if k not in kinds)
+        why = f"the run has no {lacking} measurement to calibrate from"
+        return None, why + (" (it was interrupted before one was measured)" if run.interrupted else "")
+    try:
+        return profile_yaml(calibration.hardware(datasheet), path), ""
+    except RooflintError as exc:
+        return None, f"the calibrated profile does not load back: {exc}"
+
+
+def _check_can_calibrate(backends: list, which: str, device: str) -> None:
+    """--save-profile needs a copy and a GEMM: refused before measuring when no backend times one."""
+    planned = cases.suite(which, device)
+    for kernel in CALIBRATION_KERNELS:
+        if not any(b.supports(c) is True for b in backends for c in planned if c.kernel == kernel):
+            raise SpecError("--save-profile", None, f"none of the backends ({', '.join(b.name for b in backends)}) "
+                            f"times a {'GEMM' if kernel == 'gemm' else kernel} on {device}: a profile is fitted "
+                            "from copies and GEMMs")

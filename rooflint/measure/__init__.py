@@ -6,6 +6,6 @@ tiny_decoder (generation), environment (what explains an odd number), runner (fa
 skips), result (plain data), session (one run, or a recorded one loaded back).
 
 measure/ knows shapes and timers, nothing of the op model: it imports units, dtypes, errors,
-specs and itself. Predicting a case, calibrating the roofline and comparing are compare/'s.
+inputs (strict reading of a saved run), specs and itself. Predicting a case, calibrating the roofline and comparing are compare/'s.
 Nothing here is imported by `import rooflint`.
 """

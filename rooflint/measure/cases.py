@@ -10,11 +10,23 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 
 from rooflint.dtypes import dtype
+from rooflint.measure.validate import At, fields, integer, text
 from rooflint.specs import Model
 
 KiB, MiB, GiB = 1 << 10, 1 << 20, 1 << 30
 CALIBRATION_KERNELS = ("copy", "gemm")  # the ceilings and small-shape losses are fitted on these
 SDPA_VARIANTS = ("sdpa-flash", "sdpa-efficient", "sdpa-math")
+# Each kernel's variants and parameters (compare/kernels.py's op forms read exactly these names).
+KERNELS: dict[str, tuple[tuple[str, ...], tuple[str, ...]]] = {
+    "copy": (("",), ("n",)),
+    "gemm": (("",), ("M", "N", "K")),
+    "qk": (("",), ("G", "N", "d")),
+    "softmax": (("",), ("R", "N")),
+    "attention": (("eager",) + SDPA_VARIANTS, ("B", "H", "N", "d")),
+    "decode_attention": (("eager", "sdpa"), ("B", "H_q", "H_kv", "C", "d")),
+    "generate": (("cached", "uncached"), ("n",)),
+}
+CASE_DTYPES = ("fp64", "fp32", "tf32", "fp16", "bf16")  # the dtypes the backends time (and check)
 
 # The decoder that `generate` runs with random weights: small enough for a CPU step in
 # milliseconds, shaped like a llama (GQA 4:1, gated MLP, RMSNorm, RoPE).
@@ -82,9 +94,19 @@ class Case:
         return {"kernel": self.kernel, "variant": self.variant, "dtype": self.dtype, "params": self.params}
 
     @classmethod
-    def from_dict(cls, d: Mapping) -> Case:
-        return cls(str(d["kernel"]), str(d.get("variant", "")), str(d["dtype"]),
-                   tuple((str(k), int(v)) for k, v in dict(d["params"]).items()))
+    def from_dict(cls, d: Mapping, at: At | None = None) -> Case:
+        """A case as to_dict wrote it, checked: a known kernel, one of its variants, a timed dtype,
+        and exactly the kernel's parameters, each a positive integer (kept in the order given)."""
+        at = at or At("case")
+        d = fields(d, at, ("kernel", "dtype", "params"), ("variant",))
+        kernel = text(d["kernel"], at.key("kernel"), KERNELS)
+        variants, names = KERNELS[kernel]
+        if "variant" not in d and "" not in variants:
+            raise at.key("variant").error(f"missing; expected one of {', '.join(variants)}")
+        variant = text(d.get("variant", ""), at.key("variant"), variants)
+        dt = text(d["dtype"], at.key("dtype"), CASE_DTYPES)
+        params = fields(d["params"], at.key("params"), names)
+        return cls(kernel, variant, dt, tuple((k, integer(v, at.key("params").key(k))) for k, v in params.items()))
 
 
 def case(kernel: str, dt: str, variant: str = "", **shape: int) -> Case:

@@ -4,17 +4,22 @@ are compare/profile.py's: they join the measurements with the analyzer's ops.)""
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable
-from pathlib import Path
+from dataclasses import replace
 from typing import Any
 
-from rooflint.errors import BackendUnavailable, SpecError
+from rooflint.errors import BackendUnavailable
+from rooflint.inputs import MAX_INPUT_BYTES, parse_json, read_text
 from rooflint.measure.backends import BACKENDS, DEVICES, cuda_present, make_backend
 from rooflint.measure.cases import suite
 from rooflint.measure.environment import gpu_telemetry, host_environment
 from rooflint.measure.result import RUN_SCHEMA, Run
 from rooflint.measure.runner import RULES, Limits, rotation_target, run_cases
+from rooflint.measure.validate import At, fields
+
+REPORT_SCHEMA = "rooflint.measure/1"  # `rooflint measure -f json`: the run under "run", the rest derived from it
+# The report's other members are recomputed from the run on loading; they are not read.
+REPORT_FIELDS = ("datasheet", "calibration", "comparisons", "attention", "generation", "summary")
 
 
 def resolve_device(device: str) -> str:
@@ -56,22 +61,26 @@ def run_suite(suite_name: str, backends: list, device: str, time_budget_s: float
     env["suite"] = suite_name
     run = run_cases(backends, suite(suite_name, device), RULES[suite_name], limits, env, progress)
     if device == "cuda":
-        run.environment["gpu_after"] = gpu_telemetry()
+        try:  # nvidia-smi may take seconds: a Ctrl-C now ends the run, it does not lose it
+            run.environment["gpu_after"] = gpu_telemetry()
+        except KeyboardInterrupt:
+            run = replace(run, interrupted=True)
     return run
 
 
-def load_run(path: str) -> Run:
-    """A run from `rooflint measure -f json` output (or its "run" member)."""
-    try:
-        raw = json.loads(Path(path).read_text(encoding="utf-8"))
-    except OSError as exc:
-        raise SpecError(path, None, f"cannot read: {exc.strerror}") from None
-    except json.JSONDecodeError as exc:
-        raise SpecError(path, None, f"not JSON: {exc.msg} at line {exc.lineno}") from None
-    doc = raw.get("run", raw) if isinstance(raw, dict) else None
-    if not isinstance(doc, dict) or doc.get("schema") != RUN_SCHEMA:
-        raise SpecError(path, "schema", f"expected a rooflint measure result ({RUN_SCHEMA})")
-    try:
-        return Run.from_dict(doc)
-    except (KeyError, TypeError, ValueError) as exc:
-        raise SpecError(path, "measurements", f"malformed measurement: {exc}") from None
+def load_run(path: str, limit: int = MAX_INPUT_BYTES) -> Run:
+    """A run from `rooflint measure -f json` output, or that output's "run" member alone, read
+    as strictly as a spec (inputs.py: a regular file, UTF-8, strict JSON; then every field, see
+    result.py): anything else is a SpecError naming the file and the field."""
+    where = str(path)
+    raw = parse_json(read_text(where, limit), where)
+    root = At(where)
+    if not isinstance(raw, dict) or raw.get("schema") not in (RUN_SCHEMA, REPORT_SCHEMA):
+        got = f"schema {raw['schema']!r}" if isinstance(raw, dict) and isinstance(raw.get("schema"), str) else \
+            ("no schema" if isinstance(raw, dict) else f"a JSON {type(raw).__name__}")
+        raise root.key("schema").error(f"expected a rooflint measure result ({REPORT_SCHEMA}, or {RUN_SCHEMA}), "
+                                       f"got {got}")
+    if raw["schema"] == REPORT_SCHEMA:
+        fields(raw, root, ("schema", "run"), REPORT_FIELDS)
+        raw, root = raw["run"], root.key("run")
+    return Run.from_dict(raw, root, {name: DEVICES[name] for name in BACKENDS})

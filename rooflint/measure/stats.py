@@ -8,10 +8,14 @@ counted by Tukey's rule (beyond 1.5 IQR of the quartiles), never dropped.
 
 from __future__ import annotations
 
+import itertools
 import math
 import statistics
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import asdict, dataclass
+from typing import Any
+
+from rooflint.measure.validate import At, fields, integer, number
 
 
 def quantile(samples: Sequence[float], q: float) -> float:
@@ -59,6 +63,48 @@ class Summary:
 
     def as_dict(self) -> dict[str, float]:
         return {**asdict(self), "rel_iqr": self.rel_iqr, "rel_stdev": self.rel_stdev}
+
+    @classmethod
+    def from_dict(cls, d: Mapping[str, Any], at: At | None = None) -> Summary:
+        """Statistics as as_dict wrote them, checked: n a positive integer, every time finite and
+        within TIME_BOUNDS_S, the order statistics in order, the spread >= 0 and at most the range
+        (as a sample's is), outliers at most n, and the derived rel_iqr / rel_stdev (when given)
+        what the rest implies. Nothing computed from them can overflow."""
+        at = at or At("stats")
+        d = fields(d, at, _TIMES + ("n", "stdev", "outliers"), _DERIVED)
+        n = integer(d["n"], at.key("n"))
+        times = {k: _seconds(d[k], at.key(k)) for k in _TIMES}
+        for lo, hi in itertools.pairwise(_ORDER):
+            if times[lo] > times[hi] * (1 + _SLACK):
+                raise at.key(lo).error(f"{lo} {times[lo]:.6g} is above {hi} {times[hi]:.6g}: not statistics of samples")
+        if not times["min"] * (1 - _SLACK) <= times["mean"] <= times["max"] * (1 + _SLACK):
+            raise at.key("mean").error(f"mean {times['mean']:.6g} is outside [min, max]: not statistics of samples")
+        stdev = number(d["stdev"], at.key("stdev"), zero=True)
+        if stdev > (times["max"] - times["min"]) * (1 + _SLACK) + 1e-15 * times["max"]:
+            raise at.key("stdev").error(f"{stdev:.6g} is more than max - min: not statistics of samples")
+        outliers = integer(d["outliers"], at.key("outliers"), minimum=0, maximum=n)
+        out = cls(n=n, stdev=stdev, outliers=outliers, **times)
+        for k in _DERIVED:
+            if k in d and not math.isclose(number(d[k], at.key(k), zero=True), getattr(out, k),
+                                           rel_tol=1e-9, abs_tol=1e-15):
+                raise at.key(k).error(f"{float(d[k]):.6g} is not what the other statistics give "
+                                      f"({getattr(out, k):.6g})")
+        return out
+
+
+def _seconds(value: Any, at: At) -> float:
+    x = number(value, at)
+    lo, hi = TIME_BOUNDS_S
+    if not lo <= x <= hi:
+        raise at.error(f"a time of {x:.6g} s per call is outside [{lo:g} s, {hi:g} s]")
+    return x
+
+
+TIME_BOUNDS_S = (1e-12, 1e6)  # a picosecond (no call is faster) to 11 days (no call is slower)
+_TIMES = ("median", "mean", "min", "max", "p10", "p90", "q1", "q3")
+_ORDER = ("min", "p10", "q1", "median", "q3", "p90", "max")
+_DERIVED = ("rel_iqr", "rel_stdev")
+_SLACK = 1e-9  # rounding of the interpolated quantiles
 
 
 def summarize(samples: Sequence[float]) -> Summary:
