@@ -19,10 +19,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from rooflint.errors import SpecError
+from rooflint.specs import fields as fields_
 
 MAX_INT = 2**53  # the largest integer a float holds exactly: no size, count or shape of a run is near it
-MAX_NAME = 200  # characters in a name, as a spec's (specs/fields.py)
-_CONTROL = frozenset(chr(c) for c in (*range(0x20), *range(0x7F, 0xA0)))
 
 
 @dataclass(frozen=True, slots=True)
@@ -117,15 +116,10 @@ def text(value: Any, at: At, choices: Iterable[str] | None = None, empty: bool =
 
 
 def name(value: Any, at: At) -> str:
-    """A name, as a spec's: non-empty text of at most MAX_NAME characters, no control characters
-    (a device name becomes a profile's device_names and its description)."""
+    """A name, by a spec's rule (specs/fields.py: non-empty, short, no control characters): a
+    device name becomes a profile's device_names and its description."""
     text(value, at, empty=False)
-    if len(value) > MAX_NAME:
-        raise at.error(f"a name of {len(value):,} characters (at most {MAX_NAME})")
-    bad = next((c for c in value if c in _CONTROL), None)
-    if bad is not None:
-        raise at.error(f"a name may not hold control characters (found {bad!r})")
-    return value
+    return fields_.name(at.source, at.path or None, value)
 
 
 def integer(value: Any, at: At, minimum: int = 1, maximum: int = MAX_INT) -> int:
