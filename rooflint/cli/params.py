@@ -12,6 +12,8 @@ errors that name the option. Each type has the metavar `--help` shows.
 
 from __future__ import annotations
 
+import math
+
 from rooflint.dtypes import DType, dtype
 from rooflint.errors import SpecError
 from rooflint.units import UnitParseError, parse_count, parse_quantity
@@ -52,7 +54,7 @@ def _parsed(text: str, dimension: str, option: str) -> float:
 
 
 def _positive(value: float, text: str, option: str, what: str) -> float:
-    if not value > 0:
+    if not 0 < value < math.inf:
         raise SpecError(option, None, f"expected a positive {what}, got {text}")
     return value
 
