@@ -29,7 +29,7 @@ FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandom
 def fuzz(n: int) -> settings:
     """n examples per CI run (fixed, derandomized); 50 n and random with ROOFLINT_FUZZ=long."""
     return settings(FUZZ, max_examples=examples(n))
-NEGATIVE_OK = ("free_bytes", "kv_budget_bytes")  # what does not fit is a negative margin, by design
+NEGATIVE_OK = ("free_bytes", "kv_budget_bytes", "error")  # a margin that does not fit; a signed error
 
 
 def run(cli_runner, *args: str):
@@ -75,6 +75,8 @@ COMMANDS = {
     "generate": (["generate", "gpt2", "-p", "64", "-t", "8"], ["--prompt", "--new-tokens", "--batch", "--attention",
                                                               "--kv-dtype", "--weight-dtype"]),
     "plan": (["plan", "llama2-7b"], ["--context", "--batch", "--tp", "--mem-util", "--chunk", "--prompt"]),
+    "measure-load": (["measure", "--load", str(Path(__file__).parent / "data" / "measurements" / "cpu-quick.json")],
+                     ["--gpu", "--suite", "--backend", "--device", "--time-budget"]),
     "sweep": (["sweep", "-m", "gpt2", "-g", "a100", "-b", "1", "-c", "1k"], ["--batch", "--context", "--kv-dtype",
                                                                           "--attention", "--dtype", "--mem-util",
                                                                           "--chunk", "--models", "--gpus"]),
@@ -99,6 +101,14 @@ def test_options(runner, name, data):
         tokens |= {one_line(repr(v))[:20] for v in values}
         names = chosen + [b for b in base if b.startswith("-")]
         assert any(n in line for n in names) or any(t in line for t in tokens), line
+
+
+@fuzz(40)
+@given(st.sampled_from(["hardware", "models"]), option_text)
+def test_spec_names(runner, command, name):
+    result = run(runner, command, name, "-f", "json")
+    if check_outcome("spec names", result) == "accepted":
+        finite_json(result.stdout)
 
 
 FIELDS = ["num_hidden_layers", "hidden_size", "num_attention_heads", "num_key_value_heads", "intermediate_size",
