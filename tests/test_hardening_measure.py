@@ -14,12 +14,12 @@ import pytest
 import yaml
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from test_measure_runner import FakeBackend
 from typer.testing import CliRunner
 
 from rooflint.cli import app
 from rooflint.errors import SpecError
 from rooflint.measure import session
-from rooflint.measure.backends.base import Prepared
 from rooflint.measure.result import Run
 from rooflint.measure.timing import StopRule
 
@@ -517,43 +517,22 @@ FAST = StopRule(min_samples=5, max_samples=20, min_time_s=0.0, max_time_s=0.02, 
 COPY, GEMM_128, GEMM_512 = "copy fp32 4 KiB", "gemm fp32 M=128 N=128 K=128", "gemm fp32 M=512 N=512 K=512"
 
 
-class FakeNumpy:
-    """Stands in for the numpy backend: its kernels do nothing; it runs only the cases in `runs`,
-    and Ctrl-C (or an out-of-memory error) strikes when it prepares a case in `interrupt` (`oom`)."""
+class FakeNumpy(FakeBackend):
+    """Stands in for the numpy backend (test_measure_runner's fake under numpy's name): it runs
+    only the cases in `runs`, and Ctrl-C (or an out-of-memory error) strikes when it prepares a
+    case in `interrupt` (`oom`)."""
 
-    name, device = "numpy", "cpu"
+    name = "numpy"
 
     def __init__(self, runs=(COPY, GEMM_128, GEMM_512), interrupt=(), oom=()):
-        self.runs, self.interrupt, self.oom, self.prepared = set(runs), set(interrupt), set(oom), []
+        super().__init__(free=None, oom=oom, interrupt=interrupt)
+        self.runs = set(runs)
 
     def environment(self):
         return {"numpy": "fake"}
 
     def supports(self, c):
         return c.key in self.runs
-
-    def free_memory_bytes(self):
-        return None
-
-    def prepare(self, c, rotation_bytes):
-        self.prepared.append(c.key)
-        if c.key in self.interrupt:
-            raise KeyboardInterrupt
-        if c.key in self.oom:
-            raise MemoryError("no memory")
-        return Prepared(run=lambda: None, check=lambda: 0.0)
-
-    def timer(self):
-        return None
-
-    def synchronize(self):
-        pass
-
-    def is_out_of_memory(self, exc):
-        return isinstance(exc, MemoryError)
-
-    def release(self):
-        pass
 
 
 @pytest.fixture
