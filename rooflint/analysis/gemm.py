@@ -17,8 +17,3 @@ def gemm_form(peak_key: str, name: str = "gemm") -> OpForm:
 
 def gemm_op(m: int, n: int, k: int, dt: DType, batch: int = 1) -> Op:
     return evaluate_op(gemm_form(dt.peak_key), {"M": m, "N": n, "K": k, "G": batch, "b": dt.bytes})
-
-
-def inputs_only_intensity(o: Op) -> float:
-    """FLOPs / bytes read, the convention of seed 000's '0.5 m' for a square matmul."""
-    return o.flops / o.bytes_read

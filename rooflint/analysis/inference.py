@@ -16,7 +16,7 @@ from rooflint.analysis.evaluate import PER_OP, CompiledPhase, compile_phase, tim
 from rooflint.analysis.expr import add, mul, sym
 from rooflint.analysis.layers import DECODE, PREFILL, PhaseForm, phase_form
 from rooflint.analysis.ops import Op, bindings
-from rooflint.analysis.roofline import COMPUTE, Timed, bound_of_op, hardware_terms
+from rooflint.analysis.roofline import Timed, bound_of_op, hardware_terms
 from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure, figure_values
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved, Workload, resolve, target_gpu
@@ -131,9 +131,6 @@ class PhaseResult:
                 out.append(Timed(Op(o, f, r, w, p, bindings(o, env)), peak, bw, t0, half))
             self._ops = tuple(out)
         return self._ops
-
-    def op_time(self, i: int) -> float:
-        return self.values[PER_OP * i + 4]
 
     def time_by_bound(self, bound: str) -> float:
         total = 0.0
@@ -250,10 +247,6 @@ class Analysis:
     @property
     def prefill_tokens_per_s(self) -> float:
         return self.resolved.batch * self.resolved.prompt / self.prefill.time_s
-
-    @property
-    def compute_bound_ops(self) -> int:
-        return sum(t.bound == COMPUTE for t in self.decode.ops)
 
 
 def analyze(model: Model, hardware: Hardware | str | None = None,

@@ -81,9 +81,6 @@ class StepSum:
         """FLOPs of the whole step at length n, from the ops' exact forms."""
         return float(sum(o.flops_form.at(n) for o in self.ops))
 
-    def bytes_at(self, n: int) -> float:
-        return float(sum(f.at(n) for o in self.ops for f in o.bytes_forms))
-
     @property
     def pieces(self) -> int:
         """The most pieces (class segments) one op's FLOPs take over the range."""
@@ -121,9 +118,9 @@ def sum_ops(phase: PhaseForm, hw: Hardware, batch: int, name: str, var: str, lo:
         compute = positive(conv.convert(work))
         bounds = tuple((a, b, {True: COMPUTE, False: MEMORY, None: "mixed"}[s]) for a, b, s in runs(compute))
         prefix = f"{key}.ops.{o.name}"
-        terms = tuple(Term(f"{prefix}.{k}", Series(var, lo, hi, mul(o.count, parts[k])),
-                           {s: values[s] for s in Series(var, lo, hi, mul(o.count, parts[k])).symbols()},
-                           sums[k], unit) for k, unit in FIELDS)
+        series = {k: Series(var, lo, hi, mul(o.count, parts[k])) for k, _ in FIELDS}
+        terms = tuple(Term(f"{prefix}.{k}", series[k], {s: values[s] for s in series[k].symbols()}, sums[k], unit)
+                      for k, unit in FIELDS)
         ops.append(OpSum(o.name, o.scope, o.kind, o.count, sums["flops"], sums["bytes_read"], sums["bytes_written"],
                          sums["time_s"], int(compute.total()), bounds, terms, forms["flops"],
                          (forms["bytes_read"], forms["bytes_written"])))

@@ -106,12 +106,6 @@ def _placed(m: Measurement, hw: Hardware | None) -> tuple[Timed, ...] | None:
         return None
 
 
-def predicted_time(m: Measurement, hw: Hardware | None) -> float | None:
-    """Sum over the kernel's ops of the roofline time on hw; None when hw lacks its dtype."""
-    timed = _placed(m, hw)
-    return None if timed is None else sum(t.time_s * t.op.count for t in timed)
-
-
 def _name(o: Op) -> str:
     return "".join(c if c.isalnum() or c == "_" else "_" for c in o.name)
 
