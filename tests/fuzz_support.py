@@ -84,3 +84,16 @@ def finite_json(text: str) -> object:
         raise AssertionError(f"non-finite number {token} in the output")
     return json.loads(text, parse_constant=refuse)
 
+
+def numbers(doc: object, path: str = ""):
+    """Every number of a JSON document with where it sits (`.memory.free_bytes`, `.rows[0].x`)."""
+    if isinstance(doc, bool) or doc is None or isinstance(doc, str):
+        return
+    if isinstance(doc, (int, float)):
+        yield path, doc
+    elif isinstance(doc, dict):
+        for k, v in doc.items():
+            yield from numbers(v, f"{path}.{k}")
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from numbers(v, f"{path}[{i}]")

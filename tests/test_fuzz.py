@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from fuzz_support import check_outcome, examples, finite_json, json_values, odd_text, option_text
+from fuzz_support import check_outcome, examples, finite_json, json_values, numbers, odd_text, option_text
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -45,19 +45,8 @@ def runner():
 
 def accepted_json(result) -> None:
     """An accepted -f json run: every number finite; none negative but a margin."""
-    doc = finite_json(result.stdout)
-    _no_negatives(doc, "")
-
-
-def _no_negatives(doc, path: str) -> None:
-    if isinstance(doc, dict):
-        for k, v in doc.items():
-            _no_negatives(v, f"{path}.{k}")
-    elif isinstance(doc, list):
-        for v in doc:
-            _no_negatives(v, f"{path}[]")
-    elif not isinstance(doc, bool) and isinstance(doc, (int, float)) and doc < 0:
-        assert path.endswith(NEGATIVE_OK) or "bindings" in path, f"negative figure {path} = {doc}"
+    for path, value in numbers(finite_json(result.stdout)):
+        assert value >= 0 or path.endswith(NEGATIVE_OK) or "bindings" in path, f"negative figure {path} = {value}"
 
 
 # ---------------------------------------------------------------- options

@@ -12,6 +12,7 @@ import tempfile
 
 import pytest
 import yaml
+from fuzz_support import numbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from test_measure_runner import FakeBackend
@@ -368,15 +369,8 @@ def _mutate(doc, place, action, value, new_key):
         node.insert(key, value)
 
 
-def _non_finite(node, at=""):
-    if isinstance(node, float) and not math.isfinite(node):
-        yield at
-    elif isinstance(node, dict):
-        for k, v in node.items():
-            yield from _non_finite(v, f"{at}.{k}")
-    elif isinstance(node, list):
-        for i, v in enumerate(node):
-            yield from _non_finite(v, f"{at}[{i}]")
+def _non_finite(doc):
+    return [where for where, v in numbers(doc) if not math.isfinite(v)]
 
 
 @settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])

@@ -14,6 +14,7 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import DATA, Run
+from fuzz_support import finite_json, numbers
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
@@ -69,28 +70,11 @@ def _refused(result, source: str, field: str, *words: str) -> str:
     return reason
 
 
-def _figures(doc, path: str = ""):
-    """Every number of a JSON document, with where it sits."""
-    if isinstance(doc, bool) or doc is None or isinstance(doc, str):
-        return
-    if isinstance(doc, (int, float)):
-        yield path, doc
-    elif isinstance(doc, dict):
-        for k, v in doc.items():
-            yield from _figures(v, f"{path}.{k}")
-    elif isinstance(doc, list):
-        for i, v in enumerate(doc):
-            yield from _figures(v, f"{path}[{i}]")
-
-
 def _finite_report(result) -> dict:
     """An accepted run's JSON: no NaN/Infinity, every figure finite and (headroom aside) >= 0."""
     assert result.exit_code == 0, result.output[-2000:]
-
-    def refuse(token):
-        raise AssertionError(f"{token} in the output")
-    doc = json.loads(result.stdout, parse_constant=refuse)
-    for where, value in _figures(doc):
+    doc = finite_json(result.stdout)
+    for where, value in numbers(doc):
         assert math.isfinite(value), where
         assert value >= 0 or "free" in where, (where, value)  # free_bytes < 0: it does not fit
     return doc

@@ -123,6 +123,7 @@ class Command(TyperCommand):
         return _as_given(super().get_help_option(ctx))
 
 
+OUTPUT_OPTIONS = ("output", "markdown", "junit", "save_profile")  # checked before a command works
 
 
 def command(**kwargs: Any):
@@ -145,9 +146,6 @@ def command(**kwargs: Any):
         _REGISTERED[fn.__name__] = own
         return own.command(cls=Command, **kwargs)(guarded)
     return register
-
-
-OUTPUT_OPTIONS = ("output", "markdown", "junit", "save_profile")
 
 
 def emit(report: Report, fmt: str, output: str | None, explain: bool = False,

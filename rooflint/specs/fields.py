@@ -126,16 +126,21 @@ def number(where: str, field: str, value: Any, *, lo: float = -math.inf, positiv
     return float(value)
 
 
+def _clean(where: str, field: str, value: str, noun: str, limit: int, controls: frozenset[str]) -> str:
+    """A string of at most `limit` characters holding none of `controls`."""
+    if len(value) > limit:
+        raise SpecError(where, field, f"{noun} of {len(value):,} characters (at most {limit:,})")
+    bad = next((c for c in value if c in controls), None)
+    if bad is not None:
+        raise SpecError(where, field, f"{noun} may not hold control characters (found {bad!r})")
+    return value
+
+
 def name(where: str, field: str, value: Any) -> str:
     """A name: a non-empty string of at most MAX_NAME characters, no control characters."""
     if not isinstance(value, str) or not value.strip():
         raise SpecError(where, field, f"expected a name (text), got {show(value)}")
-    if len(value) > MAX_NAME:
-        raise SpecError(where, field, f"a name of {len(value):,} characters (at most {MAX_NAME})")
-    if not _CONTROL.isdisjoint(value):
-        bad = next(c for c in value if c in _CONTROL)
-        raise SpecError(where, field, f"a name may not hold control characters (found {bad!r})")
-    return value
+    return _clean(where, field, value, "a name", MAX_NAME, _CONTROL)
 
 
 def text(where: str, field: str, value: Any, *, optional: bool = True) -> str:
@@ -145,12 +150,7 @@ def text(where: str, field: str, value: Any, *, optional: bool = True) -> str:
         return ""
     if not isinstance(value, str):
         raise SpecError(where, field, f"expected text, got {show(value)}")
-    if len(value) > MAX_TEXT:
-        raise SpecError(where, field, f"text of {len(value):,} characters (at most {MAX_TEXT:,})")
-    if not _TEXT_CONTROL.isdisjoint(value):
-        bad = next(c for c in value if c in _TEXT_CONTROL)
-        raise SpecError(where, field, f"text may not hold control characters (found {bad!r})")
-    return value
+    return _clean(where, field, value, "text", MAX_TEXT, _TEXT_CONTROL)
 
 
 def mapping(where: str, field: str, value: Any, *, optional: bool = True) -> dict | None:
