@@ -113,6 +113,15 @@ def test_7_plan_ttft_is_the_whole_prompt(cli):
     chunks = sum(analyze(part, h100, Workload(prompt=2048, prefix=2048 * j, context=32768)).ttft_s for j in range(16))
     assert shard_doc["plan"]["ttft_s"] == pytest.approx(chunks + 16 * ring, rel=1e-12)
     assert shard_doc["plan"]["chunks"] == 16
+    full = shard_doc["plan"]["prefill_chunks"]  # 32768 = 16 x 2048: all 16 are full chunks, j = 0..15
+    assert (full["count"], full["first"], full["last"]) == (16, 0, 15)
+    # 4096 = 4 x 1000 + 96: four full chunks j = 0..3 and a last one of 96; a chunk past the prompt
+    # leaves no full chunk at all (the prompt is the shorter last one), said as null bounds, not 0..-1
+    four = cli.json("plan", "llama2-7b", "--chunk", "1000")["plan"]
+    assert four["chunks"] == 5 and (four["prefill_chunks"]["count"], four["prefill_chunks"]["last"]) == (4, 3)
+    none = cli.json("plan", "llama2-7b", "--chunk", "32k")["plan"]
+    assert none["chunks"] == 1 and none["prefill_chunks"] == {"count": 0, "first": None, "last": None, "time_s": 0,
+                                                               "ops": {}}
     one = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "2", "--context", "32k", "--chunk", "32k")
     whole = analyze(part, h100, Workload(prompt=32768)).ttft_s + 16 * ring
     assert one["plan"]["ttft_s"] == pytest.approx(whole, rel=1e-12)
