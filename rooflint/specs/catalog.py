@@ -16,6 +16,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Any
 
+from rooflint.dtypes import PEAK_KEYS
 from rooflint.errors import SpecError, UnknownNameError
 from rooflint.inputs import read_mapping, read_text
 from rooflint.specs import Hardware, Model, fields, freeze
@@ -86,7 +87,7 @@ def resolve_path(kind: str, name_or_path: str) -> Path:
 _HARDWARE_KEYS = {"name", "aliases", "description", "vendor", "memory", "compute", "sm_count",
                   "sram_per_sm", "l2_cache", "interconnect", "tdp", "source", "notes", "provenance",
                   "calibration", "device_names"}
-_COMPUTE_KEYS = {"fp32", "tf32", "fp16", "bf16", "fp8", "int8", "int4", "fp64"}
+_COMPUTE_KEYS = set(PEAK_KEYS)
 
 
 def load_hardware(name_or_path: str) -> Hardware:
