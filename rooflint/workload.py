@@ -22,11 +22,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from rooflint.dtypes import DType, default_group_size, element_bytes
+from rooflint.dtypes import DTYPES, DType, default_group_size, element_bytes
 from rooflint.dtypes import dtype as lookup
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.specs.catalog import load_hardware
+from rooflint.specs.quantization import WEIGHT_CLASSES, WeightFormat, override
 from rooflint.units import MAX_COUNT
 
 DEFAULT_GPU = "h100"
@@ -107,6 +108,11 @@ class Resolved:
     defaults: tuple[str, ...] = ()  # what came from a default or a fallback, for --explain
     notes: tuple[str, ...] = ()
     structure: tuple = field(default=(), compare=False)  # the choices that shape the op list
+    # Per weight class (specs/quantization.WEIGHT_CLASSES): its format (None: 16-bit), bytes per
+    # element with scales, and the peak its GEMMs run at (fp8 W8A8 at the fp8 peak, weight-only at the activations').
+    formats: tuple[tuple[str, WeightFormat | None], ...] = ()
+    class_bytes: tuple[tuple[str, float], ...] = ()
+    class_peaks: tuple[tuple[str, str], ...] = ()
 
     @property
     def prefill_kv_len(self) -> int:
@@ -180,6 +186,10 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
     quantize = _choice(w.quantize, QUANTIZE_SCOPES, "--quantize")
     wg = default_group_size(weight, "weight") if w.weight_group_size is None else _whole(w.weight_group_size, "--weight-group-size")
     kg = default_group_size(kv, "kv") if w.kv_group_size is None else _whole(w.kv_group_size, "--kv-group-size")
+    for dt, group, option in ((weight, wg, "--weight-group-size"), (kv, kg, "--kv-group-size")):
+        if dt.fixed_group and group != default_group_size(dt, "weight"):
+            raise SpecError(option, None, f"{dt.name} scales groups of {default_group_size(dt, 'weight')} elements "
+                            f"by definition, not {group}")
     b_w, b_kv = element_bytes(weight, wg), element_bytes(kv, kg)
     if quantize == "all" or weight.bits >= 16:  # a 16/32-bit weight type is storage, for every weight
         high = weight
@@ -189,6 +199,13 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
     if high.name != weight.name:
         notes.append(f"{weight.name} applies to the decoder's linear layers; the embedding, lm_head, routers "
                      f"and norms stay {high.name} (--quantize all for every weight)")
+
+    formats, class_bytes, class_peaks = _weight_classes(model, hardware, w, weight, wg, act, b_w, b_h, notes)
+    if w.weight_dtype is None and model.quantization is not None:
+        main = max((c for c, f in formats if f is not None), key=lambda c: _class_size(model, c), default=None)
+        if main is not None:
+            weight, b_w = DTYPES[dict(formats)[main].dtype], dict(class_bytes)[main]
+            wg = dict(formats)[main].group_size
 
     attention = _choice(w.attention or DEFAULT_ATTENTION, ATTENTIONS, "--attention")
     mla_mode = _choice(w.mla_mode or DEFAULT_MLA_MODE, MLA_MODES, "--mla-mode")
@@ -219,7 +236,67 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
                      "tokens per sequence")
     structure = (attention, mla_mode if model.is_mla else "", act.name, weight.name, b_w, b_h, kv.name, b_kv,
                  tile, sm if attention == "flash" else 0, sram if attention == "flash" and tile is None else 0,
-                 w.causal, w.all_logits)
+                 w.causal, w.all_logits, class_bytes, class_peaks)
     return Resolved(model, hardware, w, batch, prompt, context, prefix, new_tokens, act, weight, kv, high, wg, kg,
                     act.bytes, b_w, b_h, b_kv, quantize, attention, mla_mode, tile, w.all_logits, w.causal, sm,
-                    sram, float(util), chunk, max_len, tuple(defaults), tuple(notes), structure)
+                    sram, float(util), chunk, max_len, tuple(defaults), tuple(notes), structure,
+                    formats, class_bytes, class_peaks)
+
+
+def _class_size(model: Model, weight_class: str) -> int:
+    """A rough size of a class (which one names the checkpoint's main weight format)."""
+    layers = range(model.num_hidden_layers)
+    moe = sum(1 for i in layers if model.layer_is_moe(i))
+    if weight_class == "experts":
+        return moe * (model.num_experts or 0) * (model.moe_intermediate_size or 0)
+    if weight_class == "shared_experts":
+        return moe * model.shared_width
+    if weight_class == "mlp":
+        return (model.num_hidden_layers - moe) * model.intermediate_size
+    if weight_class == "lm_head":
+        return 0
+    return model.num_hidden_layers * model.num_attention_heads * model.head_dim // 3
+
+
+def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight: DType, wg: int | None, act: DType,
+                    b_w: float, b_h: float, notes: list[str]):
+    """Each weight class's format, bytes per element and GEMM peak: a --weight-dtype for every
+    linear class, else the checkpoint's formats (a class it leaves out stays 16-bit), else the
+    activations' type."""
+    q = model.quantization
+    formats: dict[str, WeightFormat | None] = {}
+    for c in WEIGHT_CLASSES:
+        if w.weight_dtype is not None:
+            formats[c] = None if c == "lm_head" else override(weight, wg)
+        elif q is not None:
+            formats[c] = q.format(c)
+        else:
+            formats[c] = None
+    if w.weight_dtype is None and q is not None and w.weight_group_size is not None:
+        formats = {c: _regrouped(f, w.weight_group_size) for c, f in formats.items()}
+    sizes, peaks = {}, {}
+    for c, f in formats.items():
+        if f is None:
+            sizes[c] = b_h if c == "lm_head" or w.weight_dtype is None else b_w
+            peaks[c] = act.peak_key
+            continue
+        sizes[c] = f.bytes_per_element
+        peaks[c] = act.peak_key
+        if f.activations is not None:
+            key = DTYPES[f.activations].peak_key
+            if hardware is None or key in hardware.peak_flop_per_s:
+                peaks[c] = key
+            else:
+                notes.append(f"{c}: {hardware.name} has no {key} peak; its {f.dtype} GEMMs are held to the "
+                             f"{act.peak_key} peak (weights dequantized)")
+    if w.weight_dtype is None and q is not None:
+        notes.append(f"weights from the checkpoint's quantization_config ({q.method}); --weight-dtype overrides it")
+    notes[:] = list(dict.fromkeys(notes))
+    return (tuple(formats.items()), tuple(sizes.items()), tuple(peaks.items()))
+
+
+def _regrouped(f: WeightFormat | None, group: int) -> WeightFormat | None:
+    """--weight-group-size on a checkpoint: regroups an integer format (float formats keep theirs)."""
+    if f is None or f.dtype not in ("int4", "int8"):
+        return f
+    return WeightFormat(f.dtype, group, f.zero_point, f.activations, f.label)

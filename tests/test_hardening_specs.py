@@ -343,7 +343,7 @@ def _hardware(folder: Path, section: str | None, key: str, value: object) -> str
     ("memory", "bandwidth", "2 PB/s", ["exceeds 1 PB/s"]),
     ("memory", "bandwidth", "0.5 B/s", ["below 1 B/s"]),
     ("memory", "bandwidth", True, ["a bandwidth"]),
-    ("compute", "fp16", "2000 PFLOP/s", ["exceeds 1000 PFLOP/s"]),
+    ("compute", "fp16", "20000 PFLOP/s", ["exceeds 10000 PFLOP/s"]),
     ("compute", "fp16", "0 TFLOP/s", ["positive quantity"]),
 ])
 def test_hardware_fields(cli, tmp_path, section, key, value, words):

@@ -24,7 +24,7 @@ def test_hardware_files(path):
     assert 8 * 2**30 <= hw.capacity_bytes <= 512 * 2**30
     assert "fp32" in hw.peak_flop_per_s, "elementwise ops are held against the fp32 vector peak"
     for key, peak in hw.peak_flop_per_s.items():
-        assert 1e12 <= peak <= 1e16, key
+        assert 1e12 <= peak <= 1e17, key
     if "fp16" in hw.peak_flop_per_s:  # tensor units are faster than the vector unit
         assert hw.peak_flop_per_s["fp16"] > hw.peak_flop_per_s["fp32"]
 
@@ -137,7 +137,10 @@ def test_unknown_attention_features_are_refused(tmp_path, key, value):
     (tmp_path / "config.json").write_text(json.dumps(cfg))
     with pytest.raises(SpecError) as err:
         load_model(str(tmp_path))
-    assert err.value.field == key and "not supported" in err.value.message
+    # the refusal names the field and the feature, and which families rooflint does map it for
+    assert err.value.field == key and "not modelled for model_type llama" in err.value.message
+    assert ("rooflint maps it for deepseek_v2" in err.value.message if key == "kv_lora_rank" else
+            "mixtral" in err.value.message if key == "num_local_experts" else "no family yet" in err.value.message)
 
 
 @pytest.mark.parametrize("types,words", [(["linear_attention", "full_attention"], "unsupported layer type"),

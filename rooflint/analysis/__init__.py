@@ -8,7 +8,7 @@ No I/O, no numpy, no torch. Symbols used in every formula (and in --explain):
     L     layers                        D     hidden size
     H_q   query heads                   H_kv  key/value heads
     d     head dim                      F     MLP intermediate size
-    V     vocabulary                    b_w, b_a, b_kv  bytes per weight, activation, KV element
+    V     vocabulary                    b_w*, b_a, b_kv bytes per weight (by class), activation, KV element
 
 Conventions: a multiply-add is 2 FLOPs; an op's bytes are each input read once plus each
 output written once; intensity = FLOPs / (read + written); roofline time = max(FLOPs / peak,

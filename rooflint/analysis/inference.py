@@ -52,8 +52,8 @@ def model_form(m: Model, r: Resolved) -> ModelForm:
     if len(_FORMS) > 512:
         _FORMS.clear()
     pre, dec = phase_form(m, r, PREFILL), phase_form(m, r, DECODE)
-    figures = (*params.weight_figures(), *kv_cache.kv_figures(m, r.mla_mode), *memory.scores_figures(r.attention))
-    consts = {**kv_cache.constants(m, r.b_kv), **params.weight_constants(m, r.b_w, r.b_h),
+    figures = (*params.weight_figures(m), *kv_cache.kv_figures(m, r.mla_mode), *memory.scores_figures(r.attention))
+    consts = {**kv_cache.constants(m, r.b_kv, r.b_a), **params.weight_constants(m, dict(r.class_bytes), r.b_h),
               "H_q": m.num_attention_heads, "b_a": r.b_a}
     ttft = figure("totals.ttft_s", _phase_time(pre), "seconds", "prefill: the sum of count x time over its ops")
     tpot = figure("totals.tpot_s", _phase_time(dec), "seconds", "one decode step: the sum over its ops")

@@ -71,7 +71,7 @@ def kv_rows(m: Model, runs: list[Resolved]) -> list[KvRow]:
     """The KV figures at each resolved context (bytes per element from resolve, scales included)."""
     rows = []
     for i, r in enumerate(runs):
-        values = {**kv_cache.constants(m, r.b_kv), "B": r.batch, "C": r.context}
+        values = {**kv_cache.constants(m, r.b_kv, r.b_a), "B": r.batch, "C": r.context}
         cached = [figure(f"rows[{i}].cached_tokens" + (f".{g.label}" if g.label else ""), kv_cache.cached_tokens(g),
                          "count", f"{g.layers} layers" + (f", window {g.window}" if g.window else ""))
                   for g in kv_cache.window_groups(m)]

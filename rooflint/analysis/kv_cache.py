@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rooflint.analysis import linear_attention
 from rooflint.analysis.expr import Expr, add, emin, sym
 from rooflint.analysis.terms import Figure, evaluate_figures, figure
 from rooflint.specs import Model
@@ -34,9 +35,11 @@ class WindowGroup:
 
 
 def window_groups(m: Model) -> tuple[WindowGroup, ...]:
+    """Layers that cache K and V, grouped by window (linear-attention layers keep a state instead)."""
     counts: dict[int | None, int] = {}
     for i in range(m.num_hidden_layers):
-        counts[m.layer_window(i)] = counts.get(m.layer_window(i), 0) + 1
+        if m.layer_kind(i) != "linear":
+            counts[m.layer_window(i)] = counts.get(m.layer_window(i), 0) + 1
     if len(counts) == 1:
         (window, layers), = counts.items()
         return (WindowGroup("", layers, window),)
@@ -56,8 +59,8 @@ def _w(g: WindowGroup) -> str:
     return f"W_{g.label}" if g.label else "W"
 
 
-def constants(m: Model, kv_bytes_per_element: float) -> dict[str, float]:
-    out: dict[str, float] = {"L": m.num_hidden_layers, "H_kv": m.num_key_value_heads, "H_q": m.num_attention_heads,
+def constants(m: Model, kv_bytes_per_element: float, act_bytes: float = 2.0) -> dict[str, float]:
+    out: dict[str, float] = {"L": sum(g.layers for g in window_groups(m)), "H_kv": m.num_key_value_heads, "H_q": m.num_attention_heads,
                              "d": m.head_dim, "b_kv": kv_bytes_per_element}
     if m.is_mla:
         out.update(r_kv=m.kv_lora_rank, d_r=m.qk_rope_head_dim, d_n=m.qk_nope_head_dim, d_vh=m.v_head_dim)
@@ -66,6 +69,8 @@ def constants(m: Model, kv_bytes_per_element: float) -> dict[str, float]:
             out[_l(g)] = g.layers
         if g.window:
             out[_w(g)] = g.window
+    if m.is_hybrid:
+        out.update(linear_attention.constants(m), L_lin=m.num_hidden_layers - out["L"], b_a=act_bytes)
     return out
 
 
@@ -74,10 +79,17 @@ def kv_figures(m: Model, mla_mode: str = ABSORBED, prefix: str = "memory.") -> l
     groups = window_groups(m)
     per_sequence = add(*(sym(_l(g)) * e * b_kv * cached_tokens(g) for g in groups))
     what = "latent c_KV + RoPE key" if m.is_mla and mla_mode == ABSORBED else "K and V"
-    return [figure(f"{prefix}kv_cache_bytes_per_token", L * e * b_kv, "bytes", f"{what} of one token, all layers"),
+    state: list[Figure] = []
+    if m.is_hybrid:
+        state = [figure(f"{prefix}state_bytes_per_sequence", sym("L_lin") * linear_attention.STATE_BYTES, "bytes",
+                        "the linear-attention layers' conv and recurrent (fp32) state: constant in the context")]
+        per_sequence = per_sequence + sym("state_bytes_per_sequence")
+    return [figure(f"{prefix}kv_cache_bytes_per_token", L * e * b_kv, "bytes",
+                   f"{what} of one token, all {'attention ' if m.is_hybrid else ''}layers"), *state,
             figure(f"{prefix}kv_cache_bytes_per_sequence", per_sequence, "bytes",
                    "one sequence at the context" + ("; each layer group capped at its window" if len(groups) > 1
-                                                    or groups[0].window else "")),
+                                                    or groups[0].window else "")
+                   + ("; with the recurrent state" if m.is_hybrid else "")),
             figure(f"{prefix}kv_cache_bytes", B * sym("kv_cache_bytes_per_sequence"), "bytes", "the batch")]
 
 

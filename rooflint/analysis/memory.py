@@ -16,6 +16,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from rooflint.analysis.attention import SP_BYTES
+from rooflint.analysis.blocks import WEIGHT_BYTE_SYMBOLS
 from rooflint.analysis.evaluate import compile_phase
 from rooflint.analysis.expr import Const, sym
 from rooflint.analysis.layers import PhaseForm
@@ -39,6 +40,7 @@ def scores_figures(attention: str) -> list[Figure]:
                    "S and P of one layer's eager prefill (all heads, the whole batch)")]
 
 
+NO_WEIGHTS = dict.fromkeys(WEIGHT_BYTE_SYMBOLS, 0)  # the workspace counts activations, not weights
 _WORKSPACES: dict[tuple[int, int], tuple[PhaseForm, int, float]] = {}
 
 
@@ -47,7 +49,7 @@ def _workspace(form: PhaseForm, chunk: int) -> tuple[int, float]:
     hit = _WORKSPACES.get((id(form), chunk))
     if hit is None or hit[0] is not form:
         live = replace(form, ops=tuple(replace(o, bytes_read=o.live_bytes, bytes_written=Const(0)) for o in form.ops))
-        values = compile_phase(live, None, overrides={"b_w": 0, "b_h": 0})(1, chunk, chunk)
+        values = compile_phase(live, None, overrides=NO_WEIGHTS)(1, chunk, chunk)
         sizes = [values[5 * i + 1] for i in range(len(form.ops))]
         best = max(range(len(sizes)), key=sizes.__getitem__)
         if len(_WORKSPACES) > 512:
@@ -72,10 +74,10 @@ def workspace_term(form: PhaseForm, chunk: int) -> Term:
 def _workspace_term(form: PhaseForm, chunk: int) -> Term:
     i, value = _workspace(form, chunk)
     o = form.ops[i]
-    env = {**form.constants, "b_w": 0, "b_h": 0, "B": 1, "S_q": chunk, "C": chunk}
+    env = {**form.constants, **NO_WEIGHTS, "B": 1, "S_q": chunk, "C": chunk}
     for name, e in form.defs:
         env[name] = e.evaluate(env)
-    expr = o.live_bytes.substitute({"b_w": 0, "b_h": 0})
+    expr = o.live_bytes.substitute(NO_WEIGHTS)
     own = bindings(o, env)
     (term,) = evaluate_figures([figure("memory.workspace_bytes", expr, "bytes",
                                        f"{o.name}'s activations in a prefill chunk of {chunk} tokens (batch 1, weights "

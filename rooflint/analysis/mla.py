@@ -16,7 +16,7 @@ from rooflint.analysis.blocks import (
     Kernels,
     T,
     b_a,
-    b_w,
+    b_wa,
     core_attention,
     linear,
     norm,
@@ -53,13 +53,13 @@ def attention_block(m: Model, k: Kernels, count: int, window: int | None, mla_mo
                       note="the latent c_KV and the shared RoPE key stored"))
     if latent_cache and k.phase == "decode":
         ops.append(op("q_absorb", "layer", count, MATMUL, mm, flops=2 * T * H_q * d_n * r_kv,
-                      read=H_q * d_n * r_kv * b_w + T * H_q * d_n * b_a, write=T * H_q * r_kv * b_a,
+                      read=H_q * d_n * r_kv * b_wa + T * H_q * d_n * b_a, write=T * H_q * r_kv * b_a,
                       note="q_nope x W_UK: the query in latent space"))
         latent = (("H_kv", 1), ("d", r_kv + d_r), ("d_v", r_kv))
         ops += core_attention(k, count, window, m.num_attention_heads, m.kv_lora_rank + m.qk_rope_head_dim,
                               latent, shared_kv=True)
         ops.append(op("out_absorb", "layer", count, MATMUL, mm, flops=2 * T * H_q * r_kv * d_vh,
-                      read=H_q * r_kv * d_vh * b_w + T * H_q * r_kv * b_a, write=T * H_q * d_vh * b_a,
+                      read=H_q * r_kv * d_vh * b_wa + T * H_q * r_kv * b_a, write=T * H_q * d_vh * b_a,
                       note="latent output x W_UV, per head"))
     else:
         ops.append(linear("kv_b_proj", count, mm, r_kv, H_q * (d_n + d_vh), False))

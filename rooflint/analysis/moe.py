@@ -9,13 +9,13 @@ checkpoints keep it.
 
 from __future__ import annotations
 
-from rooflint.analysis.blocks import ACT_FLOP_PER_ELEMENT, D, T, b_a, b_h, b_w, mlp
+from rooflint.analysis.blocks import ACT_FLOP_PER_ELEMENT, D, Kernels, T, b_a, b_h, b_we, b_ws, mlp
 from rooflint.analysis.expr import Expr, sym
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY
 from rooflint.specs import Model
 
-E, k, F_e, S_e, E_hit = sym("E k F_e S_e E_hit")
+E, k, F_e, S_e, F_s, E_hit = sym("E k F_e S_e F_s E_hit")
 EXPECTED_EXPERTS_HIT: Expr = E * (1 - (1 - k / E) ** T)
 """E * (1 - (1 - k/E)^T): distinct experts chosen by T tokens under uniform top-k routing."""
 
@@ -26,23 +26,36 @@ def expected_experts_hit(experts: int, top_k: int, tokens: int) -> float:
 
 def constants(m: Model) -> dict[str, int]:
     return {"E": m.num_experts, "k": m.num_experts_per_tok, "F_e": m.moe_intermediate_size,
-            "S_e": m.num_shared_experts}
+            "S_e": m.num_shared_experts, "F_s": m.shared_width}
 
 
-def moe_ops(m: Model, count: int, mm: str) -> list[OpForm]:
+def moe_ops(m: Model, count: int, kernels: Kernels) -> list[OpForm]:
+    """Router, the routed experts (gate and up as one grouped GEMM), the combine, shared experts."""
     c = ACT_FLOP_PER_ELEMENT["gated"]
     hit = (("E_hit", EXPECTED_EXPERTS_HIT),)
-    ops = [op("router", "layer", count, MATMUL, mm, flops=2 * T * D * E, read=D * E * b_h + T * D * b_a,
-              write=T * E * b_a, note="router logits (its weight unquantized)"),
-           op("experts_gate_up", "layer", count, MATMUL, mm, defs=hit, flops=2 * T * k * D * 2 * F_e,
-              read=E_hit * 2 * D * F_e * b_w + T * k * D * b_a, write=T * k * 2 * F_e * b_a,
+    mm, mm_e = kernels.mm, kernels.mm_of("experts")
+    router_bias = E * b_h if m.router_bias else 0
+    gate_up_bias, down_bias = (2 * F_e * b_h, D * b_h) if m.expert_bias else (0, 0)
+    ops = [op("router", "layer", count, MATMUL, mm, flops=2 * T * D * E, read=D * E * b_h + router_bias + T * D * b_a,
+              write=T * E * b_a, note="router logits (its weight unquantized)" + (", with a bias per expert"
+                                                                                 if m.router_bias else "")),
+           op("experts_gate_up", "layer", count, MATMUL, mm_e, defs=hit,
+              flops=2 * T * k * D * 2 * F_e + (T * k * 2 * F_e if m.expert_bias else 0),
+              read=E_hit * (2 * D * F_e * b_we + gate_up_bias) + T * k * D * b_a, write=T * k * 2 * F_e * b_a,
               note="weights of the E_hit experts the batch is expected to hit (uniform routing)"),
            op("experts_act_mul", "layer", count, ELEMENTWISE, VECTOR_PEAK_KEY, flops=c * T * k * F_e,
-              read=2 * T * k * F_e * b_a, write=T * k * F_e * b_a),
-           op("experts_down", "layer", count, MATMUL, mm, defs=hit, flops=2 * T * k * F_e * D,
-              read=E_hit * F_e * D * b_w + T * k * F_e * b_a, write=T * k * D * b_a),
+              read=2 * T * k * F_e * b_a, write=T * k * F_e * b_a,
+              note="clamped SwiGLU (gpt-oss)" if m.model_type == "gpt_oss" else ""),
+           op("experts_down", "layer", count, MATMUL, mm_e, defs=hit,
+              flops=2 * T * k * F_e * D + (T * k * D if m.expert_bias else 0),
+              read=E_hit * (F_e * D * b_we + down_bias) + T * k * F_e * b_a, write=T * k * D * b_a),
            op("experts_combine", "layer", count, ELEMENTWISE, VECTOR_PEAK_KEY, flops=2 * T * k * D,
               read=T * k * D * b_a, write=T * D * b_a, note="weighted sum of the k outputs")]
-    if m.num_shared_experts:
-        ops += mlp(m.mlp, m.hidden_act, count, mm, width=S_e * F_e, bias=m.mlp_bias, prefix="shared_")
+    if m.shared_width:
+        ops += mlp(m.mlp, m.hidden_act, count, kernels.mm_of("shared_experts"), width=F_s, bias=m.mlp_bias,
+                   prefix="shared_", w=b_ws)
+    if m.shared_expert_gate:
+        ops.append(op("shared_expert_gate", "layer", count, MATMUL, mm, flops=2 * T * D + 2 * T * D,
+                      read=D * b_h + 2 * T * D * b_a, write=T * D * b_a,
+                      note="sigmoid(x w) scales the shared expert's output (D -> 1, then a multiply)"))
     return ops

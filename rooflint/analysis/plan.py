@@ -86,7 +86,7 @@ def _context_limit(m: Model, r: Resolved, budget: float) -> Term | None:
     B * e_b * (fixed + slope * C), e_b the bytes per token and layer, fixed the capped layers'
     L_g * W_g, slope the growing layers' count; the answer is a floor on the stretch it falls in."""
     groups = kv_cache.window_groups(m)
-    consts = kv_cache.constants(m, r.b_kv)
+    consts = kv_cache.constants(m, r.b_kv, r.b_a)
     e_b = float(kv_cache.elements_per_token_per_layer(m, r.mla_mode).evaluate(consts)) * r.b_kv
     name = lambda g, what: f"{what}_{g.label}" if g.label else what  # noqa: E731
     values = {**consts, "budget": budget, "B": r.batch, "e_b": e_b}

@@ -241,10 +241,11 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: s
 
 # ---------------------------------------------------------------- models
 
-def load_model(name_or_path: str, overrides: Mapping[str, str] | None = None) -> Model:
-    """A model by built-in name, YAML file, or HF config.json, with --set overrides applied."""
+def load_model(name_or_path: str, overrides: Mapping[str, str] | None = None, as_family: str | None = None) -> Model:
+    """A model by built-in name, YAML file, or HF config.json, with --set overrides applied;
+    `as_family` reads a derivative family's config as the named one."""
     path = resolve_path("models", name_or_path)
     raw = read_mapping(path)
     strict = path.suffix != ".json"  # our YAML is checked key by key; HF configs carry extras
-    return model_from_mapping(raw, str(path), strict=strict, overrides=overrides or {},
+    return model_from_mapping(raw, str(path), strict=strict, overrides=overrides or {}, as_family=as_family,
                               default_name=path.parent.name if path.name == "config.json" else path.stem)

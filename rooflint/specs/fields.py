@@ -41,6 +41,16 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "moe_intermediate_size": (1, 2**22),
     "first_dense_layers": (0, MAX_LAYERS),
     "norms_per_layer": (0, 16),  # 1 (Falcon), 2, 4 (Gemma 2/3)
+    "rotary_dim": (1, 2**14),  # 64 of 128 (GLM-4.5), 96 of 128 (Phi-4-mini)
+    "shared_expert_intermediate_size": (1, 2**22),  # 512 (Qwen3-Next)
+    "attention_chunk_size": (1, MAX_CONTEXT),  # 8192 (Llama 4)
+    "linear_num_key_heads": (1, 2**14),  # 16 (Qwen3-Next)
+    "linear_num_value_heads": (1, 2**14),  # 32
+    "linear_key_head_dim": (1, 2**14),  # 128
+    "linear_value_head_dim": (1, 2**14),  # 128
+    "linear_conv_kernel_dim": (1, 64),  # 4
+    "mtp_layers": (0, MAX_LAYERS),  # 1 (DeepSeek-V3)
+    "vision_parameters": (0, 2**40),  # ~0.4B (SigLIP, Pixtral)
 }
 
 # Hardware quantities in base units: (least, most). The least is 1 (a unit of the dimension), so a
@@ -48,7 +58,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
 QUANTITY_BOUNDS: dict[str, tuple[float, float]] = {
     "memory.capacity": (1.0, 2.0**50),  # bytes: 1 PiB (MI300X: 192 GiB)
     "memory.bandwidth": (1.0, 1e15),  # B/s: 1 PB/s (MI300X: 5.3 TB/s)
-    "compute": (1.0, 1e18),  # FLOP/s: 1 EFLOP/s per chip (H100 fp8: ~2e15)
+    "compute": (1.0, 1e19),  # FLOP/s: 10 EFLOP/s per chip (B300 dense fp4: ~1.4e16)
     "sram_per_sm": (1.0, 2.0**30),  # bytes: 1 GiB (H100: 228 KiB)
     "l2_cache": (1.0, 2.0**40),  # bytes: 1 TiB (L40S: 96 MiB)
     "interconnect": (1.0, 1e15),  # B/s (NVLink 4: 900 GB/s)

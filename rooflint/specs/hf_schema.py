@@ -33,6 +33,12 @@ COUNTS = {
     "n_routed_experts": "num_experts", "num_local_experts": "num_experts", "num_experts": "num_experts",
     "num_experts_per_tok": "num_experts_per_tok", "n_shared_experts": "num_shared_experts",
     "moe_intermediate_size": "moe_intermediate_size", "first_k_dense_replace": "first_dense_layers",
+    "intermediate_size_mlp": "intermediate_size", "experts_per_token": "num_experts_per_tok",
+    "attention_chunk_size": "attention_chunk_size",
+    "shared_expert_intermediate_size": "shared_expert_intermediate_size",
+    "linear_num_key_heads": "linear_num_key_heads", "linear_num_value_heads": "linear_num_value_heads",
+    "linear_key_head_dim": "linear_key_head_dim", "linear_value_head_dim": "linear_value_head_dim",
+    "linear_conv_kernel_dim": "linear_conv_kernel_dim",
 }
 # Other whole numbers: (least, most).
 WHOLES = {
@@ -41,18 +47,23 @@ WHOLES = {
     "moe_layer_freq": (1, fields.MAX_LAYERS),
     "num_nextn_predict_layers": (0, fields.MAX_LAYERS),
     "n_group": (0, 2**16), "topk_group": (0, 2**16), "ep_size": (0, 2**16),
+    "decoder_sparse_step": (1, fields.MAX_LAYERS), "interleave_moe_layer_step": (1, fields.MAX_LAYERS),
+    "full_attention_interval": (1, fields.MAX_LAYERS), "no_rope_layer_interval": (1, fields.MAX_LAYERS),
 }
+# Lists of whole numbers: (least, most) of each entry.
+INT_LISTS = {"mlp_only_layers": (0, fields.MAX_LAYERS - 1), "moe_layers": (0, fields.MAX_LAYERS - 1),
+             "no_rope_layers": (0, 1)}
 FLAGS = {"tie_word_embeddings", "use_sliding_window", "attention_bias", "mlp_bias", "new_decoder_architecture",
          "multi_query", "bias", "parallel_attn", "alibi", "use_cache", "norm_topk_prob", "seq_aux",
-         "output_router_logits"}
+         "output_router_logits", "use_qk_norm"}
 NAMES = {"hidden_act", "hidden_activation", "activation_function", "activation", "name", "scoring_func",
          "topk_method", "cache_implementation"}
 TEXTS = {"source", "notes"}
 POSITIVE = {"rope_theta", "query_pre_attn_scalar", "attn_logit_softcapping", "final_logit_softcapping",
-            "rope_local_base_freq"}
+            "rope_local_base_freq", "partial_rotary_factor", "swiglu_limit"}
 NON_NEGATIVE = {"rms_norm_eps", "layer_norm_eps", "layer_norm_epsilon", "routed_scaling_factor", "aux_loss_alpha",
                 "router_aux_loss_coef", "router_jitter_noise"}
-MAPPINGS = {"rope_scaling", "rope_parameters", "text_config"}
+MAPPINGS = {"rope_scaling", "rope_parameters", "text_config", "vision_config", "quantization_config"}
 
 
 def _layer_types(where: str, key: str, value: Any) -> None:
@@ -87,11 +98,22 @@ def _checker(key: str) -> Callable[[str, str, Any], Any] | None:
         return fields.mapping
     if key == "layer_types":
         return _layer_types
+    if key in INT_LISTS:
+        lo, hi = INT_LISTS[key]
+        return lambda where, field, value: _int_list(where, field, value, lo, hi)
     return None
 
 
+def _int_list(where: str, key: str, value: Any, lo: int, hi: int) -> None:
+    if not isinstance(value, list) or len(value) > fields.MAX_LAYERS:
+        raise SpecError(where, key, f"expected a list of at most {fields.MAX_LAYERS} whole numbers, got "
+                        f"{fields.show(value)}")
+    for i, item in enumerate(value):
+        fields.whole(where, f"{key}[{i}]", item, lo, hi)
+
+
 CHECKS = {key: check for key in (*COUNTS, *WHOLES, *FLAGS, *NAMES, *TEXTS, *POSITIVE, *NON_NEGATIVE, *MAPPINGS,
-                                 "layer_types") if (check := _checker(key)) is not None}
+                                 *INT_LISTS, "layer_types") if (check := _checker(key)) is not None}
 
 
 def check_config(raw: Mapping[str, Any], where: str, prefix: str = "") -> dict[str, Any]:
