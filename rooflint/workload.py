@@ -42,7 +42,7 @@ DEFAULT_CHUNK = 2048  # prefill chunk: sizes the activation workspace and plan's
 FALLBACK_SM_COUNT = 108  # an A100's, when a profile gives none
 FALLBACK_SRAM_PER_SM_BYTES = 164 * 1024  # an A100 SM's shared memory, likewise
 ATTENTIONS = ("eager", "flash")
-MLA_MODES = ("absorbed", "naive")
+MLA_MODES = ("absorbed", "naive", "expand")
 QUANTIZE_SCOPES = ("linear", "all")
 MAX_TILE = 2**16  # rows of a flash-attention tile; real kernels use 16..256
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from functools import cached_property
 
-from rooflint.analysis import kv_cache, memory, params
+from rooflint.analysis import checkpoint, kv_cache, memory, params
 from rooflint.analysis.evaluate import PER_OP, CompiledPhase, compile_phase, time_symbol
 from rooflint.analysis.expr import add, mul, sym
 from rooflint.analysis.layers import DECODE, PREFILL, PhaseForm, phase_form
@@ -52,8 +52,10 @@ def model_form(m: Model, r: Resolved) -> ModelForm:
     if len(_FORMS) > 512:
         _FORMS.clear()
     pre, dec = phase_form(m, r, PREFILL), phase_form(m, r, DECODE)
-    figures = (*params.weight_figures(m), *kv_cache.kv_figures(m, r.mla_mode), *memory.scores_figures(r.attention))
+    figures = (*params.weight_figures(m), *checkpoint.checkpoint_figures(m), *kv_cache.kv_figures(m, r.mla_mode),
+               *memory.scores_figures(r.attention))
     consts = {**kv_cache.constants(m, r.b_kv, r.b_a), **params.weight_constants(m, dict(r.class_bytes), r.b_h),
+              **checkpoint.checkpoint_constants(m),
               "H_q": m.num_attention_heads, "b_a": r.b_a}
     ttft = figure("totals.ttft_s", _phase_time(pre), "seconds", "prefill: the sum of count x time over its ops")
     tpot = figure("totals.tpot_s", _phase_time(dec), "seconds", "one decode step: the sum over its ops")
@@ -226,6 +228,7 @@ class Analysis:
         return params.active_parameter_count(self.model)
 
     weights_bytes = property(lambda self: self.value("memory.weights_bytes"))
+    checkpoint_bytes = property(lambda self: self.value("checkpoint.bytes"))
     kv_bytes_per_token = property(lambda self: self.value("memory.kv_cache_bytes_per_token"))
     kv_bytes_per_sequence = property(lambda self: self.value("memory.kv_cache_bytes_per_sequence"))
     kv_bytes = property(lambda self: self.value("memory.kv_cache_bytes"))

@@ -23,7 +23,7 @@ ABSORBED, NAIVE = "absorbed", "naive"
 
 def elements_per_token_per_layer(m: Model, mla_mode: str = ABSORBED) -> Expr:
     if m.is_mla:
-        return r_kv + d_r if mla_mode == ABSORBED else H_q * (d_n + d_r + d_vh)
+        return H_q * (d_n + d_r + d_vh) if mla_mode == NAIVE else r_kv + d_r
     return 2 * H_kv * d
 
 
@@ -78,7 +78,7 @@ def kv_figures(m: Model, mla_mode: str = ABSORBED, prefix: str = "memory.") -> l
     e = elements_per_token_per_layer(m, mla_mode)
     groups = window_groups(m)
     per_sequence = add(*(sym(_l(g)) * e * b_kv * cached_tokens(g) for g in groups))
-    what = "latent c_KV + RoPE key" if m.is_mla and mla_mode == ABSORBED else "K and V"
+    what = "latent c_KV + RoPE key" if m.is_mla and mla_mode != NAIVE else "K and V"
     state: list[Figure] = []
     if m.is_hybrid:
         state = [figure(f"{prefix}state_bytes_per_sequence", sym("L_lin") * linear_attention.STATE_BYTES, "bytes",

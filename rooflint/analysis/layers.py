@@ -13,7 +13,7 @@ all_logits for every position).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from rooflint.analysis import linear_attention, mla, moe
@@ -115,9 +115,32 @@ def phase_form(m: Model, r: Resolved, phase: str) -> PhaseForm:
     for g in layer_groups(m):
         ops += layer_ops(m, k, g, r.mla_mode)
     ops += model_tail(m, k.mm_of("lm_head"))
+    ops = [_with_weight(o, r) for o in ops]
     defs = (("T", B * S_q), ("T_lm", T if phase == PREFILL and r.all_logits else B))
     inputs = ("B", "S_q", "C") if phase == PREFILL else ("B", "C")
     return PhaseForm(phase, tuple(ops), constants(m, r, phase), defs, inputs)
+
+
+def weight_label(r: Resolved, weight_class: str | None) -> str:
+    """A weight class's stored format in a few characters: dtype and bytes per element with scales."""
+    if weight_class is None:
+        return r.high.name
+    fmt, size = dict(r.formats).get(weight_class), dict(r.class_bytes)[weight_class]
+    name = fmt.dtype if fmt is not None else r.high.name if size == r.b_h else r.weight.name
+    return name if size == int(size) else f"{name} {size:.5g} B"
+
+
+_SYMBOL_CLASS = {s: c for c, s in CLASS_SYMBOLS.items()}
+
+
+def _with_weight(o: OpForm, r: Resolved) -> OpForm:
+    if o.kind != MATMUL:
+        return o
+    names = o.bytes_read.symbols()
+    cls = next((_SYMBOL_CLASS[n] for n in names if n in _SYMBOL_CLASS), None)
+    if cls is None and "b_h" not in names:
+        return o  # attention's matmuls multiply activations
+    return replace(o, weight=weight_label(r, cls))
 
 
 def _weight_bytes(r: Resolved) -> dict[str, float]:

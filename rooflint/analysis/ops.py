@@ -37,6 +37,7 @@ class OpForm:
     present: Expr = ONE  # 1 when the kernel runs, 0 when it does not
     note: str = ""
     footprint: Expr | None = None  # bytes live at once, if not bytes_read + bytes_written (re-read tiles)
+    weight: str = ""  # a matmul's weight format, e.g. "fp8 1.0002 B" (scales included); "" without weights
 
     @property
     def live_bytes(self) -> Expr:
@@ -102,6 +103,7 @@ class Op:
     kind = property(lambda self: self.form.kind)
     peak_key = property(lambda self: self.form.peak_key)
     note = property(lambda self: self.form.note)
+    weight = property(lambda self: self.form.weight)
 
     @property
     def bytes(self) -> float:

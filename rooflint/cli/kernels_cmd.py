@@ -66,11 +66,11 @@ def kv(model: o.ModelArg,
                                                       show_default="prefix + prompt (the prompt rule)",
                                                       help="Context lengths (4k = 4096).")] = None,
        batch: o.Batch = None, kv_dtype: o.KvDtype = None, kv_group_size: o.KvGroup = None,
-       mla_mode: o.MlaMode = None, dtype: o.Dtype = None, set_: o.Set = None, fmt: o.Format = None,
+       mla_mode: o.MlaMode = None, dtype: o.Dtype = None, set_: o.Set = None, as_family: o.AsFamily = None, fmt: o.Format = None,
        output: o.Output = None, explain: o.Explain = False) -> None:
     """KV cache per token, per sequence at each context, and for the batch."""
     form = o.fmt(fmt)
-    spec = load_model(model, p.overrides(set_))
+    spec = load_model(model, p.overrides(set_), as_family)
     contexts = p.counts(context, "--context") or [None]
     runs = [resolve(spec, None, o.workload(batch=batch, context=None if c is None else str(c), dtype=dtype,
                                            kv_dtype=kv_dtype, kv_group_size=kv_group_size, mla_mode=mla_mode))

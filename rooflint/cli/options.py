@@ -48,8 +48,10 @@ Quantize = Annotated[Optional[str], _opt("--quantize", metavar="linear|all", def
                                               "layers (the embedding, lm_head, routers and norms stay 16-bit), or all.")]
 Attention = Annotated[Optional[str], _opt("--attention", metavar="eager|flash", default=w.DEFAULT_ATTENTION,
                                           help="eager: S and P through memory; flash: one fused kernel.")]
-MlaMode = Annotated[Optional[str], _opt("--mla-mode", metavar="absorbed|naive", default=w.DEFAULT_MLA_MODE,
-                                        help="MLA: the latent cached (absorbed) or the decompressed K/V (naive).")]
+MlaMode = Annotated[Optional[str], _opt("--mla-mode", metavar="absorbed|naive|expand", default=w.DEFAULT_MLA_MODE,
+                                        help="MLA: the latent cached and absorbed into q and o (absorbed), the "
+                                             "decompressed K/V cached (naive), or the latent cached and re-expanded "
+                                             "through kv_b_proj every step (expand).")]
 FlashTile = Annotated[Optional[str], _opt("--flash-tile", metavar=p.TILE, default="from the SRAM per SM",
                                           help="Flash-attention tiles.")]
 AllLogits = Annotated[bool, typer.Option("--all-logits", help="lm_head on every prefill position, not just the last.")]
@@ -59,6 +61,9 @@ Chunk = Annotated[Optional[str], _opt("--chunk", metavar=p.COUNT, default=str(w.
                                       help="Prefill chunk: sizes the activation workspace (and plan's chunked prefill).")]
 Set = Annotated[Optional[list[str]], typer.Option("--set", metavar="FIELD=VALUE",
                                                   help="Override a model field, e.g. num_key_value_heads=8.")]
+AsFamily = Annotated[Optional[str], typer.Option("--as-family", metavar="FAMILY",
+                                                 help="Read a config.json whose model_type rooflint does not know as "
+                                                      "this family (a derivative you vouch for has its modules).")]
 Format = Annotated[Optional[str], _opt("--format", "-f", metavar="table|csv|json|markdown", default="table",
                                        help="Output format.")]
 Output = Annotated[Optional[str], _opt("--output", "-o", metavar="FILE", default="stdout",

@@ -49,11 +49,11 @@ DRAW_ONLY = ("--num-seqs", "--mean", "--std", "--seed")
 def paged(model: o.ModelArg, lengths: Lengths = None, dist: Dist = None, num_seqs: NumSeqs = None,
           mean: Mean = None, std: Std = None, seed: Seed = None, block_size: BlockSize = None,
           max_len: MaxLen = None, memory: Memory = None, kv_dtype: KvDtype = None,
-          kv_group_size: o.KvGroup = None, mla_mode: o.MlaMode = None, set_: o.Set = None,
+          kv_group_size: o.KvGroup = None, mla_mode: o.MlaMode = None, set_: o.Set = None, as_family: o.AsFamily = None,
           fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """Paged KV cache (vLLM blocks) vs contiguous preallocation: bytes, waste, sequences that fit."""
     form = o.fmt(fmt)
-    spec = load_model(model, p.overrides(set_))
+    spec = load_model(model, p.overrides(set_), as_family)
     work = Workload(kv_dtype=p.dtype_name(kv_dtype, "--kv-dtype"),
                     kv_group_size=p.whole(kv_group_size, "--kv-group-size"),
                     mla_mode=p.choice(mla_mode, MLA_MODES, "--mla-mode"),

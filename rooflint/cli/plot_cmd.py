@@ -28,7 +28,7 @@ def plot(model: o.ModelArg,
          measured: Annotated[Optional[str], typer.Option("--measured", metavar="FILE",
                                                          help="A saved `rooflint measure -f json` run: its kernels "
                                                               "are placed too.")] = None,
-         set_: o.Set = None) -> None:
+         set_: o.Set = None, as_family: o.AsFamily = None) -> None:
     """The roofline with prefill and decode ops (and measured kernels) placed on it, and memory vs context."""
     if not output.lower().endswith((".png", ".svg")):
         raise SpecError("--output", None, f"expected a .png or .svg file, got {output}")
@@ -36,7 +36,7 @@ def plot(model: o.ModelArg,
         import matplotlib  # noqa: F401  (the optional plot extra)
     except ImportError:
         raise SpecError("plot", None, "needs matplotlib: pip install 'rooflint[plot]'") from None
-    spec, hw = load_model(model, p.overrides(set_)), target_gpu(gpu)
+    spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
     work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype, attention=attention)
     rows = ()
     if measured:

@@ -33,10 +33,10 @@ def hardware(name: Annotated[Optional[str], typer.Argument(metavar="[GPU]",
 @command()
 def models(name: Annotated[Optional[str], typer.Argument(metavar="[MODEL]",
                                                          help="Show one model (name, YAML or config.json).")] = None,
-           set_: o.Set = None, fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
+           set_: o.Set = None, as_family: o.AsFamily = None, fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """List the built-in models, or show one with its parameter count by part."""
     if name:
-        report = model_show_report(load_model(name, overrides(set_)))
+        report = model_show_report(load_model(name, overrides(set_), as_family))
     else:
         report = model_list_report([load_model(n) for n in builtin_names("models")])
     emit(report, o.fmt(fmt), output, explain)

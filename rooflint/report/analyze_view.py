@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rooflint.analysis.inference import Analysis, PhaseResult
+from rooflint.analysis.params import mtp_parameter_count
 from rooflint.report.common import (
     OP_COLUMNS,
     hardware_dict,
@@ -68,8 +69,27 @@ def _workload_line(a: Analysis) -> str:
             + f", decode context {r.context}, {r.attention} attention" + (f", MLA {r.mla_mode}" if a.model.is_mla else ""))
 
 
+def weight_formats(r) -> dict[str, Any]:
+    """Each weight class's stored format: dtype, bytes per element and the scales' share of them."""
+    out = {}
+    for c, size in r.class_bytes:
+        f = dict(r.formats).get(c)
+        out[c] = {"dtype": f.dtype if f else r.high.name, "bytes_per_element": size,
+                  "scale_bytes_per_element": f.scale_bytes_per_element if f else 0.0,
+                  "label": f.label if f else r.high.name, "gemm_peak": dict(r.class_peaks)[c]}
+    return out
+
+
 def _precision_line(a: Analysis) -> str:
     r = a.resolved
+    if a.model.quantization is not None and r.workload.weight_dtype is None:
+        groups: dict[str, list[str]] = {}
+        for c, f in r.formats:
+            if f is not None:
+                groups.setdefault(f.label, []).append(c)
+        kinds = "; ".join(f"{' + '.join(cs)} {label}" for label, cs in groups.items())
+        return (f"activations {r.act.name}, checkpoint {a.model.quantization.method}: {kinds}; others {r.high.name}; "
+                f"KV {r.kv.name} {r.b_kv:.4g} B")
     return (f"activations {r.act.name}, weights {r.weight.name} {r.b_w:.4g} B, KV {r.kv.name} {r.b_kv:.4g} B"
             " per element (scales included)" + (f", others {r.high.name}" if r.high.name != r.weight.name else ""))
 
@@ -93,6 +113,10 @@ def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
             "hardware": hardware_dict(hw, r.act.peak_key),
             "settings": settings_dict(r),
             "memory": memory,
+            "checkpoint": {"bytes": terms["checkpoint.bytes"].value, "mtp_bytes": terms["checkpoint.mtp_bytes"].value,
+                           "mtp_params": mtp_parameter_count(m), "vision_params": m.vision_parameters,
+                           "quantization": m.quantization.method if m.quantization else None,
+                           "weight_formats": weight_formats(r)},
             "phases": {"prefill": phase_dict(a.prefill), "decode": phase_dict(a.decode)},
             "totals": {k: terms[f"totals.{k}"].value for k in TOTAL_KEYS},
             "notes": list(a.notes),
@@ -109,6 +133,8 @@ def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
         ("precision", _precision_line(a), "text"),
         *((("active params per token (MoE)", a.active_param_count, "count"),) if m.is_moe else ()),
         ("weights", a.weights_bytes, "bytes"),
+        *((("checkpoint files (with MTP)", a.checkpoint_bytes, "bytes"),) if m.mtp_layers else ()),
+        *((("vision tower params (not run)", m.vision_parameters, "count"),) if m.vision_parameters else ()),
         ("KV cache per token", a.kv_bytes_per_token, "bytes"),
         (f"KV cache at {r.context} tokens", a.kv_bytes_per_sequence, "bytes"),
         (f"KV cache for batch {r.batch}", a.kv_bytes, "bytes"),
@@ -134,5 +160,7 @@ def analyze_explanation(a: Analysis) -> tuple[Section, ...]:
                      (f"fits = free_bytes >= 0: {'yes' if a.fits else 'no'}", f"params = {parts}",
                       *(f"note: {d}" for d in a.model.derived)))
     totals = Section("totals", tuple(terms[f"totals.{k}"] for k in TOTAL_KEYS))
-    return (settings_section(a.resolved), memory, *phase_sections(a.prefill, "phases.prefill"),
+    stored = Section("checkpoint", (terms["checkpoint.mtp_bytes"], terms["checkpoint.bytes"]),
+                     tuple(f"{c}: {f.label if f else a.resolved.high.name}" for c, f in a.resolved.formats))
+    return (settings_section(a.resolved), memory, stored, *phase_sections(a.prefill, "phases.prefill"),
             *phase_sections(a.decode, "phases.decode"), totals)

@@ -13,7 +13,7 @@ from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved
 
 OP_COLUMNS = (
-    Column("name", "op"), Column("scope", "scope"), Column("count", "×", "int"),
+    Column("name", "op"), Column("scope", "scope"), Column("count", "×", "int"), Column("weight", "weight"),
     Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
     Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
     Column("bound", "bound"), Column("time_s", "time (each)", "seconds"),
@@ -59,7 +59,8 @@ def op_rows(phase: PhaseResult) -> list[dict[str, Any]]:
     rows = []
     for t in phase.ops:
         o = t.op
-        rows.append({"name": o.name, "scope": o.scope, "count": o.count, "kind": o.kind, "peak_key": o.peak_key,
+        rows.append({"name": o.name, "scope": o.scope, "count": o.count, "weight": o.weight or "",
+                     "kind": o.kind, "peak_key": o.peak_key,
                      "flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written,
                      "intensity": o.intensity, "bound": t.bound, "time_s": t.time_s,
                      "total_time_s": o.count * t.time_s, "share": o.count * t.time_s / total if total else 0.0})

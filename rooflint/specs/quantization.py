@@ -25,6 +25,7 @@ Formats (the config keys each uses):
 
 from __future__ import annotations
 
+import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
@@ -86,13 +87,20 @@ def module_names(layer: int, weight_class: str, fused_experts: bool) -> tuple[st
     return ("lm_head",)
 
 
-def matches(pattern: str, name: str) -> bool:
-    """transformers' rule (a pattern inside the name) and compressed-tensors' `re:` expressions."""
+def matches(pattern: str, name: str, exact: bool = False) -> bool:
+    """Whether an ignore-list entry names a module: `re:` a regular expression from the start of
+    the name (compressed-tensors); a shell wildcard such as `model.layers.*.self_attn` (gpt-oss,
+    ModelOpt) the module or one of its parents; else, in transformers' rule, a part of the name,
+    or with `exact` (compressed-tensors) the module or a parent by its full name."""
     if pattern.startswith("re:"):
         try:
             return re.match(pattern[3:], name) is not None
         except re.error:
             return False
+    if any(c in pattern for c in "*?["):
+        return fnmatch.fnmatchcase(name, pattern) or fnmatch.fnmatchcase(name, pattern + ".*")
+    if exact:
+        return name == pattern or name.startswith(pattern + ".")
     return pattern in name
 
 
@@ -219,7 +227,8 @@ def read(where: str, qc: Any, layers: Mapping[str, tuple[int, ...]], fused_exper
         held = layers.get(cls, ())
         if not held:
             continue
-        hits = [any(matches(p, n) for p in patterns for n in module_names(i, cls, fused_experts)) for i in held]
+        exact = method == "compressed-tensors"
+        hits = [any(matches(p, n, exact) for p in patterns for n in module_names(i, cls, fused_experts)) for i in held]
         if cls == "lm_head":  # compressed-tensors targets Linear: an lm_head not ignored is quantized
             if method in ("compressed-tensors", "modelopt") and not any(hits):
                 formats.append((cls, fmt))

@@ -91,6 +91,9 @@ def phi3(raw: Mapping[str, Any]) -> dict[str, Any]:
     (D -> 2F), no biases, partial rotary (partial_rotary_factor), and a sliding window on every
     layer when sliding_window is set (Phi-3-mini: 2047; Phi-4: none)."""
     out = llama_like(raw, "phi3")
+    window, limit = out["sliding_window"], raw.get("max_position_embeddings")
+    if isinstance(window, int) and isinstance(limit, int) and window >= limit:
+        out["sliding_window"] = None  # Phi-4-mini's 262,144 over 131,072 positions never slides
     out.update(fused_qkv=True, fused_gate_up=True, qkv_bias=False, o_bias=False, mlp_bias=False,
                rotary_dim=rotary_dim(raw, head_dim_of(raw)))
     return out

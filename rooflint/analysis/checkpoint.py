@@ -1,0 +1,60 @@
+"""What a checkpoint's files hold: the model's weights in their stored formats, plus what serving
+does not load by default: the multi-token-prediction modules, and the copies of the embedding
+and head that some releases store beside them (DeepSeek-V3's layer 61 carries its own
+embed_tokens and shared_head.head; GLM-4.5's MTP layer an embed_tokens).
+
+    checkpoint_bytes = weights_bytes + sum_c M_c b_c + M_h b_h
+
+M_c: the MTP modules' linear weights of class c (attention, experts, shared experts) at that
+class's bytes per element; M_h: their norms, router, eh_proj and the stored copies at b_h.
+Safetensors headers (~12 MB for DeepSeek-V3's 163 files) are not counted.
+"""
+
+from __future__ import annotations
+
+from rooflint.analysis import params
+from rooflint.analysis.expr import add, sym
+from rooflint.analysis.terms import Figure, figure
+from rooflint.specs import Model
+
+# V x D tables a release stores again in its MTP modules (per module), by family.
+STORED_COPIES = {"deepseek_v3": 2, "glm4_moe": 1}
+
+
+def mtp_counts(m: Model) -> tuple[dict[str, int], int]:
+    """(linear weights by class, other parameters) of the MTP modules and their stored copies."""
+    if not m.mtp_layers:
+        return {}, 0
+    n, D = m.mtp_layers, m.hidden_size
+    attn_w, attn_o = params._attention(m)
+    by_class = {"attention": n * attn_w}
+    other = n * attn_o
+    if m.is_moe:
+        for part, (w, o) in params._moe_layer(m).items():
+            if part in ("experts", "shared_experts"):
+                by_class[part] = n * w
+                other += n * o
+            else:
+                other += n * (w + o)
+    else:
+        w, o = params._mlp(m, m.intermediate_size, m.mlp_bias)
+        by_class["mlp"] = n * w
+        other += n * o
+    other += n * (m.norms_per_layer * D + 3 * D + 2 * D * D)  # norms, enorm/hnorm/head norm, eh_proj (16-bit)
+    other += n * STORED_COPIES.get(m.model_type, 0) * m.vocab_size * D
+    return by_class, other
+
+
+def checkpoint_figures(m: Model) -> list[Figure]:
+    by_class, _ = mtp_counts(m)
+    terms = [sym(f"M_{c}") * sym(params.CLASS_SYMBOLS[c]) for c, v in by_class.items() if v]
+    mtp = add(*terms, sym("M_h") * sym("b_h"))
+    return [figure("checkpoint.mtp_bytes", mtp, "bytes",
+                   "MTP modules (their linear weights in their class's format) and stored embedding/head copies"),
+            figure("checkpoint.bytes", sym("weights_bytes") + sym("mtp_bytes"), "bytes",
+                   "the release's tensors: the model's weights and the MTP modules")]
+
+
+def checkpoint_constants(m: Model) -> dict[str, float]:
+    by_class, other = mtp_counts(m)
+    return {**{f"M_{c}": v for c, v in by_class.items() if v}, "M_h": other}
