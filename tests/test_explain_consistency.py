@@ -11,7 +11,7 @@ from conftest import DATA
 
 FIXTURE = os.path.join(DATA, "measurements", "cpu-quick.json")
 MODELS = ["llama2-7b", "llama3-8b", "falcon-7b", "deepseek-v2-lite", "mixtral-8x7b", "mistral-7b",
-          os.path.join(DATA, "hf", "gemma2-2b")]  # MHA, GQA, MQA, MLA (+MoE), MoE, sliding window, alternating
+          os.path.join(DATA, "configs", "gemma2-2b")]  # MHA, GQA, MQA, MLA (+MoE), MoE, sliding window, alternating
 
 
 def _floor_sum(n, m, a, b):
@@ -108,7 +108,7 @@ def test_generate(cli, model, attention):
     ["attention", "--gpu", "h100", "--seq", "512,2048", "--head-dim", "128", "--heads", "4"],
     ["attention", "--seq", "1024"],
     ["hardware"], ["hardware", "mi300x"], ["models"], ["models", "deepseek-v3"],
-    ["paged", os.path.join(DATA, "hf", "gemma2-2b"), "--lengths", "100,5000,8000",
+    ["paged", os.path.join(DATA, "configs", "gemma2-2b"), "--lengths", "100,5000,8000",
      "--memory", "20GiB"],
     ["check", os.path.join(os.path.dirname(DATA), "..", "examples", "budget.yaml")],
     ["sweep", "-m", "llama3-8b,mistral-7b", "-g", "a100,h100", "-b", "1,64", "-c", "4k,32k"],

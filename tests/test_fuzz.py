@@ -21,7 +21,7 @@ from rooflint.cli import app
 from rooflint.errors import one_line
 
 ROOT = Path(__file__).resolve().parents[1]
-HF = ROOT / "tests" / "data" / "hf"
+HF = ROOT / "tests" / "data" / "configs"
 FUZZ = settings(deadline=None, suppress_health_check=list(HealthCheck), derandomize=not os.environ.get("ROOFLINT_FUZZ"),
                 database=None)
 

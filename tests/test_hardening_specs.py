@@ -26,7 +26,7 @@ from rooflint.specs.hf_schema import COUNTS, FLAGS, WHOLES
 from rooflint.specs.model import OPTIONAL_COUNTS
 
 ROOT = Path(__file__).resolve().parents[1]
-HF = Path(DATA) / "hf"
+HF = Path(DATA) / "configs"
 MODEL_YAMLS = sorted((ROOT / "models").glob("*.yaml"))
 HF_CONFIGS = sorted(HF.glob("*/config.json"))
 HARDWARE_YAMLS = sorted((ROOT / "hardware").glob("*.yaml")) + sorted((Path(DATA) / "hw").glob("*.yaml"))

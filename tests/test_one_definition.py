@@ -55,7 +55,7 @@ def test_3_int4_kv_scales_counted_by_every_command(cli):
 def test_4_gemma2_kv_per_layer_group(cli):
     # Gemma 2 2B: 13 sliding layers (window 4096) and 13 global ones, 4 KV heads of 256, fp16:
     # 13*2*4*256*2*4096 + 13*2*4*256*2*8192 = 624 MiB at a context of 8192
-    path = os.path.join(DATA, "hf", "gemma2-2b")
+    path = os.path.join(DATA, "configs", "gemma2-2b")
     doc = cli.json("kv", path, "--context", "8192", "--explain")
     row = doc["rows"][0]
     assert row["cached_tokens"] == {"sliding": 4096, "full": 8192}
@@ -155,7 +155,7 @@ def test_8_weight_quantization_leaves_embedding_and_lm_head_16_bit(cli):
 def test_9_qwen3_sliding_window_switched_off(cli, tmp_path):
     # use_sliding_window: false with sliding_window: 4096 -> every layer full (HF sets sliding_window None):
     # Qwen3-4B at 32k: 2 x 36 x 8 x 128 x 2 B x 32768 = 4.5 GiB (576 MiB if the window were applied)
-    raw = json.loads(Path(DATA, "hf", "qwen3-4b", "config.json").read_text())
+    raw = json.loads(Path(DATA, "configs", "qwen3-4b", "config.json").read_text())
     folder = tmp_path / "qwen3"
     folder.mkdir()
     (folder / "config.json").write_text(json.dumps({**raw, "sliding_window": 4096, "use_sliding_window": False}))

@@ -29,7 +29,7 @@ from rooflint.workload import Workload
 
 LLAMA2_7B = load_model("llama2-7b")
 PER_TOKEN_7B = 2 * 32 * 32 * 128 * 2  # 2 (K,V) * L * H_kv * d * 2 B = 524288 B = 512 KiB
-GEMMA2 = os.path.join(DATA, "hf", "gemma2-2b")  # 26 layers alternating sliding (window 4096) and full
+GEMMA2 = os.path.join(DATA, "configs", "gemma2-2b")  # 26 layers alternating sliding (window 4096) and full
 
 
 def _rows(data):

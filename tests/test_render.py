@@ -11,9 +11,9 @@ from rooflint.report import render
 CORPUS = [
     ["analyze", "llama2-7b", "--gpu", "a100"], ["analyze", "llama2-7b", "--gpu", "a100", "--explain"],
     ["analyze", "deepseek-v3", "--attention", "eager"], ["analyze", "llama3-8b", "--weight-dtype", "int4"],
-    ["analyze", os.path.join(DATA, "hf", "gemma2-2b"), "--context", "9000"],
+    ["analyze", os.path.join(DATA, "configs", "gemma2-2b"), "--context", "9000"],
     ["kv", "llama2-7b", "--context", "4095,4096", "--set", "num_key_value_heads=8"],
-    ["kv", os.path.join(DATA, "hf", "gemma2-2b"), "--context", "8192"],
+    ["kv", os.path.join(DATA, "configs", "gemma2-2b"), "--context", "8192"],
     ["attention"], ["attention", "--gpu", "h100"], ["gemm", "4096", "4096", "4096"],
     ["plan", "llama3-70b", "--tp", "4", "--context", "32k"], ["generate", "gpt2", "--new-tokens", "64"],
     ["hardware"], ["hardware", "h100"], ["models"], ["models", "gpt2"],

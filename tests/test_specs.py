@@ -12,7 +12,7 @@ from rooflint.specs.catalog import builtin_names, data_dirs
 from rooflint.units import parse_quantity
 
 ROOT = Path(__file__).resolve().parents[1]
-HF = os.path.join(DATA, "hf")
+HF = os.path.join(DATA, "configs")
 
 
 @pytest.mark.parametrize("path", sorted((ROOT / "hardware").glob("*.yaml")), ids=lambda p: p.stem)
@@ -67,7 +67,7 @@ def test_rooflint_path_wins(tmp_path, monkeypatch):
         catalog._index.cache_clear()
 
 
-# ---- Hugging Face config.json, one per family (fixtures in tests/data/hf, see its README)
+# ---- Hugging Face config.json, one per family (fixtures in tests/data/configs, see its README)
 
 @pytest.mark.parametrize("folder,expect", [
     ("llama3-8b", dict(num_hidden_layers=32, num_key_value_heads=8, head_dim=128, mlp="gated", tie_word_embeddings=False)),

@@ -23,7 +23,7 @@ from rooflint.specs.catalog import (
 )
 from rooflint.workload import Workload
 
-MODELS = [load_model(n) for n in builtin_names("models")] + [load_model("tests/data/hf/gemma2-2b")]
+MODELS = [load_model(n) for n in builtin_names("models")] + [load_model("tests/data/configs/gemma2-2b")]
 GPUS = [load_hardware(n) for n in builtin_names("hardware")]
 FP16_GPUS = [h for h in GPUS if "fp16" in h.peak_flop_per_s]
 BY_NAME = {m.name: m for m in MODELS}

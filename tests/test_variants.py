@@ -25,7 +25,7 @@ def test_deepseek_v2_lite_latent_cache():
     m = load_model("deepseek-v2-lite")
     assert kv_bytes_per_token(m, 2) == 27 * (512 + 64) * 2 == 31_104  # absorbed: the latent
     assert kv_bytes_per_token(m, 2, "naive") == 27 * 16 * (128 + 64 + 128) * 2  # decompressed K and V
-    assert load_model(os.path.join(DATA, "hf", "deepseek-v2-lite")).kv_lora_rank == 512
+    assert load_model(os.path.join(DATA, "configs", "deepseek-v2-lite")).kv_lora_rank == 512
 
 
 def test_mla_absorbed_decode_intensity_far_higher():
@@ -59,7 +59,7 @@ def test_fp8_halves_and_int4_scales():
 
 
 def test_gemma2_interleaved_layers():
-    m = load_model(os.path.join(DATA, "hf", "gemma2-2b"))
+    m = load_model(os.path.join(DATA, "configs", "gemma2-2b"))
     # 13 sliding layers cap at 4096, 13 global layers hold the whole context
     per_layer = 2 * 4 * 256 * 2
     assert kv_bytes(m, 2, 8192) == 13 * per_layer * 4096 + 13 * per_layer * 8192
@@ -219,7 +219,7 @@ def test_explain_kv_formulas_match_the_figures(cli):
     text = cli("analyze", "deepseek-v2-lite", "--gpu", "h100", "--explain").stdout
     assert "kv_cache_bytes_per_token = L*(r_kv + d_r)*b_kv = 27*(512 + 64)*2 = 30.38 KiB" in text
     # Gemma 2: the sliding layers capped at the window, the full ones at the context, one expression
-    path = os.path.join(DATA, "hf", "gemma2-2b")
+    path = os.path.join(DATA, "configs", "gemma2-2b")
     total = 13 * 2 * 4 * 256 * 2 * (4096 + 8192)
     doc = cli.json("analyze", path, "--gpu", "h100", "--context", "8192", "--explain")
     terms = {e["key"]: e for e in doc["explanation"]}

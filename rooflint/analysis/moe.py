@@ -36,7 +36,7 @@ def moe_ops(m: Model, count: int, kernels: Kernels) -> list[OpForm]:
     mm, mm_e = kernels.mm, kernels.mm_of("experts")
     router_bias = E * b_h if m.router_bias else 0
     gate_up_bias, down_bias = (2 * F_e * b_h, D * b_h) if m.expert_bias else (0, 0)
-    ops = [op("router", "layer", count, MATMUL, mm, flops=2 * T * D * E, read=D * E * b_h + router_bias + T * D * b_a,
+    ops = [op("router", "layer", count, MATMUL, mm, flops=2 * T * D * E + (T * E if m.router_bias else 0), read=D * E * b_h + router_bias + T * D * b_a,
               write=T * E * b_a, note="router logits (its weight unquantized)" + (", with a bias per expert"
                                                                                  if m.router_bias else "")),
            op("experts_gate_up", "layer", count, MATMUL, mm_e, defs=hit,
@@ -55,7 +55,7 @@ def moe_ops(m: Model, count: int, kernels: Kernels) -> list[OpForm]:
         ops += mlp(m.mlp, m.hidden_act, count, kernels.mm_of("shared_experts"), width=F_s, bias=m.mlp_bias,
                    prefix="shared_", w=b_ws)
     if m.shared_expert_gate:
-        ops.append(op("shared_expert_gate", "layer", count, MATMUL, mm, flops=2 * T * D + 2 * T * D,
+        ops.append(op("shared_expert_gate", "layer", count, MATMUL, mm, flops=2 * T * D + T * D,
                       read=D * b_h + 2 * T * D * b_a, write=T * D * b_a,
                       note="sigmoid(x w) scales the shared expert's output (D -> 1, then a multiply)"))
     return ops
