@@ -105,7 +105,8 @@ def test_glm4_moe(label):
     # shared expert of 1408.
     D, H, H_kv, d = 4096, 96, 8, 128
     attention = lin(D, H * d, True) + 2 * lin(D, H_kv * d, True) + lin(H * d, D)
-    mlp = 3 * lin(D, 10944) if label == "dense" else lin(D, 128) + 8 * 3 * lin(D, 1408) + 3 * lin(D, 1408)
+    # the router's e_score_correction_bias is added to its 128 scores to choose the top 8 (1 FLOP each)
+    mlp = 3 * lin(D, 10944) if label == "dense" else lin(D, 128, True) + 8 * 3 * lin(D, 1408) + 3 * lin(D, 1408)
     check("glm-4.5-air", attention + mlp, attn(H, S, S, d), attn(H, 1, C, d), label)
 
 
@@ -154,7 +155,7 @@ def test_kimi_k2_reads_as_deepseek_v3():
     # one shared, MLA with 64 heads (q_lora 1536, kv_lora 512, nope 128, rope 64, v 128), first layer dense.
     D, H, r_q, r_kv, d_n, d_r, d_v = 7168, 64, 1536, 512, 128, 64, 128
     mla_linear = lin(D, r_q) + lin(r_q, H * (d_n + d_r)) + lin(D, r_kv + d_r) + lin(r_kv, H * (d_n + d_v)) + lin(H * d_v, D)
-    moe = lin(D, 384) + 8 * 3 * lin(D, 2048) + 3 * lin(D, 2048)
+    moe = lin(D, 384, True) + 8 * 3 * lin(D, 2048) + 3 * lin(D, 2048)  # + the score-correction bias
     a = analyze(load_model(os.path.join(CONFIGS, "kimi-k2")), "h100",
                 Workload(prompt=S, context=C, attention="eager", mla_mode="naive"))
     prefill = sum(t.op.flops for t in a.prefill.ops if t.op.kind == MATMUL and t.op.name.endswith("@moe"))

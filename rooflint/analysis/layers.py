@@ -39,7 +39,7 @@ from rooflint.analysis.blocks import (
 from rooflint.analysis.expr import Expr, sym
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, MEMORY, OpForm, op
 from rooflint.analysis.params import CLASS_SYMBOLS
-from rooflint.dtypes import VECTOR_PEAK_KEY
+from rooflint.dtypes import DTYPES, VECTOR_PEAK_KEY
 from rooflint.specs import Model
 from rooflint.workload import Resolved
 
@@ -122,12 +122,14 @@ def phase_form(m: Model, r: Resolved, phase: str) -> PhaseForm:
 
 
 def weight_label(r: Resolved, weight_class: str | None) -> str:
-    """A weight class's stored format in a few characters: dtype and bytes per element with scales."""
+    """A weight class's stored format in a few characters: its dtype, and the bytes per element its
+    scales (and zero points) add, e.g. "mxfp4+0.031", "fp8+0.00024"."""
     if weight_class is None:
         return r.high.name
     fmt, size = dict(r.formats).get(weight_class), dict(r.class_bytes)[weight_class]
     name = fmt.dtype if fmt is not None else r.high.name if size == r.b_h else r.weight.name
-    return name if size == int(size) else f"{name} {size:.5g} B"
+    scale = size - DTYPES[name].bytes
+    return f"{name}+{scale:.2g}" if scale > 1e-12 else name
 
 
 _SYMBOL_CLASS = {s: c for c, s in CLASS_SYMBOLS.items()}

@@ -13,7 +13,7 @@ from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved
 
 OP_COLUMNS = (
-    Column("name", "op"), Column("scope", "scope"), Column("count", "×", "int"), Column("weight", "weight"),
+    Column("name", "op"), Column("count", "×", "int"), Column("weight", "weight"),
     Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
     Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
     Column("bound", "bound"), Column("time_s", "time (each)", "seconds"),
