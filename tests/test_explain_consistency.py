@@ -11,7 +11,13 @@ from conftest import DATA
 
 FIXTURE = os.path.join(DATA, "measurements", "cpu-quick.json")
 MODELS = ["llama2-7b", "llama3-8b", "falcon-7b", "deepseek-v2-lite", "mixtral-8x7b", "mistral-7b",
-          os.path.join(DATA, "configs", "gemma2-2b")]  # MHA, GQA, MQA, MLA (+MoE), MoE, sliding window, alternating
+          os.path.join(DATA, "configs", "gemma2-2b"),  # MHA, GQA, MQA, MLA (+MoE), MoE, sliding window, alternating
+          *(os.path.join(DATA, "configs", c) for c in (
+              "gpt-oss-20b",  # MXFP4 experts, biases, sinks, alternating 128 window
+              "qwen3-next-80b-a3b",  # linear-attention state, gated attention, gated shared expert
+              "llama-4-scout",  # chunked local attention, NoPE layers, vision apart
+              "deepseek-v3",  # fp8 block scales, MTP in the checkpoint
+              "phi-4-mini"))]  # fused qkv and gate_up, partial rotary
 
 
 def _floor_sum(n, m, a, b):
@@ -113,6 +119,9 @@ def test_generate(cli, model, attention):
     ["check", os.path.join(os.path.dirname(DATA), "..", "examples", "budget.yaml")],
     ["sweep", "-m", "llama3-8b,mistral-7b", "-g", "a100,h100", "-b", "1,64", "-c", "4k,32k"],
     ["measure", "--load", FIXTURE],
+    ["analyze", "deepseek-v2-lite", "--mla-mode", "expand", "--prompt", "300", "--context", "5000", "--batch", "3"],
+    ["generate", "deepseek-v2-lite", "--mla-mode", "expand", "--prompt", "16", "--new-tokens", "6", "--gpu", "a100"],
+    ["paged", os.path.join(DATA, "configs", "qwen3-next-80b-a3b"), "--lengths", "100,5000"],
 ])
 def test_other_commands(cli, args):
     assert_consistent(cli.json(*args, "--explain"))

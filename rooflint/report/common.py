@@ -21,6 +21,14 @@ OP_COLUMNS = (
 )
 
 
+def layers_line(m: Model) -> str:
+    """L=…, with a hybrid's split: the layers that cache K/V and those that keep a state."""
+    if not m.is_hybrid:
+        return f"L={m.num_hidden_layers}"
+    linear = sum(1 for i in range(m.num_hidden_layers) if m.layer_kind(i) == "linear")
+    return f"L={m.num_hidden_layers} ({m.num_hidden_layers - linear} attention, {linear} linear-attention)"
+
+
 def model_dict(m: Model) -> dict[str, Any]:
     return dataclasses.asdict(m)
 

@@ -10,7 +10,7 @@ from rooflint.analysis.ops import Op, op_terms
 from rooflint.analysis.roofline import bound_of, place, timed_terms
 from rooflint.analysis.terms import Term
 from rooflint.dtypes import DType
-from rooflint.report.common import hardware_dict, model_dict
+from rooflint.report.common import hardware_dict, layers_line, model_dict
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved
@@ -105,10 +105,12 @@ def kv_report(m: Model, rows_in: list[KvRow], runs: list[Resolved]) -> Report:
             "kv_bytes_per_element": r0.b_kv, "kv_cache_bytes_per_token": per_token.value, "rows": rows}
     heads = (f"MLA latent {m.kv_lora_rank}+{m.qk_rope_head_dim}" if m.is_mla
              else f"H_kv={m.num_key_value_heads} d={m.head_dim}")
-    summary = (("model", f"{m.name}: L={m.num_hidden_layers} {heads}"
+    summary = (("model", f"{m.name}: {layers_line(m)} {heads}"
                 + (f" window={m.sliding_window}" if m.sliding_window else ""), "text"),
                ("KV element", f"{r0.kv.name}: {r0.b_kv:g} B incl. scales", "text"),
-               ("KV cache per token", per_token.value, "bytes"))
+               ("KV cache per token", per_token.value, "bytes"),
+               *((("recurrent state per sequence (any context)", t.value, "bytes")
+                  for t in rows_in[0].terms if t.key.endswith("state_bytes_per_sequence"))))
 
     def explain() -> tuple[Section, ...]:
         head = Section("per token", (_rekey(per_token, "kv_cache_bytes_per_token"),))

@@ -9,8 +9,9 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
+from rooflint.analysis.kv_cache import kv_bytes
 from rooflint.analysis.paged import SCHEMES, PagedPlan
-from rooflint.report.common import model_dict
+from rooflint.report.common import layers_line, model_dict
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.report.render_values import human
 
@@ -49,7 +50,7 @@ def _groups(plan: PagedPlan) -> list[dict[str, Any]]:
 def _model_line(plan: PagedPlan) -> str:
     m = plan.model
     heads = f"MLA latent {m.kv_lora_rank}+{m.qk_rope_head_dim}" if m.is_mla else f"H_kv={m.num_key_value_heads} d={m.head_dim}"
-    return f"{m.name}: L={m.num_hidden_layers} {heads}" + (f" window={m.sliding_window}" if m.sliding_window else "")
+    return f"{m.name}: {layers_line(m)} {heads}" + (f" window={m.sliding_window}" if m.sliding_window else "")
 
 
 def _source(plan: PagedPlan) -> str:
@@ -106,6 +107,10 @@ def paged_report(plan: PagedPlan) -> Report:
                      + (f" ({plan.fit_ratio:.2f}x)" if plan.fit_ratio is not None else ""))
     if len(plan.groups) > 1:
         notes.append("layers with different windows keep separate blocks; token slots are averaged over layers")
+    if m.is_hybrid:  # the state at context 0 is all a sequence holds besides its K/V
+        state = kv_bytes(m, r.b_kv, context=0)
+        notes.append(f"the linear-attention layers keep {human(state, 'bytes')} of state per sequence outside the "
+                     "blocks (any length), not in these figures")
     if not listed:
         notes.append(f"{plan.num_seqs:,} drawn lengths: the JSON gives their statistics, not the list")
     title = f"rooflint paged {m.name} ({r.kv.name}, block {plan.block_size})"
