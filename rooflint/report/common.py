@@ -30,7 +30,19 @@ def layers_line(m: Model) -> str:
 
 
 def model_dict(m: Model) -> dict[str, Any]:
-    return dataclasses.asdict(m)
+    out = dataclasses.asdict(m)
+    if m.quantization is not None:  # formats by class, as a mapping
+        out["quantization"] = {**out["quantization"], "formats": dict(out["quantization"]["formats"])}
+    return out
+
+
+def quantization_line(m: Model) -> str:
+    q = m.quantization
+    if q is None:
+        return "none (the checkpoint's 16-bit type)"
+    kinds = "; ".join(f"{c} {f.label}" for c, f in q.formats)
+    return f"{q.method}: {kinds or 'no class quantized'}" + (f"; not converted: {', '.join(q.not_converted)}"
+                                                             if q.not_converted else "")
 
 
 def hardware_dict(hw: Hardware, dtype_key: str | None = None) -> dict[str, Any]:

@@ -5,11 +5,12 @@ from __future__ import annotations
 from rooflint.analysis.kernels import ridge_terms
 from rooflint.analysis.kv_cache import kv_bytes_per_token
 from rooflint.analysis.params import (
+    mtp_parameter_count,
     parameter_breakdown,
     parameter_count,
     parameter_terms,
 )
-from rooflint.report.common import hardware_dict, model_dict
+from rooflint.report.common import hardware_dict, model_dict, quantization_line
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
 
@@ -67,12 +68,16 @@ def model_list_report(models: list[Model]) -> Report:
 def model_show_report(m: Model) -> Report:
     parts = parameter_breakdown(m)
     rows = [{"part": k, "params": v} for k, v in parts.items()] + [{"part": "total", "params": sum(parts.values())}]
+    mtp = mtp_parameter_count(m)
+    if mtp:  # stored beside the model, loaded only for speculative decoding
+        rows.append({"part": "mtp (apart, not in the total)", "params": mtp})
     fields = model_dict(m)
-    summary = tuple((k, v if v is not None else "—", "text") for k, v in fields.items() if k not in ("derived",))
+    summary = tuple((k, quantization_line(m) if k == "quantization" else v if v is not None else "—", "text")
+                    for k, v in fields.items() if k not in ("derived",))
     summary += tuple(("derived", d, "text") for d in m.derived)
     return Report("rooflint.model/1", f"model {m.name}",
                   {"schema": "rooflint.model/1", "model": {**fields, "params": sum(parts.values()),
-                                                            "params_breakdown": parts}},
+                                                            "params_breakdown": parts, "mtp_params": mtp}},
                   (Table("parameters", (Column("part", "part"), Column("params", "params", "int")), tuple(rows)),),
                   summary, explain=lambda: (Section("parameters", tuple(parameter_terms(m, "model.params")),
                                                     tuple(f"derived: {d}" for d in m.derived)),))
