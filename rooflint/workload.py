@@ -264,6 +264,13 @@ def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight
     linear class, else the checkpoint's formats (a class it leaves out stays 16-bit), else the
     activations' type."""
     q = model.quantization
+    if q is None and w.weight_dtype is None:  # the common case: every class in the activations' type
+        plain = _PLAIN.get((b_h, act.peak_key))
+        if plain is None:
+            plain = _PLAIN[b_h, act.peak_key] = (tuple((c, None) for c in WEIGHT_CLASSES),
+                                                 tuple((c, b_h) for c in WEIGHT_CLASSES),
+                                                 tuple((c, act.peak_key) for c in WEIGHT_CLASSES))
+        return plain
     formats: dict[str, WeightFormat | None] = {}
     for c in WEIGHT_CLASSES:
         if w.weight_dtype is not None:
@@ -293,6 +300,9 @@ def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight
         notes.append(f"weights from the checkpoint's quantization_config ({q.method}); --weight-dtype overrides it")
     notes[:] = list(dict.fromkeys(notes))
     return (tuple(formats.items()), tuple(sizes.items()), tuple(peaks.items()))
+
+
+_PLAIN: dict[tuple[float, str], tuple] = {}
 
 
 def _regrouped(f: WeightFormat | None, group: int) -> WeightFormat | None:
