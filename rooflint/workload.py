@@ -180,7 +180,15 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
 
     act = _dtype(w.dtype or DEFAULT_DTYPE, "--dtype")
     weight = act if w.weight_dtype is None else _dtype(w.weight_dtype, "--weight-dtype")
-    kv = act if w.kv_dtype is None else _dtype(w.kv_dtype, "--kv-dtype")
+    checkpoint_kv = model.quantization.kv_dtype if model.quantization is not None else None
+    if w.kv_dtype is not None:
+        kv = _dtype(w.kv_dtype, "--kv-dtype")
+    elif checkpoint_kv is not None:
+        kv = lookup(checkpoint_kv)
+        notes.append(f"KV cache {checkpoint_kv}, as the checkpoint's quantization_config calibrates it "
+                     "(--kv-dtype overrides)")
+    else:
+        kv = act
     if hardware is not None:
         hardware.peak(act.peak_key)  # a chip without a unit for this type is refused here, by name
     quantize = _choice(w.quantize, QUANTIZE_SCOPES, "--quantize")
@@ -281,6 +289,9 @@ def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight
             formats[c] = None
     if w.weight_dtype is None and q is not None and w.weight_group_size is not None:
         formats = {c: _regrouped(f, w.weight_group_size) for c, f in formats.items()}
+        if not any(f is not None and f.dtype in ("int4", "int8") for f in formats.values()):
+            notes.append(f"--weight-group-size {w.weight_group_size}: the checkpoint's {q.method} weights keep "
+                         "their own scales (it regroups integer formats)")
     sizes, peaks = {}, {}
     for c, f in formats.items():
         if f is None:

@@ -99,3 +99,90 @@ def test_the_vision_tower_is_counted_apart(slug, tower, projector, cli):
     # its weights are loaded (16-bit) but run no op of the text passes
     names = {o["name"] for o in doc["phases"]["decode"]["ops"]}
     assert not any("vision" in n or "patch" in n for n in names)
+
+
+# ---- found in review: each could silently size the wrong thing
+
+def test_plan_context_limit_leaves_room_for_the_state(cli):
+    # at plan's longest context the batch's KV and state fit the budget; one token more does not
+    from rooflint.analysis.kv_cache import kv_bytes
+    from rooflint.analysis.plan import plan, shard
+    m = load_model(os.path.join(CONFIGS, "qwen3-next-80b-a3b"))
+    p = plan(m, "h200", Workload(batch=64, context=32768), tp=2)
+    budget, part, c = p.value("plan.kv_budget_bytes"), shard(m, 2), p.max_context
+    assert kv_bytes(part, 2, context=c, batch=64) <= budget < kv_bytes(part, 2, context=c + 1, batch=64)
+
+
+def test_tensor_parallel_splits_linear_attention_heads_and_the_shared_expert():
+    from rooflint.analysis.plan import shard
+    m = load_model(os.path.join(CONFIGS, "qwen3-next-80b-a3b"))
+    half = shard(m, 2)  # vLLM splits the value and key heads, and the shared expert's width
+    assert (half.linear_num_value_heads, half.linear_num_key_heads, half.shared_expert_intermediate_size) == (16, 8, 256)
+    state = lambda x: analyze(x, "h200", Workload(prompt=64)).kv_bytes_per_sequence - 64 * 0  # noqa: E731
+    assert state(half) < 0.51 * state(m)
+
+
+def test_mistral3_projector_follows_the_wrapper(tmp_path):
+    base = load_model(os.path.join(CONFIGS, "mistral-small-3.1-24b"))
+    biased = load_model(_config(tmp_path, "mistral-small-3.1-24b", multimodal_projector_bias=True))
+    # Mistral3MultiModalProjector: linear_1 (1024 -> 5120) and linear_2 (5120 -> 5120) gain biases
+    assert biased.vision_parameters - base.vision_parameters == 2 * 5120
+
+
+@pytest.mark.parametrize("base,qc,words", [
+    # one module of a class left out: refused, not the whole class unquantized
+    ("qwen3-8b-fp8", {"quant_method": "fp8", "weight_block_size": [128, 128], "modules_to_not_convert": ["o_proj"]},
+     "some of the attention modules of layer 0"),
+    ("qwen3-8b-fp8", {"quant_method": "compressed-tensors", "config_groups": {"g": {"weights": {
+        "num_bits": 8, "type": "float", "strategy": "block", "block_structure": ["a", "b"]}}}}, "two block sizes"),
+    ("qwen3-8b-fp8", {"quant_method": ["fp8"]}, "expected a format name"),
+    ("qwen3-8b-fp8", {"quant_method": "compressed-tensors", "ignore": ["re:(unclosed"], "config_groups": {"g": {
+        "weights": {"num_bits": 8, "type": "float"}}}}, "not a regular expression"),
+])
+def test_malformed_quantization_is_refused(tmp_path, base, qc, words):
+    with pytest.raises(SpecError) as err:
+        load_model(_config(tmp_path, base, quantization_config=qc))
+    assert words in err.value.message
+
+
+def test_ignore_lists_name_modules_the_way_each_family_does(tmp_path):
+    # Qwen3-Next's attention of the Gated DeltaNet layers is linear_attn.*, its full layers self_attn.*
+    ignore = [f"model.layers.{i}.linear_attn" for i in range(48)] + [f"model.layers.{i}.self_attn" for i in range(48)]
+    qc = {"quant_method": "compressed-tensors", "ignore": ["lm_head", *ignore], "config_groups": {"g": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}}
+    m = load_model(_config(tmp_path, "qwen3-next-80b-a3b", quantization_config=qc))
+    assert m.quantization.format("attention") is None and m.quantization.format("experts").dtype == "fp8"
+    # a wrapper's modules sit under language_model (compressed-tensors matches names exactly)
+    qc = {"quant_method": "compressed-tensors", "ignore": ["language_model.lm_head"], "config_groups": {"g": {
+        "weights": {"num_bits": 8, "type": "float", "strategy": "channel"}}}}
+    m = load_model(_config(tmp_path, "mistral-small-3.1-24b", quantization_config=qc))
+    assert m.quantization.format("lm_head") is None and m.quantization.format("attention").dtype == "fp8"
+
+
+def test_a_checkpoints_fp8_kv_cache_is_the_default():
+    # nvidia's FP4 release was calibrated with kv_cache_quant_algo FP8: 1 B per cached element
+    a = analyze(load_model(os.path.join(CONFIGS, "llama-3.1-8b-instruct-fp4")), "b200", Workload(prompt=64))
+    assert a.kv_bytes_per_token == 2 * 32 * 8 * 128 * 1
+    assert analyze(a.model, "b200", Workload(prompt=64, kv_dtype="fp16")).kv_bytes_per_token == 2 * 32 * 8 * 128 * 2
+
+
+@pytest.mark.parametrize("base,dropped,check", [
+    # the configuration classes' defaults apply to fields a file leaves out
+    ("gpt-oss-20b", ("sliding_window", "layer_types"), lambda m: m.sliding_window == 128 and m.layer_types[:2] == (
+        "sliding_attention", "full_attention")),
+    ("qwen3-30b-a3b", ("num_experts",), lambda m: m.num_experts == 128),
+    ("qwen3-next-80b-a3b", ("head_dim",), lambda m: m.head_dim == 256),
+    ("glm-4.5-air", ("partial_rotary_factor",), lambda m: m.rotary_dim == 64),
+])
+def test_family_defaults(tmp_path, base, dropped, check):
+    with open(os.path.join(CONFIGS, base, "config.json"), encoding="utf-8") as f:
+        raw = json.load(f)
+    for key in dropped:
+        raw.pop(key, None)
+    (tmp_path / "config.json").write_text(json.dumps(raw))
+    assert check(load_model(str(tmp_path)))
+
+
+def test_chunked_layers_are_named_as_such(cli):
+    doc = cli.json("kv", os.path.join(CONFIGS, "llama-4-scout"), "--context", "32k")
+    assert doc["rows"][0]["cached_tokens"] == {"chunked": 8192, "full": 32768}

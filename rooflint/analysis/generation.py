@@ -125,7 +125,8 @@ def generation(model: Model, hardware: Hardware | str | None = None, workload: W
     if w.prefix:
         raise SpecError("--prefix", None, "a generated request starts from an empty cache; got a cached prefix "
                         f"of {w.prefix} tokens")
-    r = resolve(model, target_gpu(hardware), w)
+    hardware = target_gpu(hardware)
+    r = resolve(model, hardware, w)
     P, T, B = r.prompt, r.new_tokens, r.batch
     form = model_form(model, r)
     decode = sum_ops(form.decode, hardware, B, DECODE, "C", P + 1, P + T - 1, {}, "with_cache.decode")

@@ -43,7 +43,8 @@ def window_groups(m: Model) -> tuple[WindowGroup, ...]:
     if len(counts) == 1:
         (window, layers), = counts.items()
         return (WindowGroup("", layers, window),)
-    return tuple(WindowGroup("sliding" if w else "full", n, w) for w, n in counts.items())
+    kinds = {m.layer_window(i): m.layer_kind(i) for i in range(m.num_hidden_layers) if m.layer_kind(i) != "linear"}
+    return tuple(WindowGroup(kinds[w], n, w) for w, n in counts.items())
 
 
 def cached_tokens(g: WindowGroup) -> Expr:
@@ -93,9 +94,12 @@ def kv_figures(m: Model, mla_mode: str = ABSORBED, prefix: str = "memory.") -> l
             figure(f"{prefix}kv_cache_bytes", B * sym("kv_cache_bytes_per_sequence"), "bytes", "the batch")]
 
 
-def kv_bytes(m: Model, kv_bytes_per_element: float, context: int, batch: int = 1, mla_mode: str = ABSORBED) -> float:
-    """KV cache of `batch` sequences at `context` tokens each (the figure's value)."""
-    terms = evaluate_figures(kv_figures(m, mla_mode), {**constants(m, kv_bytes_per_element), "B": batch, "C": context})
+def kv_bytes(m: Model, kv_bytes_per_element: float, context: int, batch: int = 1, mla_mode: str = ABSORBED,
+             act_bytes: float = 2.0) -> float:
+    """KV cache of `batch` sequences at `context` tokens each (the figure's value); a hybrid's
+    recurrent state included (all there is at context 0)."""
+    terms = evaluate_figures(kv_figures(m, mla_mode), {**constants(m, kv_bytes_per_element, act_bytes), "B": batch,
+                                                       "C": context})
     return terms[-1].value
 
 

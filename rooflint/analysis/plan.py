@@ -43,13 +43,16 @@ def shard(m: Model, tp: int) -> Model:
         raise SpecError("--tp", None, f"{tp} GPUs do not divide {m.name}'s {H} attention heads")
     if kv % tp and tp % kv:
         raise SpecError("--tp", None, f"{tp} GPUs neither divide nor are a multiple of {kv} KV heads")
-    for name in ("intermediate_size", "moe_intermediate_size"):
+    # split along heads and widths as vLLM does: the MLP widths, a shared expert's, and the
+    # linear-attention layers' key and value heads (with their states)
+    split = ("intermediate_size", "moe_intermediate_size", "shared_expert_intermediate_size",
+             "linear_num_key_heads", "linear_num_value_heads")
+    for name in split:
         width = getattr(m, name)
         if width is not None and width % tp:
             raise SpecError("--tp", None, f"{tp} GPUs do not divide {name} {width}")
     return replace(m, num_attention_heads=H // tp, num_key_value_heads=max(1, kv // tp),
-                   intermediate_size=m.intermediate_size // tp,
-                   moe_intermediate_size=m.moe_intermediate_size // tp if m.moe_intermediate_size else None,
+                   **{name: getattr(m, name) // tp for name in split if getattr(m, name) is not None},
                    vocab_size=math.ceil(m.vocab_size / tp), path=m.path, name=f"{m.name}/tp{tp}")
 
 
@@ -89,7 +92,9 @@ def _context_limit(m: Model, r: Resolved, budget: float) -> Term | None:
     consts = kv_cache.constants(m, r.b_kv, r.b_a)
     e_b = float(kv_cache.elements_per_token_per_layer(m, r.mla_mode).evaluate(consts)) * r.b_kv
     name = lambda g, what: f"{what}_{g.label}" if g.label else what  # noqa: E731
-    values = {**consts, "budget": budget, "B": r.batch, "e_b": e_b}
+    # a hybrid's recurrent state is the batch's whatever the context: it comes off the budget first
+    state = kv_cache.kv_bytes(m, r.b_kv, context=0, batch=r.batch, mla_mode=r.mla_mode, act_bytes=r.b_a)
+    values = {**consts, "budget": budget, "B": r.batch, "e_b": e_b, "state": state}
     edges = sorted({g.window for g in groups if g.window})
     for upper in edges + [None]:
         capped = [g for g in groups if g.window and upper is not None and g.window < upper
@@ -99,9 +104,11 @@ def _context_limit(m: Model, r: Resolved, budget: float) -> Term | None:
             return None
         fixed = add(*(sym(name(g, "L")) * sym(name(g, "W")) for g in capped)) if capped else 0
         slope = add(*(sym(name(g, "L")) for g in growing))
-        expr = emax(0, floor((sym("budget") / (sym("B") * sym("e_b")) - fixed) / slope))
+        room = sym("budget") - sym("state") if state else sym("budget")
+        expr = emax(0, floor((room / (sym("B") * sym("e_b")) - fixed) / slope))
         (t,) = evaluate_figures([figure("plan.max_context", expr, "count",
-                                        "largest C with B * e_b * sum over layers of min(C, W) <= budget")], values)
+                                        "largest C with B * e_b * sum over layers of min(C, W) <= budget"
+                                        + (" - state (the batch's recurrent state)" if state else ""))], values)
         if upper is None or t.value < upper:
             return t
     return None

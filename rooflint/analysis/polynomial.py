@@ -50,6 +50,7 @@ from rooflint.analysis.quasi import (
 )
 
 _POINTWISE_MAX = 20_000
+_EXACT_POWER_MAX = 64  # x**k multiplied out exactly up to this k (a polynomial base: degree k times its own)
 
 
 class NotQuasiPolynomial(ValueError):
@@ -144,11 +145,18 @@ class Converter:
         raise NotQuasiPolynomial(f"{type(e).__name__} node")
 
     def _power(self, e: Pow) -> QuasiPolynomial:
+        """x**k: exact products for a small whole k, a float for a number to any other power,
+        the decaying form for z**x(n), else point by point."""
         exp = self.convert(e.exp)
         if exp.max_degree() <= 0 and exp.modulus == 1 and len(exp.classes[0]) == 1:
             k = p_at(exp.classes[0][0].poly, 0)
             base = self.convert(e.base)
-            if k.denominator == 1 and k >= 0:
+            constant_base = base.max_degree() <= 0 and base.modulus == 1 and len(base.classes[0]) == 1
+            if constant_base and (k.denominator != 1 or k > _EXACT_POWER_MAX):
+                # a number to a large power (MoE's (1 - k/E)^T at T = 131,072): a float, not a
+                # Fraction of six-figure-digit numerator and denominator
+                return constant(self.lo, self.hi, Fraction(float(p_at(base.classes[0][0].poly, 0)) ** float(k)))
+            if k.denominator == 1 and 0 <= k <= _EXACT_POWER_MAX:
                 out = constant(self.lo, self.hi, 1)
                 for _ in range(int(k)):
                     out = combine(out, base, p_mul)

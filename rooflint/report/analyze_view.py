@@ -9,6 +9,7 @@ from rooflint.analysis.params import mtp_parameter_count
 from rooflint.report.common import (
     OP_COLUMNS,
     hardware_dict,
+    layers_line,
     model_dict,
     op_rows,
     phase_dict,
@@ -57,7 +58,7 @@ def _model_line(a: Analysis) -> str:
     m = a.model
     heads = (f"MLA latent {m.kv_lora_rank}+{m.qk_rope_head_dim}" if m.is_mla
              else f"H_kv={m.num_key_value_heads} d={m.head_dim}")
-    return (f"{m.name}: {a.param_count / 1e9:.2f} B params, L={m.num_hidden_layers} D={m.hidden_size} "
+    return (f"{m.name}: {a.param_count / 1e9:.2f} B params, {layers_line(m)} D={m.hidden_size} "
             f"H_q={m.num_attention_heads} {heads}"
             + (f", MoE {m.num_experts_per_tok} of {m.num_experts} experts" if m.is_moe else "")
             + (f", window {m.sliding_window}" if m.sliding_window else ""))

@@ -7,6 +7,7 @@ from typing import Any
 from rooflint.analysis.generation import DECODE, RECOMPUTE, Generation, StepSum
 from rooflint.report.common import (
     hardware_dict,
+    layers_line,
     model_dict,
     settings_dict,
     settings_section,
@@ -122,7 +123,7 @@ def generate_report(g: Generation) -> Report:
         "notes": list(g.notes),
     }
     summary = (
-        ("model", f"{m.name}: {g.end.param_count / 1e9:.2f} B params, L={m.num_hidden_layers} D={m.hidden_size} "
+        ("model", f"{m.name}: {g.end.param_count / 1e9:.2f} B params, {layers_line(m)} D={m.hidden_size} "
                   f"H_q={m.num_attention_heads} H_kv={m.num_key_value_heads} d={m.head_dim}"
                   + (f" window={m.sliding_window}" if m.sliding_window else ""), "text"),
         ("hardware", f"{hw.name}: {r.act.name} {hw.peak(r.act.peak_key) / 1e12:g} TFLOP/s, "

@@ -108,7 +108,7 @@ def paged_report(plan: PagedPlan) -> Report:
     if len(plan.groups) > 1:
         notes.append("layers with different windows keep separate blocks; token slots are averaged over layers")
     if m.is_hybrid:  # the state at context 0 is all a sequence holds besides its K/V
-        state = kv_bytes(m, r.b_kv, context=0)
+        state = kv_bytes(m, r.b_kv, context=0, act_bytes=r.b_a)
         notes.append(f"the linear-attention layers keep {human(state, 'bytes')} of state per sequence outside the "
                      "blocks (any length), not in these figures")
     if not listed:

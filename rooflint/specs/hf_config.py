@@ -13,7 +13,7 @@ from collections.abc import Mapping
 from typing import Any
 
 from rooflint.errors import SpecError
-from rooflint.specs import Model, fields, quantization
+from rooflint.specs import Model, fields, module_names, quantization
 from rooflint.specs.families import (
     DEFAULT_LAYER_KINDS,
     FAMILIES,
@@ -41,7 +41,7 @@ IGNORED = {
     "name", "source", "notes", "reorder_and_upcast_attn", "scale_attn_by_inverse_layer_idx",
     "apply_residual_connection_post_layernorm", "_name_or_path", "quantization_config",
     "attn_implementation", "output_attentions", "output_hidden_states", "return_dict",
-    "keys_to_ignore_at_inference", "_attn_implementation_autoset", "_wrapper",
+    "keys_to_ignore_at_inference", "_attn_implementation_autoset",
 }
 
 # The raw keys each family's mapper reads (for strict checking of rooflint's own YAML).
@@ -115,8 +115,9 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
                        overrides: Mapping[str, Any], default_name: str, as_family: str | None = None) -> Model:
     model_type = _family(raw, where, as_family)
     raw = check_config(raw, where)
-    vision_parameters, vision = 0, None
+    vision_parameters, vision, outer, wrapper = 0, None, raw, None
     if model_type in WRAPPERS:
+        wrapper = model_type
         try:
             raw, model_type, vision = unwrap(raw, model_type)
         except Refused as exc:
@@ -144,8 +145,7 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
         spec = FAMILIES[model_type](seen)
         if vision is not None:
             hidden = spec.get("hidden_size")
-            vision_parameters = WRAPPERS[raw_type(as_family, seen)].vision(vision, hidden, seen) if isinstance(
-                hidden, int) else 0
+            vision_parameters = WRAPPERS[wrapper].vision(vision, hidden, outer) if isinstance(hidden, int) else 0
     except Refused as exc:
         raise SpecError(where, exc.field, exc.message) from None
     kinds = LAYER_KINDS.get(model_type, DEFAULT_LAYER_KINDS)
@@ -183,10 +183,6 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
     return model
 
 
-def raw_type(as_family: str | None, raw: Mapping[str, Any]) -> str:
-    return as_family if as_family in WRAPPERS else raw.get("_wrapper", "")
-
-
 def _quantized(model: Model, qc: Any, where: str) -> Model:
     """The model with its checkpoint's weight formats (specs/quantization.py)."""
     layers = range(model.num_hidden_layers)
@@ -194,7 +190,7 @@ def _quantized(model: Model, qc: Any, where: str) -> Model:
     held = {"attention": tuple(layers), "mlp": tuple(i for i in layers if not model.layer_is_moe(i)),
             "shared_experts": tuple(moe) if model.shared_width else (), "experts": tuple(moe),
             "lm_head": () if model.tie_word_embeddings else (0,)}
-    q = quantization.read(where, qc, held, fused_experts=model.fused_gate_up and model.is_moe)
+    q = quantization.read(where, qc, held, lambda layer, cls: module_names.spellings(model, layer, cls))
     return dataclasses.replace(model, quantization=q)
 
 

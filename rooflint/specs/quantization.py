@@ -29,7 +29,7 @@ import fnmatch
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, Callable
 
 from rooflint.dtypes import DTYPES, DType, element_bytes
 from rooflint.errors import SpecError
@@ -67,24 +67,10 @@ class Quantization:
     formats: tuple[tuple[str, WeightFormat], ...]
     not_converted: tuple[str, ...] = ()  # the config's module patterns, as written
     notes: tuple[str, ...] = ()
+    kv_dtype: str | None = None  # the KV cache type it was calibrated for (None: the activations')
 
     def format(self, weight_class: str) -> WeightFormat | None:
         return dict(self.formats).get(weight_class)
-
-
-def module_names(layer: int, weight_class: str, fused_experts: bool) -> tuple[str, ...]:
-    """Hugging Face module names of one layer's weights of a class (what ignore lists match)."""
-    base = f"model.layers.{layer}."
-    if weight_class == "attention":
-        return tuple(base + f"self_attn.{p}" for p in ("q_proj", "k_proj", "v_proj", "o_proj"))
-    if weight_class == "mlp":
-        return tuple(base + f"mlp.{p}" for p in ("gate_proj", "up_proj", "down_proj"))
-    if weight_class == "shared_experts":
-        return tuple(base + f"mlp.shared_experts.{p}" for p in ("gate_proj", "up_proj", "down_proj"))
-    if weight_class == "experts":
-        return (base + "mlp.experts",) if fused_experts else (base + "mlp.experts.0.gate_proj",
-                                                              base + "mlp.experts.0.down_proj")
-    return ("lm_head",)
 
 
 def matches(pattern: str, name: str, exact: bool = False) -> bool:
@@ -164,11 +150,20 @@ def _compressed(where: str, qc: Mapping[str, Any]) -> WeightFormat:
     kind, strategy = w.get("type", "int"), w.get("strategy", "tensor")
     size = w.get("group_size")
     acts = group.get("input_activations")
+    if acts is not None and not isinstance(acts, dict):
+        raise SpecError(where, f"quantization_config.config_groups.{name}.input_activations",
+                        f"expected a mapping or null, got {fields.show(acts)}")
     a_bits = acts.get("num_bits") if isinstance(acts, dict) else None
     where_w = f"quantization_config.config_groups.{name}.weights"
     if kind == "float" and bits == 8:
-        block = w.get("block_structure")
-        g = block[0] * block[1] if strategy == "block" and isinstance(block, list) and len(block) == 2 else None
+        g = None
+        if strategy == "block":
+            block = w.get("block_structure")
+            if (not isinstance(block, list) or len(block) != 2
+                    or not all(fields.is_int(b) and 1 <= b <= 2**16 for b in block)):
+                raise SpecError(where, f"{where_w}.block_structure",
+                                f"expected two block sizes such as [128, 128], got {fields.show(block)}")
+            g = block[0] * block[1]
         return WeightFormat("fp8", g, activations="fp8" if a_bits == 8 else None,
                             label=f"fp8 e4m3, {strategy} scale" + ("" if a_bits == 8 else ", weight-only"))
     if kind == "float" and bits == 4:
@@ -209,10 +204,14 @@ REFUSED = {"bitsandbytes": "bitsandbytes' nf4/int8 (use --weight-dtype int4 --we
            "spqr": "SpQR"}
 
 
-def read(where: str, qc: Any, layers: Mapping[str, tuple[int, ...]], fused_experts: bool = False) -> Quantization:
-    """The checkpoint's formats. `layers`: weight class -> the layers holding it (lm_head: (0,))."""
+def read(where: str, qc: Any, layers: Mapping[str, tuple[int, ...]],
+         spellings: Callable[[int, str], list[tuple[str, ...]]]) -> Quantization:
+    """The checkpoint's formats. `layers`: weight class -> the layers holding it (lm_head: (0,));
+    `spellings(layer, class)`: per module of the class, the names a checkpoint may give it."""
     qc = fields.mapping(where, "quantization_config", qc, optional=False)
     method = qc.get("quant_method")
+    if not isinstance(method, str):
+        raise SpecError(where, "quantization_config.quant_method", f"expected a format name, got {fields.show(method)}")
     if method in REFUSED:
         raise SpecError(where, "quantization_config.quant_method", f"{REFUSED[method]} is not modelled")
     if method not in READERS:
@@ -222,27 +221,59 @@ def read(where: str, qc: Any, layers: Mapping[str, tuple[int, ...]], fused_exper
     fmt = reader(where, qc)
     inner = qc.get("quantization") if method == "modelopt" and isinstance(qc.get("quantization"), dict) else qc
     patterns = _patterns(where, inner, key)
+    for i, p in enumerate(patterns):
+        if p.startswith("re:"):
+            try:
+                re.compile(p[3:])
+            except re.error as exc:
+                raise SpecError(where, f"quantization_config.{key}[{i}]", f"not a regular expression: {exc}") from None
+    exact = method == "compressed-tensors"
     formats, notes = [], []
     for cls in WEIGHT_CLASSES:
         held = layers.get(cls, ())
         if not held:
             continue
-        exact = method == "compressed-tensors"
-        hits = [any(matches(p, n, exact) for p in patterns for n in module_names(i, cls, fused_experts)) for i in held]
-        if cls == "lm_head":  # compressed-tensors targets Linear: an lm_head not ignored is quantized
-            if method in ("compressed-tensors", "modelopt") and not any(hits):
+        # per layer, per module: does the list leave it unquantized?
+        hits = [[any(matches(p, n, exact) for p in patterns for n in names) for names in spellings(i, cls)]
+                for i in held]
+        if cls == "lm_head":
+            quantized = (method in ("compressed-tensors", "modelopt") or (method == "gptq" and qc.get("lm_head") is True))
+            if quantized and not any(hits[0]):  # compressed-tensors targets Linear: an lm_head is one
                 formats.append((cls, fmt))
             continue
-        if all(hits):
+        whole = [all(h) for h in hits]
+        partial = [i for i, h in zip(held, hits) if any(h) and not all(h)]
+        if partial:
+            raise SpecError(where, f"quantization_config.{key}", f"leaves some of the {cls} modules of layer "
+                            f"{partial[0]} unquantized and quantizes the others; rooflint sizes a class of weights "
+                            "in one format (use --weight-dtype to size one format)")
+        if all(whole):
             notes.append(f"{cls} not converted ({key})")
-        elif any(hits):
-            some = [str(i) for i, h in zip(held, hits) if h][:4]
+        elif any(whole):
+            some = [str(i) for i, h in zip(held, whole) if h][:4]
             raise SpecError(where, f"quantization_config.{key}", f"leaves {cls} of layers {', '.join(some)}"
-                            f"{'...' if sum(hits) > 4 else ''} unquantized and quantizes the others; rooflint "
+                            f"{'...' if sum(whole) > 4 else ''} unquantized and quantizes the others; rooflint "
                             "sizes a class of weights in one format (use --weight-dtype to size one format)")
         else:
             formats.append((cls, fmt))
-    return Quantization(str(method), tuple(formats), patterns, tuple(notes))
+    return Quantization(method, tuple(formats), patterns, tuple(notes), _kv_dtype(where, qc, inner))
+
+
+def _kv_dtype(where: str, qc: Mapping[str, Any], inner: Mapping[str, Any]) -> str | None:
+    """An fp8 KV cache the checkpoint was calibrated for (ModelOpt kv_cache_quant_algo,
+    compressed-tensors kv_cache_scheme); None: the activations' type."""
+    algo = inner.get("kv_cache_quant_algo", qc.get("kv_cache_quant_algo"))
+    if algo is not None:
+        if str(algo).upper() != "FP8":
+            raise SpecError(where, "quantization_config.kv_cache_quant_algo", f"{fields.show(algo)} is not modelled (FP8)")
+        return "fp8"
+    scheme = qc.get("kv_cache_scheme")
+    if scheme is None:
+        return None
+    if not isinstance(scheme, dict) or scheme.get("num_bits") != 8:
+        raise SpecError(where, "quantization_config.kv_cache_scheme", "expected an 8-bit scheme "
+                        f"(num_bits 8, type float or int), got {fields.show(scheme)}")
+    return "fp8" if scheme.get("type", "float") == "float" else "int8"
 
 
 def override(dt: DType, group_size: int | None) -> WeightFormat:

@@ -9,6 +9,18 @@ from typing import Any
 from rooflint.specs.families.common import Refused, get, head_dim_of, layers_of, rotary_dim
 from rooflint.specs.families.dense import llama_like
 
+# The configuration classes' defaults (transformers configuration_<family>.py) for fields a
+# published file may leave out.
+QWEN3_MOE_DEFAULTS = {"num_experts": 128, "num_experts_per_tok": 8, "moe_intermediate_size": 768}
+GPT_OSS_DEFAULTS = {"sliding_window": 128, "head_dim": 64, "num_local_experts": 128, "num_experts_per_tok": 4,
+                    "attention_bias": True}
+LLAMA4_TEXT_DEFAULTS = {"attention_chunk_size": 8192, "intermediate_size_mlp": 16384, "intermediate_size": 8192,
+                        "num_key_value_heads": 8, "head_dim": 128, "num_local_experts": 16, "num_experts_per_tok": 1}
+GLM4_MOE_DEFAULTS = {"partial_rotary_factor": 0.5, "n_shared_experts": 1, "first_k_dense_replace": 1,
+                     "n_routed_experts": 128, "num_experts_per_tok": 8, "moe_intermediate_size": 1408}
+DEEPSEEK_V3_DEFAULTS = {"first_k_dense_replace": 3, "n_shared_experts": 1, "n_routed_experts": 256,
+                        "num_experts_per_tok": 8, "moe_intermediate_size": 2048}
+
 
 def _check_top_k(experts: Any, top_k: Any, field: str) -> None:
     if isinstance(experts, int) and isinstance(top_k, int) and top_k > experts:
@@ -28,6 +40,8 @@ def deepseek(raw: Mapping[str, Any]) -> dict[str, Any]:
     """DeepSeek-V2/V3 (modeling_deepseek_v3.py): MLA attention and a MoE MLP after the first
     dense layers; V3 (topk_method noaux_tc) adds a per-expert score-correction bias; the MTP
     module (num_nextn_predict_layers) is counted apart."""
+    if raw.get("model_type") in ("deepseek_v3", "kimi_k2"):
+        raw = {**DEEPSEEK_V3_DEFAULTS, **raw}
     out = llama_like(raw, "deepseek")
     heads = raw.get("num_attention_heads")
     out.update(
@@ -54,6 +68,7 @@ def deepseek(raw: Mapping[str, Any]) -> dict[str, Any]:
 def qwen3_moe(raw: Mapping[str, Any]) -> dict[str, Any]:
     """Qwen3-MoE (modeling_qwen3_moe.py): layer i is sparse unless it is in mlp_only_layers,
     when (i + 1) % decoder_sparse_step == 0; per-head q/k norms; no shared expert."""
+    raw = {**QWEN3_MOE_DEFAULTS, **raw}
     out = llama_like(raw, "qwen3_moe")
     experts = raw.get("num_experts")
     out.update(num_experts=experts, num_experts_per_tok=raw.get("num_experts_per_tok", 8),
@@ -77,6 +92,7 @@ def glm4_moe(raw: Mapping[str, Any]) -> dict[str, Any]:
     correction bias, shared experts) after first_k_dense_replace dense layers, GQA attention
     with q/k/v biases (o_proj none), partial rotary, optional per-head q/k norms, and an MTP
     layer (num_nextn_predict_layers) counted apart."""
+    raw = {**GLM4_MOE_DEFAULTS, **raw}
     out = llama_like(raw, "glm4_moe")
     layers = layers_of(raw)
     first = raw.get("first_k_dense_replace", 1)
@@ -95,6 +111,7 @@ def gpt_oss(raw: Mapping[str, Any]) -> dict[str, Any]:
     """gpt-oss (modeling_gpt_oss.py): every layer MoE with fused gate_up experts carrying biases
     and a biased router; q/k/v/o biases; one learned sink per head; layers alternate sliding
     (128) and full attention (layer_types)."""
+    raw = {**GPT_OSS_DEFAULTS, **raw}
     out = llama_like(raw, "gpt_oss")
     experts = get(raw, "num_local_experts", "num_experts")
     layers = layers_of(raw)
@@ -114,6 +131,7 @@ def llama4_text(raw: Mapping[str, Any]) -> dict[str, Any]:
     expert of the same width; dense layers of intermediate_size_mlp); layers with RoPE use
     chunked local attention over attention_chunk_size tokens, the NoPE layers
     (no_rope_layers[i] == 0, every fourth by default) attend globally; q/k L2 norms carry no weights."""
+    raw = {**LLAMA4_TEXT_DEFAULTS, **raw}
     layers = layers_of(raw)
     out = llama_like(raw, "llama4")
     step = raw.get("interleave_moe_layer_step", 1)

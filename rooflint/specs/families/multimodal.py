@@ -18,7 +18,7 @@ from rooflint.specs.families.common import Refused
 def _int(cfg: Mapping[str, Any], key: str, defaults: Mapping[str, int], where: str) -> int:
     value = cfg.get(key, defaults.get(key))
     if isinstance(value, bool) or not isinstance(value, int) or not 0 < value <= 2**20:
-        raise Refused(f"{where}.{key}", f"expected a positive integer at most {2**20:,}, got {value!r}")
+        raise Refused(f"{where}.{key}" if where else key, f"expected a positive integer at most {2**20:,}, got {value!r}")
     return value
 
 
@@ -49,8 +49,10 @@ def pixtral_parameters(vision: Mapping[str, Any], text_hidden: int, wrapper: Map
     v = {k: _int(vision, k, PIXTRAL_DEFAULTS, "vision_config") for k in PIXTRAL_DEFAULTS}
     h, i, p, c = v["hidden_size"], v["intermediate_size"], v["patch_size"], v["num_channels"]
     tower = c * p * p * h + h + v["num_hidden_layers"] * (4 * h * h + 3 * h * i + 2 * h)  # conv, ln_pre, layers
-    merge = wrapper.get("spatial_merge_size", 2)
-    bias = bool(wrapper.get("multimodal_projector_bias", False))
+    merge = _int(wrapper, "spatial_merge_size", {"spatial_merge_size": 2}, "")
+    bias = wrapper.get("multimodal_projector_bias", False)
+    if not isinstance(bias, bool):
+        raise Refused("multimodal_projector_bias", f"expected true or false, got {bias!r}")
     projector = h + h * merge * merge * h + h * text_hidden + text_hidden * text_hidden + (2 * text_hidden if bias else 0)
     return tower + projector
 
@@ -102,8 +104,9 @@ def unwrap(raw: Mapping[str, Any], family: str) -> tuple[dict[str, Any], str, Ma
         if key in raw and key not in inner:
             inner[key] = raw[key]
     text_family = inner.get("model_type") or WRAPPERS[family].text_family
+    if not isinstance(text_family, str):
+        raise Refused("text_config.model_type", f"expected a family name, got {type(text_family).__name__}")
     inner["model_type"] = text_family
-    inner["_wrapper"] = family
     vision = raw.get("vision_config")
     if vision is not None and not isinstance(vision, dict):
         raise Refused("vision_config", f"expected a mapping, got {type(vision).__name__}")
