@@ -179,3 +179,12 @@ def test_refused_formats_name_the_field(tmp_path, qc, field, words):
     with pytest.raises(SpecError) as err:
         load_model(_write(tmp_path, qc))
     assert err.value.field == field and words in err.value.message
+
+
+def test_checkpoint_bytes_follow_the_files_not_the_serving_dtype():
+    # OLMo-2-1124-7B is published in float32 (the Hub lists F32 tensors): 4 B per parameter
+    olmo = sized("olmo-2-7b")
+    assert olmo.checkpoint_bytes == 4 * 7_298_617_344
+    assert olmo.weights_bytes == 2 * 7_298_617_344  # served in the activations' fp16
+    # sizing DeepSeek-V3 in fp16 changes what is loaded, not what the release holds
+    assert sized("deepseek-v3", "h200", weight_dtype="fp16").checkpoint_bytes == sized("deepseek-v3", "h200").checkpoint_bytes

@@ -55,7 +55,7 @@ def model_form(m: Model, r: Resolved) -> ModelForm:
     figures = (*params.weight_figures(m), *checkpoint.checkpoint_figures(m), *kv_cache.kv_figures(m, r.mla_mode),
                *memory.scores_figures(r.attention))
     consts = {**kv_cache.constants(m, r.b_kv, r.b_a), **params.weight_constants(m, dict(r.class_bytes), r.b_h),
-              **checkpoint.checkpoint_constants(m),
+              **checkpoint.checkpoint_constants(m, r.b_a),
               "H_q": m.num_attention_heads, "b_a": r.b_a}
     ttft = figure("totals.ttft_s", _phase_time(pre), "seconds", "prefill: the sum of count x time over its ops")
     tpot = figure("totals.tpot_s", _phase_time(dec), "seconds", "one decode step: the sum over its ops")

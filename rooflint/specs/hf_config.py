@@ -76,11 +76,12 @@ def _family_keys(model_type: str) -> set[str]:
 def settable_fields() -> dict[str, type]:
     """Model fields that --set may override, with the type each takes."""
     skip = {"name", "model_type", "source", "path", "derived", "layer_types", "mlp_layer_types", "no_rope_layers",
-            "quantization", "vision_parameters"}
+            "quantization", "vision_parameters", "checkpoint_dtype"}
     types = {"int": int, "bool": bool, "str": str, "int | None": int}
     return {f.name: types[str(f.type)] for f in dataclasses.fields(Model) if f.name not in skip}
 
 
+TORCH_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}  # config.json's torch_dtype
 MLA_FAMILIES = ("deepseek_v2", "deepseek_v3", "kimi_k2")
 MLA_FIELDS = ("kv_lora_rank", "qk_rope_head_dim", "qk_nope_head_dim", "v_head_dim")
 MAX_OVERRIDE = 100  # characters in a --set value
@@ -154,7 +155,8 @@ def model_from_mapping(raw: Mapping[str, Any], where: str, *, strict: bool,
         raise SpecError(where, "layer_types", f"unsupported layer type {fields.show(odd)} for model_type "
                         f"{model_type} (its layers: {', '.join(kinds)})")
     spec.update(name=raw.get("name") or default_name, model_type=model_type, source=raw.get("source") or "",
-                path=where, vision_parameters=vision_parameters)
+                path=where, vision_parameters=vision_parameters,
+                checkpoint_dtype=TORCH_DTYPES.get(str(outer.get("torch_dtype") or outer.get("dtype") or ""), ""))
     spec.update(parsed)
 
     required = ["num_hidden_layers", "hidden_size", "num_attention_heads", "intermediate_size", "vocab_size"]

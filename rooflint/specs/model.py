@@ -96,6 +96,7 @@ class Model:
     mtp_layers: int = 0  # multi-token-prediction modules (DeepSeek-V3, GLM-4.5), counted apart
     vision_parameters: int = 0  # a multimodal checkpoint's vision tower and projector
     quantization: Quantization | None = None  # the checkpoint's weight formats (quantization_config)
+    checkpoint_dtype: str = ""  # the file's torch_dtype as a rooflint dtype (bf16, fp16, fp32); "" unknown
     source: str = ""
     path: str = ""
     derived: tuple[str, ...] = ()  # fields rooflint derived rather than read (for --explain)
@@ -110,6 +111,8 @@ class Model:
             fields.count(where, key, getattr(self, key), optional=key in OPTIONAL_COUNTS)
         for key in BOOL_FIELDS:
             fields.flag(where, key, getattr(self, key))
+        if self.checkpoint_dtype not in ("", "bf16", "fp16", "fp32"):
+            raise SpecError(where, "checkpoint_dtype", f"expected bf16, fp16 or fp32, got {fields.show(self.checkpoint_dtype)}")
         if self.quantization is not None and not isinstance(self.quantization, Quantization):
             raise SpecError(where, "quantization", "expected a Quantization (from quantization_config)")
         fields.name(where, "hidden_act", self.hidden_act)
