@@ -125,7 +125,8 @@ def test_7_plan_ttft_is_the_whole_prompt(cli):
     one = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "2", "--context", "32k", "--chunk", "32k")
     whole = analyze(part, h100, Workload(prompt=32768)).ttft_s + 16 * ring
     assert one["plan"]["ttft_s"] == pytest.approx(whole, rel=1e-12)
-    assert 3.4 < one["plan"]["ttft_s"] < 3.7  # the 3.53 s
+    # the 3.53 s charged every flash tile re-load to HBM; the bound counts compulsory traffic
+    assert 3.2 < one["plan"]["ttft_s"] < 3.4
     assert "32,768-token prompt in 16 chunks of 2048" in cli("plan", "llama3-70b", "--gpu", "h100", "--tp", "2",
                                                                "--context", "32k").stdout
 

@@ -2,8 +2,14 @@
 closed form.
 
 The kernel keeps S and P in SRAM. Q is read once, O (and the fp32 row log-sum-exp) written once;
-K and V are re-read once per query tile (FlashAttention-2's loop order), and a causal mask lets
-the kernel skip the tiles wholly above the diagonal (or wholly outside a sliding window). Tiles
+K and V are loaded once per query tile (FlashAttention-2's loop order), and a causal mask lets
+the kernel skip the tiles wholly above the diagonal (or wholly outside a sliding window).
+
+The bound charges HBM with the compulsory traffic only: Q, K and V read once, O and the LSE
+written once. The tile re-loads (R rows per KV head, below) are served by the L2 on current GPUs:
+TensorRT-LLM's causal attention at N = 16384, 32 heads of 256 runs in 7.94 ms on an H100, where
+charging every re-load to HBM gave 12.08 ms, and across 5,661 measured context-attention rows
+(shared/reference/measured, aiconfigurator) none beats the compulsory bound (the closest at 1.12x). Tiles
 are sized from the SRAM M of one SM so that a Q, K, V and O tile of B rows fit: 4 B d elements
 = M, B_r = B_c = M / (4 d) rounded down to a multiple of 16. Query heads sharing a KV head are
 packed into one tile (GQA): p = max(1, B_r // g) positions per tile for g heads per KV head.
@@ -89,18 +95,18 @@ def prefill_op(count: int, mm: str, tile: Tiles, groups: int, window: int | None
                head_defs: tuple = (), shared_kv: bool = False) -> OpForm:
     """One fused kernel per layer over the prompt's queries and all C keys."""
     per_tile = max(1, tile.rows // groups)
-    defs = (*head_defs, ("p", per_tile), ("B_c", tile.cols), *((("W", window),) if window else ()),
-            *geometry(bool(window), causal))
+    shape = tuple((n, e) for n, e in geometry(bool(window), causal) if n != "R")  # R: L2 traffic, not HBM
+    defs = (*head_defs, ("p", per_tile), ("B_c", tile.cols), *((("W", window),) if window else ()), *shape)
     d_kv = d if shared_kv else d + d_v  # MLA's latent holds V inside K: loaded once
     return op("flash_attention", "layer", count, MATMUL, mm, defs=defs,
               flops=2 * B * H_q * N_s * (d + d_v) + SOFTMAX_FLOP_PER_ELEMENT * B * H_q * N_s,
-              read=B * H_q * S_q * d * b_a + B * H_kv * R * d_kv * b_k,
+              read=B * H_q * S_q * d * b_a + B * H_kv * C * d_kv * b_k,
               write=B * H_q * S_q * d_v * b_a + 4 * B * H_q * S_q,
               footprint=B * H_q * S_q * d * b_a + B * H_kv * C * d_kv * b_k + B * H_q * S_q * d_v * b_a
               + 4 * B * H_q * S_q,
               note=f"fused{', causal tiles skipped' if causal else ''}: T_r query tiles of p={per_tile} positions x "
-                   f"{groups} heads (B_r={tile.rows}, B_c={tile.cols}); N_s = scores computed per head, R = K/V rows "
-                   "loaded per KV head; O and fp32 log-sum-exp written")
+                   f"{groups} heads (B_r={tile.rows}, B_c={tile.cols}); N_s = scores computed per head; HBM: Q, K, V "
+                   "read once (the tiles' re-loads hit the L2), O and fp32 log-sum-exp written")
 
 
 def decode_ops(count: int, mm: str, head_defs: tuple = (), shared_kv: bool = False) -> list[OpForm]:
