@@ -60,7 +60,6 @@ DTYPES: dict[str, DType] = {
 # fp32 whatever the storage type, so it is held against this peak.
 VECTOR_PEAK_KEY = "fp32"
 PEAK_KEYS = tuple(dict.fromkeys(d.peak_key for d in DTYPES.values()))
-SCALE_BYTES = 2  # an fp16 scale (integer formats)
 
 
 def dtype(name: str, field: str = "--dtype") -> DType:

@@ -20,7 +20,7 @@ GPU, one default attention kernel, one prompt rule, one notion of bytes per elem
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from rooflint.dtypes import DTYPES, DType, default_group_size, element_bytes
 from rooflint.dtypes import dtype as lookup
@@ -44,6 +44,9 @@ FALLBACK_SRAM_PER_SM_BYTES = 164 * 1024  # an A100 SM's shared memory, likewise
 ATTENTIONS = ("eager", "flash")
 MLA_MODES = ("absorbed", "naive", "expand")
 QUANTIZE_SCOPES = ("linear", "all")
+# the class whose format names a checkpoint's weights (Resolved.weight): most of a MoE's weights
+# are its routed experts', most of a dense model's its MLP's
+MAIN_CLASS_ORDER = ("experts", "mlp", "shared_experts", "attention", "lm_head")
 MAX_TILE = 2**16  # rows of a flash-attention tile; real kernels use 16..256
 
 
@@ -208,9 +211,10 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
         notes.append(f"{weight.name} applies to the decoder's linear layers; the embedding, lm_head, routers "
                      f"and norms stay {high.name} (--quantize all for every weight)")
 
-    formats, class_bytes, class_peaks = _weight_classes(model, hardware, w, weight, wg, act, b_w, b_h, notes)
+    formats, class_bytes, class_peaks = _weight_classes(model, hardware, w, weight, wg, act, b_h, notes)
     if w.weight_dtype is None and model.quantization is not None:
-        main = max((c for c, f in formats if f is not None), key=lambda c: _class_size(model, c), default=None)
+        held = dict(formats)
+        main = next((c for c in MAIN_CLASS_ORDER if held.get(c) is not None), None)
         if main is not None:
             weight, b_w = DTYPES[dict(formats)[main].dtype], dict(class_bytes)[main]
             wg = dict(formats)[main].group_size
@@ -251,34 +255,12 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
                     formats, class_bytes, class_peaks)
 
 
-def _class_size(model: Model, weight_class: str) -> int:
-    """A rough size of a class (which one names the checkpoint's main weight format)."""
-    layers = range(model.num_hidden_layers)
-    moe = sum(1 for i in layers if model.layer_is_moe(i))
-    if weight_class == "experts":
-        return moe * (model.num_experts or 0) * (model.moe_intermediate_size or 0)
-    if weight_class == "shared_experts":
-        return moe * model.shared_width
-    if weight_class == "mlp":
-        return (model.num_hidden_layers - moe) * model.intermediate_size
-    if weight_class == "lm_head":
-        return 0
-    return model.num_hidden_layers * model.num_attention_heads * model.head_dim // 3
-
-
 def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight: DType, wg: int | None, act: DType,
-                    b_w: float, b_h: float, notes: list[str]):
+                    b_h: float, notes: list[str]):
     """Each weight class's format, bytes per element and GEMM peak: a --weight-dtype for every
     linear class, else the checkpoint's formats (a class it leaves out stays 16-bit), else the
     activations' type."""
     q = model.quantization
-    if q is None and w.weight_dtype is None:  # the common case: every class in the activations' type
-        plain = _PLAIN.get((b_h, act.peak_key))
-        if plain is None:
-            plain = _PLAIN[b_h, act.peak_key] = (tuple((c, None) for c in WEIGHT_CLASSES),
-                                                 tuple((c, b_h) for c in WEIGHT_CLASSES),
-                                                 tuple((c, act.peak_key) for c in WEIGHT_CLASSES))
-        return plain
     formats: dict[str, WeightFormat | None] = {}
     for c in WEIGHT_CLASSES:
         if w.weight_dtype is not None:
@@ -292,32 +274,28 @@ def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight
         if not any(f is not None and f.dtype in ("int4", "int8") for f in formats.values()):
             notes.append(f"--weight-group-size {w.weight_group_size}: the checkpoint's {q.method} weights keep "
                          "their own scales (it regroups integer formats)")
-    sizes, peaks = {}, {}
+    sizes, peaks, dequantized = {}, {}, []
     for c, f in formats.items():
-        if f is None:
-            sizes[c] = b_h if c == "lm_head" or w.weight_dtype is None else b_w
-            peaks[c] = act.peak_key
-            continue
-        sizes[c] = f.bytes_per_element
+        sizes[c] = b_h if f is None else f.bytes_per_element  # a class left out stays 16-bit (b_h)
         peaks[c] = act.peak_key
-        if f.activations is not None:
+        if f is not None and f.activations is not None:
             key = DTYPES[f.activations].peak_key
             if hardware is None or key in hardware.peak_flop_per_s:
                 peaks[c] = key
             else:
-                notes.append(f"{c}: {hardware.name} has no {key} peak; its {f.dtype} GEMMs are held to the "
-                             f"{act.peak_key} peak (weights dequantized)")
+                dequantized.append(c)
+    if dequantized:
+        f = formats[dequantized[0]]
+        notes.append(f"{hardware.name} has no {DTYPES[f.activations].peak_key} peak: the {f.dtype} GEMMs of "
+                     f"{', '.join(dequantized)} are held to the {act.peak_key} peak (weights dequantized)")
     if w.weight_dtype is None and q is not None:
         notes.append(f"weights from the checkpoint's quantization_config ({q.method}); --weight-dtype overrides it")
-    notes[:] = list(dict.fromkeys(notes))
     return (tuple(formats.items()), tuple(sizes.items()), tuple(peaks.items()))
-
-
-_PLAIN: dict[tuple[float, str], tuple] = {}
 
 
 def _regrouped(f: WeightFormat | None, group: int) -> WeightFormat | None:
     """--weight-group-size on a checkpoint: regroups an integer format (float formats keep theirs)."""
     if f is None or f.dtype not in ("int4", "int8"):
         return f
-    return WeightFormat(f.dtype, group, f.zero_point, f.activations, f.label)
+    return replace(f, group_size=group, label=f"{f.dtype}, fp16 scale{' + int zero' if f.zero_point else ''} "
+                                             f"per {group} (--weight-group-size)")

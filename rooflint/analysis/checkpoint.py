@@ -26,27 +26,9 @@ STORED_COPIES = {"deepseek_v3": 2, "glm4_moe": 1}
 
 
 def mtp_counts(m: Model) -> tuple[dict[str, int], int]:
-    """(linear weights by class, other parameters) of the MTP modules and their stored copies."""
-    if not m.mtp_layers:
-        return {}, 0
-    n, D = m.mtp_layers, m.hidden_size
-    attn_w, attn_o = params._attention(m)
-    by_class = {"attention": n * attn_w}
-    other = n * attn_o
-    if m.is_moe:
-        for part, (w, o) in params._moe_layer(m).items():
-            if part in ("experts", "shared_experts"):
-                by_class[part] = n * w
-                other += n * o
-            else:
-                other += n * (w + o)
-    else:
-        w, o = params._mlp(m, m.intermediate_size, m.mlp_bias)
-        by_class["mlp"] = n * w
-        other += n * o
-    other += n * (m.norms_per_layer * D + 3 * D + 2 * D * D)  # norms, enorm/hnorm/head norm, eh_proj (16-bit)
-    other += n * STORED_COPIES.get(m.model_type, 0) * m.vocab_size * D
-    return by_class, other
+    """(linear weights by class, other parameters) of the MTP modules, with the stored copies."""
+    by_class, other = params.mtp_parts(m)
+    return by_class, other + m.mtp_layers * STORED_COPIES.get(m.model_type, 0) * m.vocab_size * m.hidden_size
 
 
 def checkpoint_figures(m: Model) -> list[Figure]:

@@ -103,5 +103,13 @@ def kv_bytes(m: Model, kv_bytes_per_element: float, context: int, batch: int = 1
     return terms[-1].value
 
 
+def state_bytes(m: Model, act_bytes: float = 2.0, batch: int = 1) -> float:
+    """A hybrid's recurrent state for the batch (the figure's value; 0 without linear-attention layers)."""
+    if not m.is_hybrid:
+        return 0.0
+    state = next(f for f in kv_figures(m) if f.key.endswith("state_bytes_per_sequence"))
+    return batch * evaluate_figures([state], constants(m, 2.0, act_bytes))[0].value
+
+
 def kv_bytes_per_token(m: Model, kv_bytes_per_element: float, mla_mode: str = ABSORBED) -> float:
     return evaluate_figures(kv_figures(m, mla_mode)[:1], constants(m, kv_bytes_per_element))[0].value

@@ -127,7 +127,7 @@ def weight_label(r: Resolved, weight_class: str | None) -> str:
     if weight_class is None:
         return r.high.name
     fmt, size = dict(r.formats).get(weight_class), dict(r.class_bytes)[weight_class]
-    name = fmt.dtype if fmt is not None else r.high.name if size == r.b_h else r.weight.name
+    name = fmt.dtype if fmt is not None else r.high.name
     scale = size - DTYPES[name].bytes
     return f"{name}+{scale:.2g}" if scale > 1e-12 else name
 

@@ -121,11 +121,6 @@ def class_counts(m: Model) -> dict[str, int]:
     return out
 
 
-def quantizable_count(m: Model) -> int:
-    """The decoder's linear-layer weights: what a weight dtype applies to by default."""
-    return sum(class_counts(m).values()) - class_counts(m)["lm_head"]
-
-
 def active_parameter_count(m: Model) -> int:
     """Parameters one text token uses: all but the routed experts it is not sent to and the vision tower."""
     parts = parameter_breakdown(m)
@@ -135,16 +130,33 @@ def active_parameter_count(m: Model) -> int:
     return total - parts["experts"] * (m.num_experts - m.num_experts_per_tok) // m.num_experts
 
 
-def mtp_parameter_count(m: Model) -> int:
-    """The multi-token-prediction modules (DeepSeek-V3 section 2.2): per module an RMSNorm of the
-    embedding and of the hidden state, eh_proj (2D -> D), one decoder layer (attention and the
-    MoE MLP of the last layer) and the shared head's norm; embedding and lm_head shared."""
+def mtp_parts(m: Model) -> tuple[dict[str, int], int]:
+    """(linear weights by class, other parameters) of the multi-token-prediction modules
+    (DeepSeek-V3 section 2.2): per module an RMSNorm of the embedding and of the hidden state,
+    eh_proj (2D -> D, kept 16-bit), one decoder layer (attention and the MoE MLP of the last
+    layer) and the shared head's norm; embedding and lm_head shared."""
     if not m.mtp_layers:
-        return 0
-    attn, mlp = _attention(m), _moe_layer(m) if m.is_moe else {"mlp": _mlp(m, m.intermediate_size, m.mlp_bias)}
-    D = m.hidden_size
-    layer = sum(attn) + sum(sum(v) for v in mlp.values()) + m.norms_per_layer * D
-    return m.mtp_layers * (layer + 2 * D + 2 * D * D + D)
+        return {}, 0
+    n, D = m.mtp_layers, m.hidden_size
+    attn_w, attn_o = _attention(m)
+    by_class, other = {"attention": n * attn_w}, n * attn_o
+    if m.is_moe:
+        for part, (w, o) in _moe_layer(m).items():
+            if part in ("experts", "shared_experts"):
+                by_class[part] = n * w
+                other += n * o
+            else:  # router and gate: 16-bit
+                other += n * (w + o)
+    else:
+        w, o = _mlp(m, m.intermediate_size, m.mlp_bias)
+        by_class["mlp"], other = n * w, other + n * o
+    other += n * (m.norms_per_layer * D + 3 * D + 2 * D * D)
+    return by_class, other
+
+
+def mtp_parameter_count(m: Model) -> int:
+    by_class, other = mtp_parts(m)
+    return sum(by_class.values()) + other
 
 
 def weight_figures(m: Model, prefix: str = "memory.") -> list[Figure]:

@@ -93,7 +93,7 @@ def _context_limit(m: Model, r: Resolved, budget: float) -> Term | None:
     e_b = float(kv_cache.elements_per_token_per_layer(m, r.mla_mode).evaluate(consts)) * r.b_kv
     name = lambda g, what: f"{what}_{g.label}" if g.label else what  # noqa: E731
     # a hybrid's recurrent state is the batch's whatever the context: it comes off the budget first
-    state = kv_cache.kv_bytes(m, r.b_kv, context=0, batch=r.batch, mla_mode=r.mla_mode, act_bytes=r.b_a)
+    state = kv_cache.state_bytes(m, r.b_a, r.batch)
     values = {**consts, "budget": budget, "B": r.batch, "e_b": e_b, "state": state}
     edges = sorted({g.window for g in groups if g.window})
     for upper in edges + [None]:

@@ -8,6 +8,7 @@ from rooflint.analysis.inference import Analysis, PhaseResult
 from rooflint.analysis.params import mtp_parameter_count
 from rooflint.report.common import (
     OP_COLUMNS,
+    formats_line,
     hardware_dict,
     layers_line,
     model_dict,
@@ -84,11 +85,7 @@ def weight_formats(r) -> dict[str, Any]:
 def _precision_line(a: Analysis) -> str:
     r = a.resolved
     if a.model.quantization is not None and r.workload.weight_dtype is None:
-        groups: dict[str, list[str]] = {}
-        for c, f in r.formats:
-            if f is not None:
-                groups.setdefault(f.label, []).append(c)
-        kinds = "; ".join(f"{' + '.join(cs)} {label}" for label, cs in groups.items())
+        kinds = formats_line(r.formats)
         return (f"activations {r.act.name}, checkpoint {a.model.quantization.method}: {kinds}; others {r.high.name}; "
                 f"KV {r.kv.name} {r.b_kv:.4g} B")
     return (f"activations {r.act.name}, weights {r.weight.name} {r.b_w:.4g} B, KV {r.kv.name} {r.b_kv:.4g} B"

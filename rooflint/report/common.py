@@ -36,13 +36,21 @@ def model_dict(m: Model) -> dict[str, Any]:
     return out
 
 
+def formats_line(formats) -> str:
+    """Weight classes grouped by their format: "attention + mlp fp8 e4m3, ...; experts mxfp4: ..."."""
+    groups: dict[str, list[str]] = {}
+    for c, f in formats:
+        if f is not None:
+            groups.setdefault(f.label, []).append(c)
+    return "; ".join(f"{' + '.join(cs)} {label}" for label, cs in groups.items()) or "no class quantized"
+
+
 def quantization_line(m: Model) -> str:
     q = m.quantization
     if q is None:
         return "none (the checkpoint's 16-bit type)"
-    kinds = "; ".join(f"{c} {f.label}" for c, f in q.formats)
-    return f"{q.method}: {kinds or 'no class quantized'}" + (f"; not converted: {', '.join(q.not_converted)}"
-                                                             if q.not_converted else "")
+    return f"{q.method}: {formats_line(q.formats)}" + (f"; not converted: {', '.join(q.not_converted)}"
+                                                       if q.not_converted else "")
 
 
 def hardware_dict(hw: Hardware, dtype_key: str | None = None) -> dict[str, Any]:

@@ -9,7 +9,7 @@ from __future__ import annotations
 from dataclasses import asdict
 from typing import Any
 
-from rooflint.analysis.kv_cache import kv_bytes
+from rooflint.analysis.kv_cache import state_bytes
 from rooflint.analysis.paged import SCHEMES, PagedPlan
 from rooflint.report.common import layers_line, model_dict
 from rooflint.report.model import Column, Report, Section, Table
@@ -107,8 +107,8 @@ def paged_report(plan: PagedPlan) -> Report:
                      + (f" ({plan.fit_ratio:.2f}x)" if plan.fit_ratio is not None else ""))
     if len(plan.groups) > 1:
         notes.append("layers with different windows keep separate blocks; token slots are averaged over layers")
-    if m.is_hybrid:  # the state at context 0 is all a sequence holds besides its K/V
-        state = kv_bytes(m, r.b_kv, context=0, act_bytes=r.b_a)
+    if m.is_hybrid:
+        state = state_bytes(m, r.b_a)
         notes.append(f"the linear-attention layers keep {human(state, 'bytes')} of state per sequence outside the "
                      "blocks (any length), not in these figures")
     if not listed:

@@ -25,7 +25,7 @@ from rooflint.specs.families import (
     unwrap,
 )
 from rooflint.specs.hf_schema import check_config
-from rooflint.specs.model import MLP_KINDS, NORM_KINDS, OPTIONAL_COUNTS, POSITION_KINDS
+from rooflint.specs.model import MLP_KINDS, NORM_KINDS, OPTIONAL_COUNTS, POSITION_KINDS, QK_NORM_SCOPES
 from rooflint.units import UnitParseError, parse_count
 
 # Fields present in real configs that change nothing rooflint computes.
@@ -75,10 +75,12 @@ def _family_keys(model_type: str) -> set[str]:
 
 def settable_fields() -> dict[str, type]:
     """Model fields that --set may override, with the type each takes."""
-    skip = {"name", "model_type", "source", "path", "derived", "layer_types", "mlp_layer_types", "no_rope_layers",
-            "quantization", "vision_parameters", "checkpoint_dtype"}
+    # identity and provenance, and what only a file's structure gives (the vision tower's count,
+    # the checkpoint's dtype); per-layer lists and the quantization are not scalars
+    skip = {"name", "model_type", "source", "path", "vision_parameters", "checkpoint_dtype"}
     types = {"int": int, "bool": bool, "str": str, "int | None": int}
-    return {f.name: types[str(f.type)] for f in dataclasses.fields(Model) if f.name not in skip}
+    return {f.name: types[str(f.type)] for f in dataclasses.fields(Model)
+            if f.name not in skip and str(f.type) in types}
 
 
 TORCH_DTYPES = {"bfloat16": "bf16", "float16": "fp16", "float32": "fp32"}  # config.json's torch_dtype
@@ -196,7 +198,8 @@ def _quantized(model: Model, qc: Any, where: str) -> Model:
     return dataclasses.replace(model, quantization=q)
 
 
-_CHOICES = {"mlp": MLP_KINDS, "norm": NORM_KINDS, "position_embedding": POSITION_KINDS}
+_CHOICES = {"mlp": MLP_KINDS, "norm": NORM_KINDS, "position_embedding": POSITION_KINDS,
+            "qk_norm_scope": QK_NORM_SCOPES}
 
 
 def _parse_overrides(overrides: Mapping[str, Any]) -> dict[str, Any]:

@@ -236,10 +236,6 @@ class Model:
         return self.position_embedding == "rope" and index not in self.no_rope_layers
 
     @property
-    def rotated_dim(self) -> int:
-        return self.rotary_dim if self.rotary_dim is not None else self.head_dim
-
-    @property
     def shared_width(self) -> int:
         """The shared experts' combined width (0 without)."""
         if self.shared_expert_intermediate_size is not None:

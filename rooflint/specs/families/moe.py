@@ -19,7 +19,7 @@ LLAMA4_TEXT_DEFAULTS = {"attention_chunk_size": 8192, "intermediate_size_mlp": 1
 GLM4_MOE_DEFAULTS = {"partial_rotary_factor": 0.5, "n_shared_experts": 1, "first_k_dense_replace": 1,
                      "n_routed_experts": 128, "num_experts_per_tok": 8, "moe_intermediate_size": 1408}
 DEEPSEEK_V3_DEFAULTS = {"first_k_dense_replace": 3, "n_shared_experts": 1, "n_routed_experts": 256,
-                        "num_experts_per_tok": 8, "moe_intermediate_size": 2048}
+                        "num_experts_per_tok": 8, "moe_intermediate_size": 2048, "topk_method": "noaux_tc"}
 
 
 def _check_top_k(experts: Any, top_k: Any, field: str) -> None:
@@ -53,7 +53,7 @@ def deepseek(raw: Mapping[str, Any]) -> dict[str, Any]:
         num_experts=raw.get("n_routed_experts"), num_experts_per_tok=raw.get("num_experts_per_tok"),
         num_shared_experts=raw.get("n_shared_experts") or 0, moe_intermediate_size=raw.get("moe_intermediate_size"),
         first_dense_layers=raw.get("first_k_dense_replace", 0),
-        router_bias=raw.get("topk_method", "noaux_tc" if raw.get("model_type") == "deepseek_v3" else "") == "noaux_tc",
+        router_bias=raw.get("topk_method") == "noaux_tc",  # V3's score correction: one bias per expert
         mtp_layers=raw.get("num_nextn_predict_layers", 0),
     )
     if raw.get("moe_layer_freq", 1) != 1:
