@@ -186,3 +186,12 @@ def test_family_defaults(tmp_path, base, dropped, check):
 def test_chunked_layers_are_named_as_such(cli):
     doc = cli.json("kv", os.path.join(CONFIGS, "llama-4-scout"), "--context", "32k")
     assert doc["rows"][0]["cached_tokens"] == {"chunked": 8192, "full": 32768}
+
+
+def test_kv_and_paged_print_the_state(cli):
+    # 36 Gated DeltaNet layers x (8192 x 4 bf16 conv + 32 x 128 x 128 fp32) = 77,856,768 B = 74.25 MiB
+    path = os.path.join(CONFIGS, "qwen3-next-80b-a3b")
+    kv = cli("kv", path, "--context", "4k").stdout
+    assert "recurrent state per sequence (any context)  74.25 MiB" in kv and "12 attention, 36 linear" in kv
+    paged = cli("paged", path, "--lengths", "100,5000").stdout
+    assert "keep 74.25 MiB of state per sequence outside the blocks" in paged

@@ -24,9 +24,10 @@ ACT_FLOP_PER_ELEMENT = {"gated": 5, "plain": 8}  # silu(g)*u ~ 4+1; gelu (tanh f
 ROPE_FLOP_PER_ELEMENT = 3  # x*cos + rotate(x)*sin
 
 T, D, H_q, H_kv, d, F, V, b_h, b_a, C, W = sym("T D H_q H_kv d F V b_h b_a C W")
-# Bytes per weight element of each weight class (params.CLASS_SYMBOLS), scales included.
-b_wa, b_wm, b_ws, b_we, b_lm = sym("b_wa b_wm b_ws b_we b_lm")
-WEIGHT_BYTE_SYMBOLS = ("b_wa", "b_wm", "b_ws", "b_we", "b_lm", "b_h")
+# Bytes per weight element of each weight class (specs/quantization.WEIGHT_CLASSES), scales included.
+CLASS_SYMBOLS = {"attention": "b_wa", "mlp": "b_wm", "shared_experts": "b_ws", "experts": "b_we", "lm_head": "b_lm"}
+b_wa, b_wm, b_ws, b_we, b_lm = sym(" ".join(CLASS_SYMBOLS.values()))
+WEIGHT_BYTE_SYMBOLS = (*CLASS_SYMBOLS.values(), "b_h")
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

@@ -18,6 +18,7 @@ from functools import lru_cache
 
 from rooflint.analysis import linear_attention, mla, moe
 from rooflint.analysis.blocks import (
+    CLASS_SYMBOLS,
     D,
     F,
     H_kv,
@@ -38,7 +39,6 @@ from rooflint.analysis.blocks import (
 )
 from rooflint.analysis.expr import Expr, sym
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, MEMORY, OpForm, op
-from rooflint.analysis.params import CLASS_SYMBOLS
 from rooflint.dtypes import DTYPES, VECTOR_PEAK_KEY
 from rooflint.specs import Model
 from rooflint.workload import Resolved

@@ -11,12 +11,11 @@ from __future__ import annotations
 
 from functools import lru_cache
 
+from rooflint.analysis.blocks import CLASS_SYMBOLS
 from rooflint.analysis.expr import add, sym
 from rooflint.analysis.terms import Figure, evaluate_figures, figure
 from rooflint.specs import Model
 
-# weight class -> the symbol of its bytes per element (scales included)
-CLASS_SYMBOLS = {"attention": "b_wa", "mlp": "b_wm", "shared_experts": "b_ws", "experts": "b_we", "lm_head": "b_lm"}
 # parameter part -> its weight class (parts not listed stay 16-bit: b_h)
 PART_CLASS = {"attention": "attention", "linear_attention": "attention", "mlp": "mlp",
               "shared_experts": "shared_experts", "experts": "experts", "lm_head": "lm_head"}

@@ -243,17 +243,15 @@ def read(where: str, qc: Any, layers: Mapping[str, tuple[int, ...]],
             continue
         whole = [all(h) for h in hits]
         partial = [i for i, h in zip(held, hits) if any(h) and not all(h)]
-        if partial:
-            raise SpecError(where, f"quantization_config.{key}", f"leaves some of the {cls} modules of layer "
-                            f"{partial[0]} unquantized and quantizes the others; rooflint sizes a class of weights "
-                            "in one format (use --weight-dtype to size one format)")
+        mixed = [i for i, h in zip(held, whole) if h] if any(whole) and not all(whole) else []
+        if partial or mixed:  # rooflint sizes a class in one format: say which part the list leaves out
+            what = (f"some of the {cls} modules of layer {partial[0]}" if partial else
+                    f"{cls} of layers {', '.join(map(str, mixed[:4]))}{'...' if len(mixed) > 4 else ''}")
+            raise SpecError(where, f"quantization_config.{key}", f"leaves {what} unquantized and quantizes the "
+                            "others; rooflint sizes a class of weights in one format (use --weight-dtype to size "
+                            "one format)")
         if all(whole):
             notes.append(f"{cls} not converted ({key})")
-        elif any(whole):
-            some = [str(i) for i, h in zip(held, whole) if h][:4]
-            raise SpecError(where, f"quantization_config.{key}", f"leaves {cls} of layers {', '.join(some)}"
-                            f"{'...' if sum(whole) > 4 else ''} unquantized and quantizes the others; rooflint "
-                            "sizes a class of weights in one format (use --weight-dtype to size one format)")
         else:
             formats.append((cls, fmt))
     return Quantization(method, tuple(formats), patterns, tuple(notes), _kv_dtype(where, qc, inner))
