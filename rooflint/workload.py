@@ -26,7 +26,8 @@ from rooflint.dtypes import DTYPES, DType, default_group_size, element_bytes
 from rooflint.dtypes import dtype as lookup
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
-from rooflint.specs.catalog import load_hardware
+from rooflint.specs.catalog import load_engine, load_hardware
+from rooflint.specs.engine import Engine
 from rooflint.specs.quantization import WEIGHT_CLASSES, WeightFormat, override
 from rooflint.units import MAX_COUNT
 
@@ -73,6 +74,7 @@ class Workload:
     memory_utilization: float | None = None  # share of the memory a plan may use
     chunk: int | None = None  # prefill chunk (activation workspace, chunked prefill)
     max_len: int | None = None  # the longest sequence served (what a contiguous KV cache reserves)
+    engine: str | Engine | None = None  # the engine the forecast assumes (engines/*.yaml)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -116,6 +118,7 @@ class Resolved:
     formats: tuple[tuple[str, WeightFormat | None], ...] = ()
     class_bytes: tuple[tuple[str, float], ...] = ()
     class_peaks: tuple[tuple[str, str], ...] = ()
+    engine: Engine | None = None  # the forecast's engine preset
 
     @property
     def prefill_kv_len(self) -> int:
@@ -249,10 +252,13 @@ def resolve(model: Model, hardware: Hardware | None = None, workload: Workload |
     structure = (attention, mla_mode if model.is_mla else "", act.name, weight.name, b_w, b_h, kv.name, b_kv,
                  tile, sm if attention == "flash" else 0, sram if attention == "flash" and tile is None else 0,
                  w.causal, w.all_logits, class_bytes, class_peaks)
+    engine = w.engine if isinstance(w.engine, Engine) else load_engine(w.engine)
+    if w.engine is None:
+        defaults.append(f"engine = {engine.name} (the forecast's default)")
     return Resolved(model, hardware, w, batch, prompt, context, prefix, new_tokens, act, weight, kv, high, wg, kg,
                     act.bytes, b_w, b_h, b_kv, quantize, attention, mla_mode, tile, w.all_logits, w.causal, sm,
                     sram, float(util), chunk, max_len, tuple(defaults), tuple(notes), structure,
-                    formats, class_bytes, class_peaks)
+                    formats, class_bytes, class_peaks, engine)
 
 
 def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight: DType, wg: int | None, act: DType,

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from rooflint.analysis import flash
 from rooflint.analysis.attention import eager_ops
 from rooflint.analysis.expr import Expr, emin, floor, sym
+from rooflint.analysis.forecast import gemm_tiling
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY
 
@@ -58,7 +59,7 @@ def linear(name: str, count: int, mm: str, n_in: Expr, n_out: Expr, bias: bool, 
     return op(name, scope, count, MATMUL, mm,
               flops=2 * T * n_in * n_out + (T * n_out if bias else 0),
               read=n_in * n_out * w + (n_out * b_h if bias else 0) + T * n_in * b_a,
-              write=T * n_out * b_a, note=note)
+              write=T * n_out * b_a, note=note, tiling=gemm_tiling(T, n_out, n_in))
 
 
 def norm(name: str, count: int, kind: str, width: Expr = D, scope: str = "layer") -> OpForm:
@@ -112,5 +113,6 @@ def core_attention(k: Kernels, count: int, window: int | None, groups: int, head
             return flash.decode_ops(count, k.mm, defs, shared_kv)
         return eager_ops(count, k.mm, defs, shared_kv)
     if k.attention == "flash":
-        return [flash.prefill_op(count, k.mm, k.tiles(head_dim), groups, window, k.causal, head_defs, shared_kv)]
+        return [flash.prefill_op(count, k.mm, k.tiles(head_dim), groups, window, k.causal, head_defs, shared_kv,
+                                head_dim)]
     return eager_ops(count, k.mm, (*head_defs, ("S_kv", C)), shared_kv)

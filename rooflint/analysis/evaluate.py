@@ -2,9 +2,10 @@
 the hardware's roofs folded in, compiled into one Python function of the pass's inputs.
 
 The same function runs over Python numbers (analyze) or numpy arrays that broadcast (sweep):
-the formulas are the op forms' own, so the two cannot disagree. Each op gives five numbers per
-instance, in order: FLOPs, bytes read, bytes written, present (0 or 1) and time (roofline.TIME);
-then the pass's totals over count x instance: FLOPs, bytes read, bytes written, time.
+the formulas are the op forms' own, so the two cannot disagree. Each op gives six numbers per
+instance, in order: FLOPs, bytes read, bytes written, present (0 or 1), time (roofline.TIME) and
+forecast (forecast.FORECAST); then the pass's totals over count x instance: FLOPs, bytes read,
+bytes written, time, forecast.
 """
 
 from __future__ import annotations
@@ -14,12 +15,15 @@ from dataclasses import dataclass
 
 from rooflint.analysis.codegen import compile_function
 from rooflint.analysis.expr import Const, Expr, Sym, add, mul, replace_symbols
+from rooflint.analysis.forecast import forecast_expr
 from rooflint.analysis.layers import PhaseForm
 from rooflint.analysis.roofline import hardware_terms, time_expr
 from rooflint.specs import Hardware
+from rooflint.specs.engine import Engine
 
-PER_OP = 5  # flops, bytes_read, bytes_written, present, time
-TOTALS = 4  # flops, bytes_read, bytes_written, time
+PER_OP = 6  # flops, bytes_read, bytes_written, present, time, forecast
+TOTALS = 5  # flops, bytes_read, bytes_written, time, forecast
+TIME_AT, FORECAST_AT = 4, 5  # where an op's time and forecast sit among its PER_OP values
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -27,6 +31,7 @@ class CompiledPhase:
     form: PhaseForm
     fn: Callable[..., tuple]
     hardware: Hardware | None
+    engine: Engine | None = None
 
     def __call__(self, *inputs):
         return self.fn(*inputs)
@@ -81,12 +86,14 @@ def _bound(form: PhaseForm, overrides: Mapping[str, float] | None) -> tuple[list
 
 
 def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] | None = None,
-          with_time: bool = True) -> tuple[list[tuple[str, Expr]], list[Expr]]:
-    """The assignments and outputs of a phase with its constants (and the hardware's roofs) bound."""
+          with_time: bool = True, engine: Engine | None = None) -> tuple[list[tuple[str, Expr]], list[Expr]]:
+    """The assignments and outputs of a phase with its constants (and the hardware's roofs) bound;
+    each op's forecast beside its bound when an engine is given (else 0)."""
     bound, per_op = _bound(form, overrides)
     assigns = list(bound)
     outputs: list[Expr] = []
-    totals: list[list[Expr]] = [[], [], [], []]
+    totals: list[list[Expr]] = [[], [], [], [], []]
+    env = {k: Const(v) for k, v in {**form.constants, **(overrides or {})}.items()}
     for i, (o, four) in enumerate(zip(form.ops, per_op)):
         values = list(four)
         if with_time and hw is not None:
@@ -95,17 +102,26 @@ def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] |
             values.append(Sym(f"_t{i}"))
         else:
             values.append(Const(0))
+        if with_time and hw is not None and engine is not None:
+            fc = forecast_expr(o, *four, hw, engine)
+            local = dict(env)  # the tiles' symbols: the op's own definitions (E_hit) and the phase's
+            for name, e in (*form.defs, *o.defs):
+                local[name] = replace_symbols(e, local)
+            assigns.append((f"_c{i}", replace_symbols(fc, local)))
+            values.append(Sym(f"_c{i}"))
+        else:
+            values.append(Const(0))
         outputs += values
-        for k, v in enumerate((values[0], values[1], values[2], values[4])):
+        for k, v in enumerate((values[0], values[1], values[2], values[4], values[5])):
             totals[k].append(mul(o.count, v))
     outputs += [add(*t) for t in totals]
     return assigns, outputs
 
 
 def compile_phase(form: PhaseForm, hw: Hardware | None, *, numpy: bool = False,
-                  overrides: Mapping[str, float] | None = None) -> CompiledPhase:
-    assigns, outputs = lower(form, hw, overrides)
-    return CompiledPhase(form, compile_function(outputs, form.inputs, assigns, numpy=numpy), hw)
+                  overrides: Mapping[str, float] | None = None, engine: Engine | None = None) -> CompiledPhase:
+    assigns, outputs = lower(form, hw, overrides, engine=engine)
+    return CompiledPhase(form, compile_function(outputs, form.inputs, assigns, numpy=numpy), hw, engine)
 
 
 def time_symbol(op_name: str) -> str:

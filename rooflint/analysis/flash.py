@@ -48,6 +48,7 @@ from rooflint.analysis.attention import (
     d_v,
 )
 from rooflint.analysis.expr import Expr, ceil, emax, emin, floor, floor_sum, sym
+from rooflint.analysis.forecast import attention_tiling
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY
 
@@ -92,7 +93,7 @@ def geometry(window: bool, causal: bool) -> tuple[tuple[str, Expr], ...]:
 
 
 def prefill_op(count: int, mm: str, tile: Tiles, groups: int, window: int | None, causal: bool,
-               head_defs: tuple = (), shared_kv: bool = False) -> OpForm:
+               head_defs: tuple = (), shared_kv: bool = False, head_dim: int = 128) -> OpForm:
     """One fused kernel per layer over the prompt's queries and all C keys."""
     per_tile = max(1, tile.rows // groups)
     shape = tuple((n, e) for n, e in geometry(bool(window), causal) if n != "R")  # R: L2 traffic, not HBM
@@ -103,7 +104,7 @@ def prefill_op(count: int, mm: str, tile: Tiles, groups: int, window: int | None
               read=B * H_q * S_q * d * b_a + B * H_kv * C * d_kv * b_k,
               write=B * H_q * S_q * d_v * b_a + 4 * B * H_q * S_q,
               footprint=B * H_q * S_q * d * b_a + B * H_kv * C * d_kv * b_k + B * H_q * S_q * d_v * b_a
-              + 4 * B * H_q * S_q,
+              + 4 * B * H_q * S_q, tiling=attention_tiling(S_q, B * H_q, head_dim),
               note=f"fused{', causal tiles skipped' if causal else ''}: T_r query tiles of p={per_tile} positions x "
                    f"{groups} heads (B_r={tile.rows}, B_c={tile.cols}); N_s = scores computed per head; HBM: Q, K, V "
                    "read once (the tiles' re-loads hit the L2), O and fp32 log-sum-exp written")

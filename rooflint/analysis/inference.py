@@ -19,9 +19,10 @@ from rooflint.analysis.ops import Op, bindings
 from rooflint.analysis.roofline import Timed, bound_of_op, hardware_terms
 from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure, figure_values
 from rooflint.specs import Hardware, Model
+from rooflint.specs.engine import Engine
 from rooflint.workload import Resolved, Workload, resolve, target_gpu
 
-B, S_q, ttft_s, tpot_s = sym("B S_q ttft_s tpot_s")
+B, S_q, ttft_s, tpot_s, step_overhead_s = sym("B S_q ttft_s tpot_s step_overhead_s")
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)
@@ -35,13 +36,15 @@ class ModelForm:
     constants: dict  # the figures' model and dtype symbols
     ttft: Figure  # the sum of the prefill ops' times
     tpot: Figure  # the sum of the decode ops' times
+    ttft_forecast: Figure  # the sum of the prefill ops' forecasts and the engine's step overhead
+    tpot_forecast: Figure
     rates: tuple[Figure, ...]  # tokens per second
     time_names: tuple[tuple[str, ...], tuple[str, ...]]  # the op times' symbols in ttft and tpot
 
 
 # Caches keyed by identity (specs are immutable; the entry keeps its own so an id is never reused).
 _FORMS: dict[tuple, tuple[Model, ModelForm]] = {}
-_COMPILED: dict[tuple, tuple[ModelForm, Hardware, CompiledPhase, CompiledPhase]] = {}
+_COMPILED: dict[tuple, tuple[ModelForm, Hardware, Engine | None, CompiledPhase, CompiledPhase]] = {}
 
 
 def model_form(m: Model, r: Resolved) -> ModelForm:
@@ -59,28 +62,33 @@ def model_form(m: Model, r: Resolved) -> ModelForm:
               "H_q": m.num_attention_heads, "b_a": r.b_a}
     ttft = figure("totals.ttft_s", _phase_time(pre), "seconds", "prefill: the sum of count x time over its ops")
     tpot = figure("totals.tpot_s", _phase_time(dec), "seconds", "one decode step: the sum over its ops")
+    ttft_fc = figure("totals.ttft_forecast_s", _phase_time(pre, "c_") + step_overhead_s, "seconds",
+                     "prefill: the sum of count x forecast over its ops, and the engine's overhead per step")
+    tpot_fc = figure("totals.tpot_forecast_s", _phase_time(dec, "c_") + step_overhead_s, "seconds",
+                     "one decode step: the sum of the ops' forecasts and the engine's overhead per step")
     names = tuple(tuple(time_symbol(o.name) for o in p.ops) for p in (pre, dec))
-    form = ModelForm(pre, dec, figures, consts, ttft, tpot, RATES, names)
+    form = ModelForm(pre, dec, figures, consts, ttft, tpot, ttft_fc, tpot_fc, RATES, names)
     _FORMS[key] = (m, form)
     return form
 
 
-def _phase_time(phase: PhaseForm) -> object:
-    return add(*(mul(o.count, sym(time_symbol(o.name))) for o in phase.ops))
+def _phase_time(phase: PhaseForm, prefix: str = "t_") -> object:
+    return add(*(mul(o.count, sym(prefix + time_symbol(o.name)[2:])) for o in phase.ops))
 
 
 RATES = (figure("totals.decode_tokens_per_s", B / tpot_s, "per_second", "B sequences each get a token per step"),
          figure("totals.prefill_tokens_per_s", B * S_q / ttft_s, "per_second", "prompt tokens per second"))
 
 
-def compiled(form: ModelForm, hw: Hardware) -> tuple[CompiledPhase, CompiledPhase]:
-    key = (id(form), id(hw))
+def compiled(form: ModelForm, hw: Hardware, engine: Engine | None = None) -> tuple[CompiledPhase, CompiledPhase]:
+    key = (id(form), id(hw), id(engine))
     hit = _COMPILED.get(key)
-    if hit is None or hit[0] is not form or hit[1] is not hw:
+    if hit is None or hit[0] is not form or hit[1] is not hw or hit[2] is not engine:
         if len(_COMPILED) > 512:
             _COMPILED.clear()
-        hit = _COMPILED[key] = (form, hw, compile_phase(form.prefill, hw), compile_phase(form.decode, hw))
-    return hit[2], hit[3]
+        hit = _COMPILED[key] = (form, hw, engine, compile_phase(form.prefill, hw, engine=engine),
+                                compile_phase(form.decode, hw, engine=engine))
+    return hit[3], hit[4]
 
 
 class PhaseResult:
@@ -94,23 +102,28 @@ class PhaseResult:
 
     @property
     def flops(self) -> float:
-        return self.values[-4]
+        return self.values[-5]
 
     @property
     def bytes_read(self) -> float:
-        return self.values[-3]
+        return self.values[-4]
 
     @property
     def bytes_written(self) -> float:
-        return self.values[-2]
+        return self.values[-3]
 
     @property
     def bytes(self) -> float:
-        return self.values[-3] + self.values[-2]
+        return self.values[-4] + self.values[-3]
 
     @property
     def time_s(self) -> float:
         """Sum of the ops' roofline times (each op bound on its own, kernels run one by one)."""
+        return self.values[-2]
+
+    @property
+    def kernels_forecast_s(self) -> float:
+        """Sum of the ops' forecasts (the engine's per-step overhead not included)."""
         return self.values[-1]
 
     @property
@@ -126,21 +139,22 @@ class PhaseResult:
                 env[name] = e.evaluate(env)
             out = []
             for i, o in enumerate(self.form.ops):
-                f, r, w, p, _ = self.values[PER_OP * i: PER_OP * (i + 1)]
+                f, r, w, p, _, fc = self.values[PER_OP * i: PER_OP * (i + 1)]
                 if not p:  # a kernel that does not run for these inputs (flash-decoding's reduce, unsplit)
                     continue
                 peak, bw, t0, half = hardware_terms(self.hardware, o.peak_key, o.kind)
-                out.append(Timed(Op(o, f, r, w, p, bindings(o, env)), peak, bw, t0, half))
+                out.append(Timed(Op(o, f, r, w, p, bindings(o, env)), peak, bw, t0, half, fc))
             self._ops = tuple(out)
         return self._ops
 
-    def time_by_bound(self, bound: str) -> float:
+    def time_by_bound(self, bound: str, forecast: bool = False) -> float:
+        """The ops' times (or forecasts) summed over the ops under one roof."""
         total = 0.0
         for i, o in enumerate(self.form.ops):
-            f, r, w, _, t = self.values[PER_OP * i: PER_OP * (i + 1)]
+            f, r, w, _, t, c = self.values[PER_OP * i: PER_OP * (i + 1)]
             peak, bw, _, half = hardware_terms(self.hardware, o.peak_key, o.kind)
             if bound_of_op(f, r + w, half, peak, bw) == bound:
-                total += o.count * t
+                total += o.count * (c if forecast else t)
         return total
 
 
@@ -176,10 +190,14 @@ class Analysis:
     def _totals(self) -> dict[str, Term]:
         """TTFT and TPOT as the sums of their ops' times, and the rates."""
         r, form, out = self.resolved, self.form, {}
-        for phase, fig, names in ((self.prefill, form.ttft, form.time_names[0]),
-                                  (self.decode, form.tpot, form.time_names[1])):
+        for phase, fig, fc, names in ((self.prefill, form.ttft, form.ttft_forecast, form.time_names[0]),
+                                      (self.decode, form.tpot, form.tpot_forecast, form.time_names[1])):
             (t,) = evaluate_figures([fig], dict(zip(names, phase.values[4::PER_OP])))
             out[t.key] = t
+            if r.engine is not None:
+                binds = {"c_" + n[2:]: v for n, v in zip(names, phase.values[5::PER_OP])}
+                (c,) = evaluate_figures([fc], {**binds, "step_overhead_s": r.engine.step_overhead_s})
+                out[c.key] = c
         rates = {"B": r.batch, "S_q": r.prompt, "ttft_s": out["totals.ttft_s"].value,
                  "tpot_s": out["totals.tpot_s"].value}
         out.update({t.key: t for t in evaluate_figures(form.rates, rates)})
@@ -238,6 +256,8 @@ class Analysis:
     free_bytes = property(lambda self: self.value("memory.free_bytes"))
     ttft_s = property(lambda self: self.prefill.time_s)
     tpot_s = property(lambda self: self.decode.time_s)
+    ttft_forecast_s = property(lambda self: self.value("totals.ttft_forecast_s"))
+    tpot_forecast_s = property(lambda self: self.value("totals.tpot_forecast_s"))
 
     @property
     def fits(self) -> bool:
@@ -258,7 +278,7 @@ def analyze(model: Model, hardware: Hardware | str | None = None,
     when none is given, as the CLI)."""
     r = workload if isinstance(workload, Resolved) else resolve(model, target_gpu(hardware), workload)
     form = model_form(r.model, r)
-    pre_fn, dec_fn = compiled(form, r.hardware)
+    pre_fn, dec_fn = compiled(form, r.hardware, r.engine)
     B_, P, K, Cd = r.batch, r.prompt, r.prefix + r.prompt, r.context
     prefill = PhaseResult(PREFILL, form.prefill, pre_fn(B_, P, K), {"B": B_, "S_q": P, "C": K}, r.hardware)
     decode = PhaseResult(DECODE, form.decode, dec_fn(B_, Cd), {"B": B_, "C": Cd}, r.hardware)

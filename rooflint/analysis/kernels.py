@@ -13,14 +13,19 @@ from rooflint.analysis.roofline import Timed, place
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.dtypes import DType
 from rooflint.specs import Hardware, Model
+from rooflint.specs.catalog import load_engine
+from rooflint.specs.engine import Engine
 from rooflint.workload import Resolved, kernel_facts
 
 _E = sym("bytes_qk bytes_softmax bytes_pv bytes_flash time_qk time_softmax time_pv time_flash")
+_C = sym("forecast_qk forecast_softmax forecast_pv forecast_flash")
 COMPARISON = (figure("eager_bytes", _E[0] + _E[1] + _E[2], "bytes", "the three eager kernels' HBM bytes"),
               figure("flash_bytes", _E[3], "bytes", "the fused kernel's HBM bytes"),
               figure("bytes_ratio", sym("eager_bytes") / sym("flash_bytes"), "ratio"),
               figure("eager_time_s", _E[4] + _E[5] + _E[6], "seconds"),
-              figure("flash_time_s", _E[7], "seconds"))
+              figure("eager_time_forecast_s", _C[0] + _C[1] + _C[2], "seconds", "the three kernels' forecasts"),
+              figure("flash_time_s", _E[7], "seconds"),
+              figure("flash_time_forecast_s", _C[3], "seconds", "the fused kernel's forecast"))
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,12 +39,13 @@ class AttentionRow:
 
 
 def attention_rows(seq_lens: list[int], head_dim: int, heads: int, batch: int, dt: DType,
-                   hw: Hardware | None = None, causal: bool = True) -> tuple[list[AttentionRow], tuple[str, ...]]:
+                   hw: Hardware | None = None, causal: bool = True,
+                   engine: Engine | None = None) -> tuple[list[AttentionRow], tuple[str, ...]]:
     """Seed 004's figures per sequence length; with a GPU, the eager kernels and one fused kernel
     of the same shape on its roofline (tiles from its shared memory per SM)."""
     sm, sram, assumed = kernel_facts(hw)
     tile = flash.tile_sizes(sram, head_dim, dt.bytes)
-    fused = flash.prefill_op(1, dt.peak_key, tile, 1, None, causal)
+    fused = flash.prefill_op(1, dt.peak_key, tile, 1, None, causal, head_dim=head_dim)
     eager_forms = attention.eager_ops(1, dt.peak_key, (("S_kv", sym("C")),))
     rows = []
     for i, n in enumerate(seq_lens):
@@ -51,9 +57,11 @@ def attention_rows(seq_lens: list[int], head_dim: int, heads: int, batch: int, d
         if hw is None:
             rows.append(AttentionRow(n, memory, eager, intensities))
             continue
-        placed = tuple(place(o, hw) for o in eager) + (place(evaluate_op(fused, values), hw),)
+        engine = engine or load_engine()
+        placed = tuple(place(o, hw, engine) for o in eager) + (place(evaluate_op(fused, values), hw, engine),)
         parts = dict(zip(("qk", "softmax", "pv", "flash"), placed))
-        binds = {**{f"bytes_{k}": t.op.bytes for k, t in parts.items()}, **{f"time_{k}": t.time_s for k, t in parts.items()}}
+        binds = {**{f"bytes_{k}": t.op.bytes for k, t in parts.items()}, **{f"time_{k}": t.time_s for k, t in parts.items()},
+                 **{f"forecast_{k}": t.forecast_s for k, t in parts.items()}}
         keyed = tuple(figure(f"rows[{i}].{f.key}", f.expr, f.unit, f.note) for f in COMPARISON)
         rows.append(AttentionRow(n, memory, eager, intensities, placed, tuple(evaluate_figures(keyed, binds))))
     return rows, assumed if hw is not None else ()

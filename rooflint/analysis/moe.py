@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from rooflint.analysis.blocks import ACT_FLOP_PER_ELEMENT, D, Kernels, T, b_a, b_h, b_we, b_ws, mlp
 from rooflint.analysis.expr import Expr, sym
+from rooflint.analysis.forecast import gemm_tiling
 from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY
 from rooflint.specs import Model
@@ -42,13 +43,15 @@ def moe_ops(m: Model, count: int, kernels: Kernels) -> list[OpForm]:
            op("experts_gate_up", "layer", count, MATMUL, mm_e, defs=hit,
               flops=2 * T * k * D * 2 * F_e + (T * k * 2 * F_e if m.expert_bias else 0),
               read=E_hit * (2 * D * F_e * b_we + gate_up_bias) + T * k * D * b_a, write=T * k * 2 * F_e * b_a,
+              tiling=gemm_tiling(T * k / E_hit, 2 * F_e, D, E_hit),
               note="weights of the E_hit experts the batch is expected to hit (uniform routing)"),
            op("experts_act_mul", "layer", count, ELEMENTWISE, VECTOR_PEAK_KEY, flops=c * T * k * F_e,
               read=2 * T * k * F_e * b_a, write=T * k * F_e * b_a,
               note="clamped SwiGLU (gpt-oss)" if m.model_type == "gpt_oss" else ""),
            op("experts_down", "layer", count, MATMUL, mm_e, defs=hit,
               flops=2 * T * k * F_e * D + (T * k * D if m.expert_bias else 0),
-              read=E_hit * (F_e * D * b_we + down_bias) + T * k * F_e * b_a, write=T * k * D * b_a),
+              read=E_hit * (F_e * D * b_we + down_bias) + T * k * F_e * b_a, write=T * k * D * b_a,
+              tiling=gemm_tiling(T * k / E_hit, D, F_e, E_hit)),
            op("experts_combine", "layer", count, ELEMENTWISE, VECTOR_PEAK_KEY, flops=2 * T * k * D,
               read=T * k * D * b_a, write=T * D * b_a, note="weighted sum of the k outputs")]
     if m.shared_width:

@@ -38,6 +38,7 @@ class OpForm:
     note: str = ""
     footprint: Expr | None = None  # bytes live at once, if not bytes_read + bytes_written (re-read tiles)
     weight: str = ""  # a matmul's weight format, e.g. "fp8 1.0002 B" (scales included); "" without weights
+    tiling: object = None  # forecast.Tiling: how the kernel is cut into thread blocks (wave quantization)
 
     @property
     def live_bytes(self) -> Expr:
@@ -53,10 +54,10 @@ class OpForm:
 
 
 def op(name: str, scope: str, count: int, kind: str, peak_key: str, *, flops=0, read, write,
-       defs: tuple[tuple[str, Expr], ...] = (), present=1, note: str = "", footprint=None) -> OpForm:
+       defs: tuple[tuple[str, Expr], ...] = (), present=1, note: str = "", footprint=None, tiling=None) -> OpForm:
     return OpForm(name, scope, count, kind, peak_key, wrap(flops), wrap(read), wrap(write),
                   tuple((n, wrap(e)) for n, e in defs), wrap(present), note,
-                  None if footprint is None else wrap(footprint))
+                  None if footprint is None else wrap(footprint), tiling=tiling)
 
 
 def bindings(form: OpForm, values: Mapping[str, float]) -> dict[str, float]:
@@ -66,7 +67,7 @@ def bindings(form: OpForm, values: Mapping[str, float]) -> dict[str, float]:
     for name, e in form.defs:
         env[name] = _value(e, env)
     used: dict[str, None] = {}
-    for e in (form.flops, form.bytes_read, form.bytes_written, form.present):
+    for e in (form.flops, form.bytes_read, form.bytes_written, form.present, *_tiling_exprs(form)):
         for s in e.symbols():
             used[s] = None
     for name, e in reversed(form.defs):  # what the used derived symbols are made of, too
@@ -74,6 +75,11 @@ def bindings(form: OpForm, values: Mapping[str, float]) -> dict[str, float]:
             for s in e.symbols():
                 used.setdefault(s, None)
     return {s: env[s] for s in _ordered(used, form)}
+
+
+def _tiling_exprs(form: OpForm) -> tuple[Expr, ...]:
+    t = form.tiling
+    return () if t is None else (t.tiles,) if t.depth is None else (t.tiles, t.depth)
 
 
 def _ordered(used: Mapping[str, None], form: OpForm) -> list[str]:

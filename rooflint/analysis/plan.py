@@ -30,6 +30,11 @@ from rooflint.workload import Resolved, Workload, resolve, target_gpu
 N, L, T, D, b_a, link = sym("N L T D b_a link")
 RING: object = 2 * L * 2 * (N - 1) / N * T * D * b_a / link
 """two ring all-reduces per layer of T token rows: 2 * L * 2(N-1)/N * T*D*b_a / link bandwidth."""
+f_link, t_ar = sym("f_link t_ar")
+RING_FORECAST: object = 2 * L * (t_ar + 2 * (N - 1) / N * T * D * b_a / (link * f_link))
+"""the forecast of the same: each all-reduce's latency t_ar (the engine's kernel) plus its ring
+traffic at the share f_link of the link that large all-reduces reach (hardware.achievable)."""
+SAMPLED_CHUNKS = 64  # a longer prompt's chunk forecasts: this many evenly spaced chunks, scaled
 
 
 def shard(m: Model, tp: int) -> Model:
@@ -76,6 +81,8 @@ class Plan:
         return int(self.value("plan.max_context")) if "plan.max_context" in self.terms else None
     ttft_s = property(lambda self: self.value("plan.ttft_s"))
     tpot_s = property(lambda self: self.value("plan.tpot_s"))
+    ttft_forecast_s = property(lambda self: self.value("plan.ttft_forecast_s"))
+    tpot_forecast_s = property(lambda self: self.value("plan.tpot_forecast_s"))
     fits = property(lambda self: self.at_batch.fits)
 
     @property
@@ -140,26 +147,53 @@ def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None =
     last = analyze(part, hw, replace(r.workload, prompt=rest, prefix=prefix + full * chunk, context=r.context)) \
         if rest else None
     ring = {"N": tp, "L": m.num_hidden_layers, "D": m.hidden_size, "b_a": r.b_a,
-            "link": hw.interconnect_bytes_per_s or 0}
+            "link": hw.interconnect_bytes_per_s or 0, "f_link": hw.achievable.link_fraction,
+            "t_ar": r.engine.allreduce_latency_s}
     if tp > 1 and not hw.interconnect_bytes_per_s:
         raise SpecError("--tp", None, f"{hw.name} has no interconnect bandwidth to time all-reduces")
-    reduce = lambda tokens, key: (evaluate_figures([figure(key, RING, "seconds")], {**ring, "T": tokens})[0]  # noqa: E731
-                                  if tp > 1 else Term(key, Sym("zero"), {"zero": 0}, 0.0, "seconds", "one GPU"))
+
+    def reduce(tokens: int, key: str, expr=RING) -> Term:
+        if tp == 1:
+            return Term(key, Sym("zero"), {"zero": 0}, 0.0, "seconds", "one GPU")
+        return evaluate_figures([figure(key, expr, "seconds")], {**ring, "T": tokens})[0]
+
+    ar = {}
+    for name, tokens in (("chunk", r.batch * chunk), ("last", r.batch * rest), ("decode", r.batch)):
+        ar[name] = reduce(tokens, f"plan.allreduce_{name}_s")
+        ar[name + "_forecast"] = reduce(tokens, f"plan.allreduce_{name}_forecast_s", RING_FORECAST)
     steps = [("chunks_s", chunks.time_s), ("last_chunk_s", last.ttft_s if last else 0.0),
-             ("allreduce_chunk", reduce(r.batch * chunk, "plan.allreduce_chunk_s").value),
-             ("allreduce_last", reduce(r.batch * rest, "plan.allreduce_last_s").value if rest else 0.0),
-             ("tpot_gpu", a.tpot_s), ("allreduce_decode", reduce(r.batch, "plan.allreduce_decode_s").value),
-             ("n_chunks", full), ("B", r.batch)]
+             ("chunks_forecast_s", _chunks_forecast(part, hw, r, full)),
+             ("last_chunk_forecast_s", last.ttft_forecast_s if last else 0.0),
+             ("tpot_gpu", a.tpot_s), ("tpot_gpu_forecast", a.tpot_forecast_s), ("n_chunks", full), ("B", r.batch),
+             *((f"allreduce_{k}", t.value if rest or not k.startswith("last") else 0.0) for k, t in ar.items())]
+    what = f"the prompt of {P} tokens in {full} chunk(s) of {chunk}" + (f" and one of {rest}" if rest else "")
     more = [figure("plan.ttft_s", sym("chunks_s") + sym("last_chunk_s") + sym("n_chunks") * sym("allreduce_chunk")
-                   + sym("allreduce_last"), "seconds",
-                   f"the prompt of {P} tokens in {full} chunk(s) of {chunk}" + (f" and one of {rest}" if rest else "")),
+                   + sym("allreduce_last"), "seconds", what),
+            figure("plan.ttft_forecast_s", sym("chunks_forecast_s") + sym("last_chunk_forecast_s")
+                   + sym("n_chunks") * sym("allreduce_chunk_forecast") + sym("allreduce_last_forecast"), "seconds",
+                   what + f": each chunk's forecast (a forward pass of {r.engine.name}) and its all-reduces"),
             figure("plan.tpot_s", sym("tpot_gpu") + sym("allreduce_decode"), "seconds",
                    "one decode step per GPU plus its all-reduces"),
+            figure("plan.tpot_forecast_s", sym("tpot_gpu_forecast") + sym("allreduce_decode_forecast"), "seconds",
+                   f"one decode step's forecast per GPU ({r.engine.name}) plus its all-reduces' forecast"),
             figure("plan.decode_tokens_per_s", sym("B") / sym("tpot_s"), "per_second")]
     for t in evaluate_figures(more, dict(steps)):
         terms[t.key] = t
-    for key, tokens in (("plan.allreduce_chunk_s", r.batch * chunk), ("plan.allreduce_decode_s", r.batch)):
-        terms[key] = reduce(tokens, key)
+    terms.update({t.key: t for k, t in ar.items() if not k.startswith("last")})
     return Plan(m, part, tp, r, a, chunks, last, terms)
+
+
+def _chunks_forecast(part: Model, hw: Hardware, r: Resolved, full: int) -> float:
+    """The full chunks' forecasts summed: chunk j prefills `chunk` tokens after prefix + j*chunk
+    cached ones. Up to SAMPLED_CHUNKS chunks are each analysed; beyond, as many evenly spaced ones
+    stand for the rest (the forecast grows smoothly with j, through attention)."""
+    if full == 0:
+        return 0.0
+    picks = range(full) if full <= SAMPLED_CHUNKS else \
+        sorted({round(i * (full - 1) / (SAMPLED_CHUNKS - 1)) for i in range(SAMPLED_CHUNKS)})
+    times = [analyze(part, hw, replace(r.workload, prompt=r.chunk, prefix=r.prefix + j * r.chunk,
+                                       context=r.prefix + (j + 1) * r.chunk)).ttft_forecast_s for j in picks]
+    return sum(times) * full / len(times)
+
 
 

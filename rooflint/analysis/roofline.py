@@ -11,9 +11,11 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rooflint.analysis.expr import Expr, emax, sym
+from rooflint.analysis.forecast import forecast_value
 from rooflint.analysis.ops import MATMUL, Op, intensity_term
 from rooflint.analysis.terms import Term
 from rooflint.specs import Hardware
+from rooflint.specs.engine import Engine
 
 COMPUTE, MEMORY = "compute", "memory"
 
@@ -37,6 +39,7 @@ class Timed:
     bandwidth_bytes_per_s: float
     overhead_s: float = 0.0  # t0: fixed cost per kernel (calibrated profiles)
     half_flop: float = 0.0  # F_half: work a matmul loses to ramp-up (calibrated profiles)
+    forecast_s: float | None = None  # what a good engine's kernel takes (forecast.FORECAST); None: not asked
 
     @property
     def compute_time_s(self) -> float:
@@ -101,6 +104,7 @@ def hardware_terms(hw: Hardware, peak_key: str, kind: str) -> tuple[float, float
     return hw.peak(peak_key), hw.bandwidth_bytes_per_s, hw.kernel_overhead_s, half
 
 
-def place(op: Op, hw: Hardware) -> Timed:
+def place(op: Op, hw: Hardware, engine: Engine | None = None) -> Timed:
+    """The op on hw's roofline; with an engine, its forecast too."""
     peak, bw, t0, half = hardware_terms(hw, op.peak_key, op.kind)
-    return Timed(op, peak, bw, t0, half)
+    return Timed(op, peak, bw, t0, half, None if engine is None else forecast_value(op, hw, engine))

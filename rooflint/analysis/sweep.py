@@ -28,7 +28,7 @@ from typing import Any
 
 from rooflint.analysis import memory
 from rooflint.analysis.codegen import compile_function
-from rooflint.analysis.evaluate import PER_OP, lower
+from rooflint.analysis.evaluate import PER_OP, TIME_AT, lower
 from rooflint.analysis.expr import Const, Expr, Sym, add, mul
 from rooflint.analysis.inference import RATES, ModelForm, analyze, model_form
 from rooflint.analysis.layers import PhaseForm
@@ -295,7 +295,7 @@ def fused_times(forms: Sequence[PhaseForm], hw: Hardware) -> tuple[Any, int]:
             rename[name] = var
         terms: Counter = Counter()  # an op's time (a name, or a number) -> its instances per pass
         for i, o in enumerate(form.ops):
-            t = outputs[PER_OP * i + PER_OP - 1]
+            t = outputs[PER_OP * i + TIME_AT]
             if isinstance(t, Sym):
                 terms[rename.get(t.name, t.name)] += o.count
             elif t.value:

@@ -12,7 +12,7 @@ from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit
 from rooflint.report.kernel_views import attention_report, gemm_report, kv_report
-from rooflint.specs.catalog import load_hardware, load_model
+from rooflint.specs.catalog import load_engine, load_hardware, load_model
 from rooflint.workload import DEFAULT_DTYPE, resolve, target_gpu
 
 Size = Annotated[str, typer.Argument(metavar=p.COUNT)]
@@ -22,7 +22,7 @@ Size = Annotated[str, typer.Argument(metavar=p.COUNT)]
 def gemm(m: Size, n: Size, k: Size, gpu: o.Gpu = None, dtype: o.Dtype = None,
          batch: Annotated[Optional[str], typer.Option("--batch", "-b", metavar=p.COUNT, show_default="1",
                                                       help="Independent matmuls of this shape.")] = None,
-         fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
+         engine: o.Engine = None, fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """Intensity and bound of one matmul [M,K]x[K,N] (also counting inputs only, as seed 000 does)."""
     form = o.fmt(fmt)
     dims = [p.whole(v, name) for v, name in ((m, "M"), (n, "N"), (k, "K"))]
@@ -30,7 +30,7 @@ def gemm(m: Size, n: Size, k: Size, gpu: o.Gpu = None, dtype: o.Dtype = None,
     dt = p.dtype_name(dtype or DEFAULT_DTYPE, "--dtype")
     hw = target_gpu(gpu)
     hw.peak(dt.peak_key)
-    emit(gemm_report(gemm_op(*dims, dt, count), *dims, dt, hw, count), form, output, explain)
+    emit(gemm_report(gemm_op(*dims, dt, count), *dims, dt, hw, load_engine(engine), count), form, output, explain)
 
 
 @command()
@@ -47,7 +47,8 @@ def attention(seq: Annotated[Optional[str], typer.Option("--seq", "-n", metavar=
                                                               "GPU's roofline.")] = None,
               causal: Annotated[bool, typer.Option("--causal/--no-causal",
                                                    help="Flash skips masked tiles (eager never does).")] = True,
-              fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
+              engine: o.Engine = None, fmt: o.Format = None, output: o.Output = None,
+              explain: o.Explain = False) -> None:
     """Eager attention's memory: Q/K/V/O against the N×N S and P, and the three kernels' intensities."""
     form = o.fmt(fmt)
     lengths = p.counts(seq, "--seq") or [512, 1024, 2048, 4096, 8192, 16384]
@@ -56,7 +57,7 @@ def attention(seq: Annotated[Optional[str], typer.Option("--seq", "-n", metavar=
     hw = load_hardware(gpu) if gpu else None
     if hw is not None:
         hw.peak(dt.peak_key)
-    rows, assumed = attention_rows(lengths, d, h, b, dt, hw, causal)
+    rows, assumed = attention_rows(lengths, d, h, b, dt, hw, causal, load_engine(engine))
     emit(attention_report(rows, d, h, b, dt, hw, causal, assumed), form, output, explain)
 
 

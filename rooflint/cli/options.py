@@ -10,6 +10,7 @@ import typer
 
 from rooflint import workload as w
 from rooflint.cli import params as p
+from rooflint.specs.engine import DEFAULT_ENGINE
 from rooflint.workload import Workload
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -68,6 +69,10 @@ Format = Annotated[Optional[str], _opt("--format", "-f", metavar="table|csv|json
                                        help="Output format.")]
 Output = Annotated[Optional[str], _opt("--output", "-o", metavar="FILE", default="stdout",
                                        help="Write to this file (whole or not at all).")]
+Engine = Annotated[Optional[str], _opt("--engine", "-e", metavar="gpt-fast|vllm|sglang|trtllm|llama.cpp|hf",
+                                       default=DEFAULT_ENGINE,
+                                       help="The engine the forecast assumes (its launches, fusions, step overhead), "
+                                            "or an engine YAML file.")]
 Explain = Annotated[bool, typer.Option("--explain", help="Show each figure's formula with its terms.")]
 
 
@@ -77,7 +82,7 @@ def fmt(text: str | None) -> str:
 
 def workload(batch=None, prompt=None, context=None, prefix=None, dtype=None, kv_dtype=None, weight_dtype=None,
              kv_group_size=None, weight_group_size=None, quantize=None, attention=None, mla_mode=None,
-             flash_tile=None, all_logits=False, mem_util=None, chunk=None, new_tokens=None) -> Workload:
+             flash_tile=None, all_logits=False, mem_util=None, chunk=None, new_tokens=None, engine=None) -> Workload:
     """The Workload the options describe; what was left out stays None for resolve()."""
     return Workload(
         batch=p.whole(batch, "--batch"), prompt=p.whole(prompt, "--prompt"), context=p.whole(context, "--context"),
@@ -89,4 +94,5 @@ def workload(batch=None, prompt=None, context=None, prefix=None, dtype=None, kv_
         quantize=p.choice(quantize, w.QUANTIZE_SCOPES, "--quantize") or "linear",
         attention=p.choice(attention, w.ATTENTIONS, "--attention"),
         mla_mode=p.choice(mla_mode, w.MLA_MODES, "--mla-mode"), flash_tile=p.tile(flash_tile, "--flash-tile"),
-        all_logits=all_logits, memory_utilization=p.fraction(mem_util, "--mem-util"), chunk=p.whole(chunk, "--chunk"))
+        all_logits=all_logits, memory_utilization=p.fraction(mem_util, "--mem-util"), chunk=p.whole(chunk, "--chunk"),
+        engine=engine)

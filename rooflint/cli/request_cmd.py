@@ -38,11 +38,12 @@ def generate(model: o.ModelArg, gpu: o.Gpu = None, prompt: o.Prompt = None, new_
 def plan(model: o.ModelArg, gpu: o.Gpu = None, context: o.Context = None, prompt: o.Prompt = None,
          batch: o.Batch = None, tp: Tp = None, mem_util: o.MemUtil = None, dtype: o.Dtype = None,
          kv_dtype: o.KvDtype = None, weight_dtype: o.WeightDtype = None, attention: o.Attention = None,
-         mla_mode: o.MlaMode = None, chunk: o.Chunk = None, set_: o.Set = None, as_family: o.AsFamily = None, fmt: o.Format = None,
-         output: o.Output = None, explain: o.Explain = False) -> None:
+         mla_mode: o.MlaMode = None, chunk: o.Chunk = None, set_: o.Set = None, as_family: o.AsFamily = None,
+         engine: o.Engine = None, fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """Largest batch at a context, longest context at a batch, memory per GPU, chunked TTFT and TPOT."""
     form = o.fmt(fmt)
     spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
     work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype,
-                      weight_dtype=weight_dtype, attention=attention, mla_mode=mla_mode, mem_util=mem_util, chunk=chunk)
+                      weight_dtype=weight_dtype, attention=attention, mla_mode=mla_mode, mem_util=mem_util, chunk=chunk,
+                      engine=engine)
     emit(plan_report(run_plan(spec, hw, work, p.whole(tp, "--tp") or 1)), form, output, explain)

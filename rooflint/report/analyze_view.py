@@ -26,7 +26,7 @@ ATTENTION_OPS = ("qk_matmul", "softmax", "pv_matmul", "flash_attention", "flash_
 MEMORY_KEYS = ("weights_bytes", "kv_cache_bytes_per_token", "kv_cache_bytes_per_sequence", "kv_cache_bytes",
                "attention_scores_bytes_per_layer", "workspace_bytes", "total_bytes", "usable_bytes",
                "reserved_bytes", "free_bytes")
-TOTAL_KEYS = ("ttft_s", "tpot_s", "decode_tokens_per_s", "prefill_tokens_per_s")
+TOTAL_KEYS = ("ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s", "decode_tokens_per_s", "prefill_tokens_per_s")
 
 
 def _attention_totals(phase: PhaseResult) -> tuple[float, float]:
@@ -115,7 +115,8 @@ def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
                            "mtp_params": mtp_parameter_count(m), "vision_params": m.vision_parameters,
                            "quantization": m.quantization.method if m.quantization else None,
                            "weight_formats": weight_formats(r)},
-            "phases": {"prefill": phase_dict(a.prefill), "decode": phase_dict(a.decode)},
+            "phases": {"prefill": phase_dict(a.prefill, a.ttft_forecast_s, r.engine),
+                       "decode": phase_dict(a.decode, a.tpot_forecast_s, r.engine)},
             "totals": {k: terms[f"totals.{k}"].value for k in TOTAL_KEYS},
             "notes": list(a.notes),
         }
@@ -143,8 +144,10 @@ def analyze_report(a: Analysis, other: Analysis | None = None) -> Report:
                           f"usable ({r.memory_utilization:g} x {human(hw.capacity_bytes, 'bytes')})", "text"),
         ("fits", "yes" if a.fits else "no", "text"),
         ("prefill (time to first token)", a.ttft_s, "seconds"),
+        (f"  forecast ({r.engine.name})", a.ttft_forecast_s, "seconds"),
         ("prefill tokens/s", a.prefill_tokens_per_s, "ratio"),
         ("decode step (time per output token)", a.tpot_s, "seconds"),
+        (f"  forecast ({r.engine.name})", a.tpot_forecast_s, "seconds"),
         ("decode tokens/s (batch)", a.decode_tokens_per_s, "ratio"),
     )
     return Report(SCHEMA, f"rooflint analyze {m.name} on {hw.name}", document, tables, summary, a.notes,
@@ -160,5 +163,6 @@ def analyze_explanation(a: Analysis) -> tuple[Section, ...]:
     totals = Section("totals", tuple(terms[f"totals.{k}"] for k in TOTAL_KEYS))
     stored = Section("checkpoint", (terms["checkpoint.mtp_bytes"], terms["checkpoint.bytes"]),
                      tuple(f"{c}: {f.label if f else a.resolved.high.name}" for c, f in a.resolved.formats))
-    return (settings_section(a.resolved), memory, stored, *phase_sections(a.prefill, "phases.prefill"),
-            *phase_sections(a.decode, "phases.decode"), totals)
+    e = a.resolved.engine
+    return (settings_section(a.resolved), memory, stored, *phase_sections(a.prefill, "phases.prefill", e),
+            *phase_sections(a.decode, "phases.decode", e), totals)

@@ -7,9 +7,11 @@ from typing import Any
 
 from rooflint.analysis.inference import PhaseResult
 from rooflint.analysis.ops import op_terms
+from rooflint.analysis.forecast import forecast_parts, forecast_terms
 from rooflint.analysis.roofline import timed_terms
 from rooflint.report.model import Column, Section
 from rooflint.specs import Hardware, Model
+from rooflint.specs.engine import Engine
 from rooflint.workload import Resolved
 
 OP_COLUMNS = (
@@ -17,6 +19,7 @@ OP_COLUMNS = (
     Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
     Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
     Column("bound", "bound"), Column("time_s", "time (each)", "seconds"),
+    Column("time_forecast_s", "forecast", "seconds"),
     Column("total_time_s", "time (all)", "seconds"), Column("share", "share", "percent"),
 )
 
@@ -59,9 +62,26 @@ def hardware_dict(hw: Hardware, dtype_key: str | None = None) -> dict[str, Any]:
     data["provenance"] = {k: dict(v) if hasattr(v, "items") else v for k, v in hw.provenance.items()}
     data["matmul_half_flop"] = dict(hw.matmul_half_flop)
     data["ridge_points"] = {k: hw.ridge_point(k) for k in hw.peak_flop_per_s}
+    data["achievable"] = achievable_dict(hw)
     if dtype_key:
         data["ridge_point"] = hw.ridge_point(dtype_key)
     return data
+
+
+def achievable_dict(hw: Hardware) -> dict[str, Any]:
+    """What a good kernel reaches on hw: the fitted shares as rates, and where each came from."""
+    a = hw.achievable
+    return {"bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.bandwidth_fraction,
+            "decode_attention_bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.decode_bandwidth_fraction,
+            "peak_flop_per_s": {k: v * a.peak_fraction_of(k) for k, v in hw.peak_flop_per_s.items()},
+            "kernel_floor_s": a.kernel_floor_s,
+            "interconnect_bytes_per_s": (hw.interconnect_bytes_per_s * a.link_fraction
+                                         if hw.interconnect_bytes_per_s else None),
+            "collective_latency_s": a.collective_latency_s,
+            "fractions": {"bandwidth": a.bandwidth_fraction, "decode_bandwidth": a.decode_bandwidth_fraction,
+                          "peak": dict(a.peak_fraction), "attention": {str(k): v for k, v in a.attention_fraction.items()},
+                          "link": a.link_fraction},
+            "source": dict(a.source)}
 
 
 def settings_dict(r: Resolved) -> dict[str, Any]:
@@ -75,7 +95,7 @@ def settings_dict(r: Resolved) -> dict[str, Any]:
             "attention": r.attention, "mla_mode": r.mla_mode, "flash_tile": r.flash_tile,
             "causal": r.causal, "all_logits": r.all_logits, "sm_count": r.sm_count,
             "sram_per_sm_bytes": r.sram_per_sm_bytes, "memory_utilization": r.memory_utilization,
-            "chunk": r.chunk, "defaults": list(r.defaults)}
+            "chunk": r.chunk, "engine": r.engine.name if r.engine else None, "defaults": list(r.defaults)}
 
 
 def settings_section(r: Resolved) -> Section:
@@ -91,30 +111,37 @@ def op_rows(phase: PhaseResult) -> list[dict[str, Any]]:
                      "kind": o.kind, "peak_key": o.peak_key,
                      "flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written,
                      "intensity": o.intensity, "bound": t.bound, "time_s": t.time_s,
-                     "total_time_s": o.count * t.time_s, "share": o.count * t.time_s / total if total else 0.0})
+                     "time_forecast_s": t.forecast_s, "total_time_s": o.count * t.time_s,
+                     "total_time_forecast_s": o.count * t.forecast_s,
+                     "share": o.count * t.time_s / total if total else 0.0})
     return rows
 
 
-def phase_dict(phase: PhaseResult) -> dict[str, Any]:
-    """A pass as JSON: totals, and per op its numbers, formulas and bindings (enough to recompute it)."""
+def phase_dict(phase: PhaseResult, phase_forecast_s: float, engine: Engine) -> dict[str, Any]:
+    """A pass as JSON: totals, and per op its numbers, formulas and bindings (enough to recompute it);
+    the pass's forecast with the engine's step overhead (totals' figure)."""
     ops = []
     for row, t in zip(op_rows(phase), phase.ops):
         form = t.op.form
         ops.append({**row, "formulas": t.op.formulas, "defs": {n: str(e) for n, e in form.defs},
-                    "symbols": dict(t.op.symbols), "present": t.op.present, "note": form.note})
+                    "symbols": dict(t.op.symbols), "present": t.op.present, "note": form.note,
+                    "forecast": forecast_parts(t.op, phase.hardware, engine)})
     return {"flops": phase.flops, "bytes": phase.bytes, "bytes_read": phase.bytes_read,
-            "bytes_written": phase.bytes_written, "time_s": phase.time_s,
+            "bytes_written": phase.bytes_written, "time_s": phase.time_s, "time_forecast_s": phase_forecast_s,
             "memory_bound_time_s": phase.time_by_bound("memory"),
-            "compute_bound_time_s": phase.time_by_bound("compute"), "tokens": phase.tokens,
+            "memory_bound_time_forecast_s": phase.time_by_bound("memory", forecast=True),
+            "compute_bound_time_s": phase.time_by_bound("compute"),
+            "compute_bound_time_forecast_s": phase.time_by_bound("compute", forecast=True), "tokens": phase.tokens,
             "inputs": dict(phase.inputs), "ops": ops}
 
 
-def phase_sections(phase: PhaseResult, key: str) -> list[Section]:
-    """One section per op: its derived symbols, FLOPs, bytes, intensity and time, as terms."""
+def phase_sections(phase: PhaseResult, key: str, engine: Engine | None = None) -> list[Section]:
+    """One section per op: its derived symbols, FLOPs, bytes, intensity, time and forecast, as terms."""
     out = []
     for i, t in enumerate(phase.ops):
         o = t.op
         prefix = f"{key}.ops[{i}]"
         title = f"{phase.name}.{o.name}  ({o.kind}, x{o.count} per pass{', ' + o.note if o.note else ''})"
-        out.append(Section(title, tuple(op_terms(o, prefix) + timed_terms(t, prefix))))
+        forecast = forecast_terms(o, phase.hardware, engine, prefix) if engine is not None else []
+        out.append(Section(title, tuple(op_terms(o, prefix) + timed_terms(t, prefix) + forecast)))
     return out

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
+from rooflint.analysis.forecast import forecast_parts, forecast_terms
 from rooflint.analysis.kernels import AttentionRow, KvRow, matmul_terms
 from rooflint.analysis.ops import Op, op_terms
 from rooflint.analysis.roofline import bound_of, place, timed_terms
@@ -13,30 +14,35 @@ from rooflint.dtypes import DType
 from rooflint.report.common import hardware_dict, layers_line, model_dict
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
+from rooflint.specs.engine import Engine
 from rooflint.workload import Resolved
 
 
-def gemm_report(op: Op, m: int, n: int, k: int, dt: DType, hw: Hardware, batch: int = 1) -> Report:
-    t = place(op, hw)
+def gemm_report(op: Op, m: int, n: int, k: int, dt: DType, hw: Hardware, engine: Engine, batch: int = 1) -> Report:
+    t = place(op, hw, engine)
     extra = {x.symbol: x for x in matmul_terms(t)}
     only = extra["intensity_inputs_only"].value
     ridge = extra["ridge_point"].value
     row = {"M": m, "N": n, "K": k, "batch": batch, "dtype": dt.name, "flops": op.flops,
            "bytes_read": op.bytes_read, "bytes_written": op.bytes_written, "intensity": op.intensity,
            "bound": t.bound, "intensity_inputs_only": only, "bound_inputs_only": bound_of(only, ridge),
-           "ridge_point": ridge, "time_s": t.time_s, "attainable_flop_per_s": t.attainable_flop_per_s}
+           "ridge_point": ridge, "time_s": t.time_s, "time_forecast_s": t.forecast_s,
+           "attainable_flop_per_s": t.attainable_flop_per_s}
     cols = (Column("M", "M", "int"), Column("N", "N", "int"), Column("K", "K", "int"),
             Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
             Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
             Column("intensity_inputs_only", "FLOP/B (inputs only)", "intensity"),
             Column("ridge_point", "ridge", "intensity"), Column("bound", "bound"),
-            Column("bound_inputs_only", "bound (inputs only)"), Column("time_s", "time", "seconds"))
+            Column("bound_inputs_only", "bound (inputs only)"), Column("time_s", "time", "seconds"),
+            Column("time_forecast_s", "forecast", "seconds"))
     data = {"schema": "rooflint.gemm/2", "hardware": hardware_dict(hw, dt.peak_key), **row,
-            "formulas": op.formulas, "symbols": dict(op.symbols)}
+            "formulas": op.formulas, "symbols": dict(op.symbols), "engine": engine.name,
+            "forecast": forecast_parts(op, hw, engine)}
     title = f"rooflint gemm [{m},{k}]x[{k},{n}]{f' x{batch}' if batch > 1 else ''} {dt.name} on {hw.name}"
 
     def explain() -> tuple[Section, ...]:
-        terms = op_terms(op, "") + timed_terms(t, "") + [extra["intensity_inputs_only"], extra["ridge_point"]]
+        terms = op_terms(op, "") + timed_terms(t, "") + [extra["intensity_inputs_only"], extra["ridge_point"]] \
+            + forecast_terms(op, hw, engine, "")
         return (Section(f"gemm ({op.kind})", tuple(_rekey(x, x.key.lstrip(".")) for x in terms)),)
     return Report("rooflint.gemm/2", title, data, (Table("matmul", cols, (row,)),), explain=explain)
 
@@ -70,7 +76,8 @@ def attention_report(rows_in: list[AttentionRow], head_dim: int, heads: int, bat
     if hw is not None:
         flash_cols = (Column("seq_len", "N", "int"), Column("eager_bytes", "eager HBM bytes", "bytes"),
                       Column("flash_bytes", "flash HBM bytes", "bytes"), Column("bytes_ratio", "eager / flash", "ratio"),
-                      Column("eager_time_s", "eager time", "seconds"), Column("flash_time_s", "flash time", "seconds"))
+                      Column("eager_time_s", "eager time", "seconds"), Column("flash_time_s", "flash time", "seconds"),
+                      Column("flash_time_forecast_s", "flash forecast", "seconds"))
         tables.append(Table(f"eager (3 kernels) vs flash (1 kernel) on {hw.name}", flash_cols, tuple(rows)))
     data: dict[str, Any] = {"schema": "rooflint.attention/2", "dtype": dt.name, "causal": causal, "rows": rows}
     if hw is not None:

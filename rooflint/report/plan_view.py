@@ -42,8 +42,11 @@ def plan_report(p: Plan) -> Report:
         (f"longest context at batch {r.batch}", longest, "int" if p.max_context is not None else "text"),
         (f"batch {r.batch} at {r.context} tokens fits", "yes" if p.fits else "no", "text"),
         (f"time to first token: {r.prompt:,}-token prompt in {chunks} (incl. all-reduce)", p.ttft_s, "seconds"),
+        (f"  forecast ({r.engine.name})", p.ttft_forecast_s, "seconds"),
         ("time per output token (incl. all-reduce)", p.tpot_s, "seconds"),
+        (f"  forecast ({r.engine.name})", p.tpot_forecast_s, "seconds"),
         ("  of which all-reduce (decode)", t["plan.allreduce_decode_s"].value, "seconds"),
+        ("  of which all-reduce (decode), forecast", t["plan.allreduce_decode_forecast_s"].value, "seconds"),
         ("decode tokens/s (batch)", t["plan.decode_tokens_per_s"].value, "ratio"),
     )
     notes = list(r.notes)
@@ -51,16 +54,21 @@ def plan_report(p: Plan) -> Report:
     if p.max_context is not None and limit and p.max_context > limit:
         notes.append(f"the longest context that fits exceeds {p.model.name}'s max_position_embeddings ({limit})")
     if p.tp > 1:
-        notes.append("all-reduces are timed by bandwidth alone; their latency (~10 us each on NVLink) is not counted")
+        notes.append("the bound times all-reduces by bandwidth alone; the forecast adds each one's latency "
+                     f"({r.engine.allreduce_latency_s * 1e6:g} us, {r.engine.name}) and the share of the link "
+                     f"large all-reduces reach ({hw.achievable.link_fraction:g})")
     data = {
         "schema": SCHEMA, "model": model_dict(p.model), "shard": model_dict(p.shard),
         "hardware": hardware_dict(hw), "tp": p.tp, "settings": settings_dict(r),
         "memory": {**mem, "capacity_bytes": hw.capacity_bytes, "fits": p.fits},
         "plan": {"kv_budget_bytes": t["plan.kv_budget_bytes"].value, "max_batch": p.max_batch,
-                 "max_context": p.max_context, "ttft_s": p.ttft_s, "tpot_s": p.tpot_s,
+                 "max_context": p.max_context, "ttft_s": p.ttft_s, "ttft_forecast_s": p.ttft_forecast_s,
+                 "tpot_s": p.tpot_s, "tpot_forecast_s": p.tpot_forecast_s,
                  "decode_tokens_per_s": t["plan.decode_tokens_per_s"].value, "chunks": p.chunk_count,
                  "allreduce_chunk_s": t["plan.allreduce_chunk_s"].value,
                  "allreduce_decode_s": t["plan.allreduce_decode_s"].value,
+                 "allreduce_chunk_forecast_s": t["plan.allreduce_chunk_forecast_s"].value,
+                 "allreduce_decode_forecast_s": t["plan.allreduce_decode_forecast_s"].value,
                  # the full chunks j = first..last (none: first and last null); the shorter last one apart
                  "prefill_chunks": {"count": p.chunks.steps, "first": 0 if p.chunks.steps else None,
                                     "last": p.chunks.hi if p.chunks.steps else None, "time_s": p.chunks.time_s,
@@ -71,8 +79,9 @@ def plan_report(p: Plan) -> Report:
     }
 
     def explain() -> tuple[Section, ...]:
-        keys = ["plan.kv_budget_bytes", "plan.max_batch", "plan.max_context", "plan.ttft_s", "plan.tpot_s",
-                "plan.decode_tokens_per_s", "plan.allreduce_chunk_s", "plan.allreduce_decode_s"]
+        keys = ["plan.kv_budget_bytes", "plan.max_batch", "plan.max_context", "plan.ttft_s", "plan.ttft_forecast_s",
+                "plan.tpot_s", "plan.tpot_forecast_s", "plan.decode_tokens_per_s", "plan.allreduce_chunk_s",
+                "plan.allreduce_decode_s", "plan.allreduce_chunk_forecast_s", "plan.allreduce_decode_forecast_s"]
         mem_terms = tuple(t[f"memory.{k}"] for k in MEMORY_KEYS)
         chunk_sections = tuple(Section(f"prefill chunks j = 0..{p.chunks.hi}: {o.name} (x{o.count})", o.terms)
                                for o in p.chunks.ops)

@@ -20,6 +20,8 @@ from rooflint.dtypes import PEAK_KEYS
 from rooflint.errors import SpecError, UnknownNameError
 from rooflint.inputs import read_mapping, read_text
 from rooflint.specs import Hardware, Model, fields, freeze
+from rooflint.specs.achievable import PRIOR, Achievable, achievable_from_mapping
+from rooflint.specs.engine import DEFAULT_ENGINE, Engine, engine_from_mapping
 from rooflint.specs.hf_config import model_from_mapping
 from rooflint.units import UnitParseError, format_bytes, format_seconds, format_si, parse_quantity
 
@@ -60,10 +62,13 @@ def builtin_names(kind: str) -> list[str]:
     return sorted({p.stem for p in _index(kind).values()})
 
 
+_WHAT = {"hardware": "GPU", "models": "model", "engines": "engine"}
+
+
 def resolve_path(kind: str, name_or_path: str) -> Path:
     """A file for a name, an alias, a path to a file, or a folder holding config.json."""
+    what = _WHAT[kind]
     if not isinstance(name_or_path, str) or not name_or_path.strip() or "\0" in name_or_path:
-        what = "GPU" if kind == "hardware" else "model"
         raise SpecError(what, None, f"expected a {what} name or a path to a file, got {fields.show(name_or_path)}")
     try:
         candidate = Path(name_or_path).expanduser()
@@ -79,14 +84,14 @@ def resolve_path(kind: str, name_or_path: str) -> Path:
         return _index(kind)[name_or_path.lower()]
     except KeyError:
         known = list(_index(kind))
-        raise UnknownNameError("GPU" if kind == "hardware" else "model", name_or_path, known) from None
+        raise UnknownNameError(what, name_or_path, known) from None
 
 
 # ---------------------------------------------------------------- hardware
 
 _HARDWARE_KEYS = {"name", "aliases", "description", "vendor", "memory", "compute", "sm_count",
                   "sram_per_sm", "l2_cache", "interconnect", "tdp", "source", "notes", "provenance",
-                  "calibration", "device_names"}
+                  "calibration", "device_names", "achievable"}
 _COMPUTE_KEYS = set(PEAK_KEYS)
 
 
@@ -133,7 +138,31 @@ def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
         kernel_overhead_s=overhead,
         matmul_half_flop=freeze(half),
         device_names=fields.names(where, "device_names", raw.get("device_names")),
+        achievable=(achievable_from_mapping(raw["achievable"], where) if raw.get("achievable") is not None
+                    else fitted_achievable(str(raw.get("name")))),
     )
+
+
+FITTED = Path("achievable") / "fitted.yaml"  # beside the hardware profiles; bench/fit_forecast.py writes it
+
+
+@lru_cache(maxsize=None)
+def _fitted() -> dict[str, Any]:
+    for folder in data_dirs("hardware"):
+        if (folder / FITTED).is_file():
+            path = folder / FITTED
+            raw = read_mapping(path)
+            gpus = raw.get("gpus")
+            if not isinstance(gpus, dict) or "default" not in gpus:
+                raise SpecError(str(path), "gpus", "expected a mapping with a 'default' entry")
+            return {name: achievable_from_mapping(v, str(path), f"gpus.{name}") for name, v in gpus.items()}
+    return {}
+
+
+def fitted_achievable(name: str) -> Achievable:
+    """The fitted ceilings of a GPU: its own entry, else the fit over every GPU, else the prior."""
+    fitted = _fitted()
+    return fitted.get(name) or fitted.get("default") or PRIOR
 
 
 def _calibration(raw: Mapping[str, Any], where: str, dtypes: set[str]) -> tuple[float, dict[str, float]]:
@@ -237,6 +266,19 @@ def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: s
             close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
             hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
             raise SpecError(where, f"{prefix}{key}", f"unknown field{hint}")
+
+
+# ---------------------------------------------------------------- engines
+
+def load_engine(name_or_path: str | None = None) -> Engine:
+    """An engine preset by name (engines/*.yaml) or file; DEFAULT_ENGINE when None."""
+    path = resolve_path("engines", name_or_path or DEFAULT_ENGINE)
+    return _engine(str(path))
+
+
+@lru_cache(maxsize=64)
+def _engine(path: str) -> Engine:
+    return engine_from_mapping(read_mapping(Path(path)), path)
 
 
 # ---------------------------------------------------------------- models

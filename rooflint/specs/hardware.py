@@ -12,6 +12,7 @@ from types import MappingProxyType
 
 from rooflint.dtypes import DType
 from rooflint.errors import SpecError
+from rooflint.specs.achievable import PRIOR, Achievable
 
 
 @dataclass(frozen=True, slots=True)
@@ -39,6 +40,7 @@ class Hardware:
     kernel_overhead_s: float = 0.0
     matmul_half_flop: Mapping[str, float] = field(default_factory=dict)
     device_names: tuple[str, ...] = ()  # names the driver reports for this part (detection)
+    achievable: Achievable = PRIOR  # what good kernels reach: the forecast's parameters
 
     def __post_init__(self) -> None:
         # Light checks for any caller (a file's bounds are catalog.py's): figures are finite

@@ -1,0 +1,175 @@
+"""The forecast: what a good engine's kernel takes, beside the roofline bound.
+
+The bound divides an op's FLOPs and bytes by the datasheet peaks. The forecast divides them by
+what kernels reach (hardware.achievable, fitted on published measurements by
+bench/fit_forecast.py), and adds the structure the bound leaves out, each a small term:
+
+    t = present * max(t_launch, t_floor + max(F / (P f_peak eta), bytes / (BW f_bw)))
+
+- t_floor: the least time a kernel takes on the GPU (achievable.kernel_floor_s); t_launch: the
+  host's time to launch one kernel when the engine runs eagerly (0 under CUDA graphs), which the
+  GPU waits for when its kernel is shorter.
+- f_peak: the share of the dtype's peak a large GEMM reaches (fp8 reaches less of its spec than
+  bf16), times the engine's kernel quality; FlashAttention's prefill uses its own share by head_dim.
+- eta: wave quantization. A GEMM is cut into 128 x 128 output tiles (FlashAttention into 128-query
+  tiles per head); the SMs run them in waves, and a last partial wave leaves SMs idle:
+  eta = u / (ceil(u / sm) sm) for u tiles. When there are fewer tiles than SMs, libraries split K
+  (split-K, stream-K) in chunks of at least SPLIT_K_MIN to fill them.
+- f_bw: the share of the bandwidth a streaming kernel reaches; decode attention reads a paged KV
+  cache at its own share; a weight-only quantized GEMV (int4 weights, bf16 activations)
+  dequantizes on the fly at the engine's dequant efficiency for that format.
+- An engine that fuses elementwise ops (norms, activations, residuals, RoPE) into their neighbours
+  runs them without a kernel of their own: their bytes remain, their floor and launch go.
+
+A pass's forecast is the sum over its ops plus the engine's per-step overhead (totals); the bound
+has neither.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from rooflint.analysis.expr import Const, Expr, ceil, emax, emin, floor, sym, wrap
+from rooflint.analysis.ops import ELEMENTWISE, MATMUL
+from rooflint.analysis.terms import Term
+from rooflint.dtypes import DTYPES
+from rooflint.specs import Hardware
+from rooflint.specs.achievable import Achievable
+from rooflint.specs.engine import Engine
+
+GEMM_TILE = (128, 128)  # output tile of the CUTLASS / cuBLAS kernels engines pick for large GEMMs
+ATTENTION_TILE = 128  # query rows per FlashAttention-2/3 thread block
+SPLIT_K_MIN = 256  # the shortest K slice a split-K GEMM gives one SM
+
+_F, _RD, _WR, _ON, _P, _BW = sym("flops bytes_read bytes_written present peak BW")
+_FP, _FB, _ETA, _T0, _TL = sym("f_peak f_bw eta t_floor t_launch")
+FORECAST: Expr = _ON * emax(_TL, _T0 + emax(_F / (_P * _FP * _ETA), (_RD + _WR) / (_BW * _FB)))
+"""present * max(t_launch, t_floor + max(flops / (peak f_peak eta), bytes / (BW f_bw)))."""
+
+_U, _SM = sym("u sm")
+WAVE: Expr = _U / (ceil(_U / _SM) * _SM)
+"""eta = u / (ceil(u / sm) sm): the busy share of the SMs over the waves of u tiles."""
+
+
+@dataclass(frozen=True, slots=True)
+class Tiling:
+    """How a kernel is cut into thread blocks: `tiles` output tiles, `depth` the reduction length a
+    split-K may cut (None: not split), head_dim for attention kernels."""
+
+    tiles: Expr
+    depth: Expr | None = None
+    head_dim: int | None = None
+
+
+def gemm_tiling(rows, cols, depth, groups=1) -> Tiling:
+    """groups x [rows, depth] x [depth, cols] in 128 x 128 output tiles."""
+    return Tiling(wrap(groups) * ceil(wrap(rows) / GEMM_TILE[0]) * ceil(wrap(cols) / GEMM_TILE[1]), wrap(depth))
+
+
+def attention_tiling(queries, heads, head_dim: int) -> Tiling:
+    """FlashAttention's grid: a thread block per 128 queries of each (sequence, head)."""
+    return Tiling(wrap(heads) * ceil(wrap(queries) / ATTENTION_TILE), None, head_dim)
+
+
+def units(t: Tiling, sm: Expr) -> Expr:
+    """Thread blocks launched: the tiles, times the split-K factor that fills the SMs."""
+    if t.depth is None:
+        return t.tiles
+    split = emin(emax(floor(sm / t.tiles), 1), emax(ceil(t.depth / SPLIT_K_MIN), 1))
+    return t.tiles * split
+
+
+@dataclass(frozen=True, slots=True)
+class Parameters:
+    """The forecast's parameters for one op, with where each came from."""
+
+    f_peak: float
+    f_bw: float
+    t_floor: float
+    t_launch: float
+    sources: tuple[tuple[str, str], ...]
+
+
+def parameters(form, hw: Hardware, engine: Engine) -> Parameters:
+    """f_peak, f_bw, t_floor and t_launch for an op form (kind, name, peak key, weight format)."""
+    a: Achievable = hw.achievable
+    src = dict(a.source)
+    eng = f"engine {engine.name}"
+    f_bw, bw_src = a.bandwidth_fraction, src.get("bandwidth_fraction", "")
+    if form.name.startswith("flash_attention"):
+        head_dim = form.tiling.head_dim if form.tiling is not None else 128
+        f_peak = a.attention_fraction_of(head_dim) * engine.attention_efficiency
+        peak_src = f"attention_fraction at head_dim {head_dim}: {src.get('attention_fraction', '')}; " \
+                   f"x {engine.attention_efficiency:g} ({eng})"
+    else:
+        f_peak = a.peak_fraction_of(form.peak_key) * (engine.gemm_efficiency if form.kind == MATMUL else 1.0)
+        peak_src = f"peak_fraction.{form.peak_key}: {src.get('peak_fraction', '')}" + \
+                   (f"; x {engine.gemm_efficiency:g} ({eng})" if form.kind == MATMUL else "")
+    if form.name.startswith("flash_decode"):
+        f_bw = a.decode_bandwidth_fraction * engine.decode_attention_efficiency
+        bw_src = f"decode_bandwidth_fraction: {src.get('decode_bandwidth_fraction', '')}; " \
+                 f"x {engine.decode_attention_efficiency:g} ({eng})"
+    fmt = form.weight.split("+")[0] if form.weight else ""
+    if fmt in DTYPES and DTYPES[fmt].peak_key != form.peak_key and fmt in engine.dequant_efficiency:
+        f_bw *= engine.dequant_of(fmt)
+        bw_src += f"; x {engine.dequant_of(fmt):g} dequantizing {fmt} weights ({eng})"
+    fused = engine.fuses_elementwise and form.kind == ELEMENTWISE
+    t_floor = 0.0 if fused else a.kernel_floor_s
+    t_launch = 0.0 if fused or engine.graphs else engine.launch_s
+    floor_src = "fused into a neighbour" if fused else f"kernel_floor_s: {src.get('kernel_floor_s', '')}"
+    launch_src = "fused" if fused else "CUDA graphs" if engine.graphs else f"eager launches ({eng})"
+    return Parameters(f_peak, f_bw, t_floor, t_launch,
+                      (("f_peak", peak_src), ("f_bw", bw_src), ("t_floor", floor_src), ("t_launch", launch_src)))
+
+
+def _eta(form, hw: Hardware) -> Expr:
+    if form.tiling is None or not hw.sm_count:
+        return Const(1)
+    return WAVE.substitute({"u": units(form.tiling, Const(hw.sm_count)), "sm": Const(hw.sm_count)})
+
+
+def forecast_expr(form, flops, read, written, present, hw: Hardware, engine: Engine) -> Expr:
+    """FORECAST for one op, its parts and parameters bound (the tiles stay in the op's symbols)."""
+    p = parameters(form, hw, engine)
+    return FORECAST.substitute({
+        "flops": wrap(flops), "bytes_read": wrap(read), "bytes_written": wrap(written), "present": wrap(present),
+        "peak": Const(hw.peak(form.peak_key)), "BW": Const(hw.bandwidth_bytes_per_s), "f_peak": Const(p.f_peak),
+        "f_bw": Const(p.f_bw), "eta": _eta(form, hw), "t_floor": Const(p.t_floor), "t_launch": Const(p.t_launch)})
+
+
+def forecast_value(o, hw: Hardware, engine: Engine) -> float:
+    """One evaluated op's forecast (its bindings give the tiles' symbols)."""
+    e = forecast_expr(o.form, o.flops, o.bytes_read, o.bytes_written, o.present, hw, engine)
+    return float(e.evaluate(dict(o.symbols)))
+
+
+def forecast_parts(o, hw: Hardware, engine: Engine) -> dict[str, float]:
+    """The forecast's parameters for one evaluated op, and its wave efficiency."""
+    p = parameters(o.form, hw, engine)
+    eta = float(_eta(o.form, hw).evaluate(dict(o.symbols)))
+    return {"f_peak": p.f_peak, "f_bw": p.f_bw, "wave_efficiency": eta, "t_floor_s": p.t_floor,
+            "t_launch_s": p.t_launch}
+
+
+def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
+    """The op's forecast as terms: the wave efficiency (when tiled) and the time, each parameter's
+    source in the notes."""
+    p = parameters(o.form, hw, engine)
+    env = dict(o.symbols)
+    out = []
+    eta = float(_eta(o.form, hw).evaluate(env))
+    if o.form.tiling is not None and hw.sm_count:
+        tiles = float(o.form.tiling.tiles.evaluate(env))
+        u = float(units(o.form.tiling, Const(hw.sm_count)).evaluate(env))
+        what = (f"{tiles:g} tiles of {GEMM_TILE[0]}x{GEMM_TILE[1]}" if o.form.tiling.head_dim is None
+                else f"{tiles:g} blocks of {ATTENTION_TILE} queries")
+        split = f", split-K x{u / tiles:g}" if u != tiles else ""
+        out.append(Term(f"{prefix}.forecast.wave_efficiency", WAVE, {"u": u, "sm": hw.sm_count}, eta, "ratio",
+                        what + split))
+    values = {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "present": o.present,
+              "peak": hw.peak(o.form.peak_key), "BW": hw.bandwidth_bytes_per_s, "f_peak": p.f_peak, "f_bw": p.f_bw,
+              "eta": eta, "t_floor": p.t_floor, "t_launch": p.t_launch}
+    value = float(FORECAST.evaluate(values))
+    note = "; ".join(f"{k} = {values[k]:.4g} ({s})" for k, s in p.sources)
+    out.append(Term(f"{prefix}.time_forecast_s", FORECAST, values, value, "seconds", note))
+    return out

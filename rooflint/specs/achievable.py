@@ -1,0 +1,114 @@
+"""What a good kernel reaches on one GPU, as fractions of its datasheet figures: the parameters of
+the forecast (analysis/forecast.py), each with the data it was fitted on.
+
+The built-in values live in `hardware/achievable.yaml` beside the profiles, written by
+`bench/fit_forecast.py` from shared/reference/measured: one entry per GPU that the data covers and
+a `default` entry (the fit over all of them) for every other GPU. A profile's own `achievable:`
+section (written by `rooflint measure --save-profile`) wins over both.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+
+from rooflint.errors import SpecError
+
+# Every parameter: (lower, upper) bound a file may give. Fractions are of the datasheet figure.
+BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05, 1.0),
+          "peak_fraction": (0.01, 1.0), "attention_fraction": (0.01, 1.0), "kernel_floor": (0.0, 1e-3),
+          "link_fraction": (0.01, 1.0), "collective_latency": (0.0, 1e-2)}
+
+
+@dataclass(frozen=True, slots=True)
+class Achievable:
+    """Achievable ceilings of one GPU as shares of its datasheet figures."""
+
+    bandwidth_fraction: float  # of memory.bandwidth, a streaming kernel (copy, GEMV)
+    decode_bandwidth_fraction: float  # of memory.bandwidth, decode attention reading a paged KV cache
+    peak_fraction: Mapping[str, float]  # dtype key -> of compute.<key>, a large GEMM; "*" for the others
+    attention_fraction: Mapping[int, float]  # head_dim -> of the matmul peak, FlashAttention's prefill
+    kernel_floor_s: float  # the least time a kernel takes on the GPU (launch to completion, graphs)
+    link_fraction: float  # of interconnect, a large all-reduce's bus bandwidth
+    collective_latency_s: float  # a small all-reduce's time
+    source: Mapping[str, str] = field(default_factory=dict)  # parameter -> the data it came from
+
+    def peak_fraction_of(self, key: str) -> float:
+        return self.peak_fraction.get(key, self.peak_fraction.get("*", 1.0))
+
+    def attention_fraction_of(self, head_dim: int) -> float:
+        """Linear in log2(head_dim) between the tabulated head dims, flat beyond them."""
+        dims = sorted(self.attention_fraction)
+        if head_dim <= dims[0]:
+            return self.attention_fraction[dims[0]]
+        if head_dim >= dims[-1]:
+            return self.attention_fraction[dims[-1]]
+        hi = next(d for d in dims if d >= head_dim)
+        lo = dims[dims.index(hi) - 1]
+        w = (math.log2(head_dim) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
+        return self.attention_fraction[lo] * (1 - w) + self.attention_fraction[hi] * w
+
+
+PRIOR = Achievable(
+    bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75, peak_fraction={"*": 0.75, "fp8": 0.6, "fp32": 0.8},
+    attention_fraction={64: 0.4, 128: 0.55, 256: 0.55}, kernel_floor_s=4e-6, link_fraction=0.8,
+    collective_latency_s=1.5e-5,
+    source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU" for k in
+            ("bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
+             "kernel_floor_s", "link_fraction", "collective_latency_s")})
+"""For a Hardware built in code without a fit; catalog.py attaches the fitted values."""
+
+
+def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable") -> Achievable:
+    """An `achievable` section: every fraction and time present, finite and within BOUNDS."""
+    if not isinstance(raw, Mapping):
+        raise SpecError(where, prefix, "expected a mapping")
+    allowed = {"bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
+               "kernel_floor_s", "link_fraction", "collective_latency_s", "source"}
+    for key in raw:
+        if key not in allowed:
+            raise SpecError(where, f"{prefix}.{key}", "unknown field")
+
+    def number(value: object, key: str, bound: str) -> float:
+        if value is None:
+            raise SpecError(where, f"{prefix}.{key}", "missing")
+        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+            raise SpecError(where, f"{prefix}.{key}", f"expected a number, got {value!r}")
+        lo, hi = BOUNDS[bound]
+        if not lo <= value <= hi:
+            raise SpecError(where, f"{prefix}.{key}", f"{value!r} is outside [{lo:g}, {hi:g}]")
+        return float(value)
+
+    def table(key: str, keytype: type) -> dict:
+        value = raw.get(key)
+        if not isinstance(value, Mapping) or not value:
+            raise SpecError(where, f"{prefix}.{key}", "expected a non-empty mapping")
+        out = {}
+        for k, v in value.items():
+            if keytype is int and (isinstance(k, bool) or not isinstance(k, int) or k <= 0):
+                raise SpecError(where, f"{prefix}.{key}.{k}", "expected a positive head_dim as the key")
+            out[keytype(k)] = number(v, f"{key}.{k}", key)
+        return out
+
+    source = raw.get("source") or {}
+    if not isinstance(source, Mapping) or not all(isinstance(v, str) for v in source.values()):
+        raise SpecError(where, f"{prefix}.source", "expected a mapping of parameter -> text")
+    return Achievable(
+        bandwidth_fraction=number(raw.get("bandwidth_fraction"), "bandwidth_fraction", "bandwidth_fraction"),
+        decode_bandwidth_fraction=number(raw.get("decode_bandwidth_fraction"), "decode_bandwidth_fraction",
+                                         "decode_bandwidth_fraction"),
+        peak_fraction=table("peak_fraction", str),
+        attention_fraction=table("attention_fraction", int),
+        kernel_floor_s=number(raw.get("kernel_floor_s"), "kernel_floor_s", "kernel_floor"),
+        link_fraction=number(raw.get("link_fraction"), "link_fraction", "link_fraction"),
+        collective_latency_s=number(raw.get("collective_latency_s"), "collective_latency_s", "collective_latency"),
+        source={str(k): v for k, v in source.items()})
+
+
+def achievable_document(a: Achievable) -> dict:
+    """The section as a profile or achievable.yaml writes it (read back by achievable_from_mapping)."""
+    return {"bandwidth_fraction": a.bandwidth_fraction, "decode_bandwidth_fraction": a.decode_bandwidth_fraction,
+            "peak_fraction": dict(a.peak_fraction), "attention_fraction": dict(a.attention_fraction),
+            "kernel_floor_s": a.kernel_floor_s, "link_fraction": a.link_fraction,
+            "collective_latency_s": a.collective_latency_s, "source": dict(a.source)}
