@@ -16,7 +16,7 @@ import pytest
 PACKAGE = Path(__file__).resolve().parents[1] / "rooflint"
 LAYERS = {"units": 0, "dtypes": 0, "errors": 0, "inputs": 0, "specs": 1, "workload": 2, "analysis": 3, "measure": 3,
           "compare": 4, "budget": 4, "report": 5, "cli": 6}
-LAZY_OK = {"numpy", "torch", "cupy", "matplotlib", "pyarrow", "pynvml", "threadpoolctl", "rich", "yaml"}
+LAZY_OK = {"numpy", "torch", "cupy", "matplotlib", "pyarrow", "pynvml", "threadpoolctl", "rich", "yaml", "scipy"}
 MAX_LINES = 450
 
 

@@ -6,7 +6,8 @@ bench/fit_forecast.py), and adds the structure the bound leaves out, each a smal
 
     t = present * max(t_launch, t_floor + max(F / (P f_peak eta), bytes / (BW f_bw)))
 
-- t_floor: the least time a kernel takes on the GPU (achievable.kernel_floor_s); t_launch: the
+- t_floor: the least time a kernel takes on the GPU (achievable.kernel_floor_s; attention kernels,
+  which set up paged-KV lookups and splits, achievable.attention_floor_s); t_launch: the
   host's time to launch one kernel when the engine runs eagerly (0 under CUDA graphs), which the
   GPU waits for when its kernel is shorter.
 - f_peak: the share of the dtype's peak a large GEMM reaches (fp8 reaches less of its spec than
@@ -81,45 +82,68 @@ def units(t: Tiling, sm: Expr) -> Expr:
 
 @dataclass(frozen=True, slots=True)
 class Parameters:
-    """The forecast's parameters for one op, with where each came from."""
+    """The forecast's parameters for one op: each a product of named parameters (`factors`), so
+    that a fit can vary the named ones and a reader can see where each came from."""
 
     f_peak: float
     f_bw: float
     t_floor: float
     t_launch: float
+    factors: tuple[tuple[str, tuple[str, ...]], ...]  # f_peak -> ("hw.peak_fraction.bf16", "engine.gemm_efficiency")
     sources: tuple[tuple[str, str], ...]
+
+
+def factor_names(form, hw: Hardware, engine: Engine) -> dict[str, tuple[str, ...]]:
+    """f_peak, f_bw, t_floor and t_launch of an op form as the named parameters they multiply:
+    `hw.<achievable field>[.key]` and `engine.<field>[.key]` (a time with none is 0)."""
+    a: Achievable = hw.achievable
+    if form.name.startswith("flash_attention"):
+        head_dim = form.tiling.head_dim if form.tiling is not None else 128
+        f_peak = (f"hw.attention_fraction.{a.attention_key(head_dim)}", "engine.attention_efficiency")
+    else:
+        key = form.peak_key if form.peak_key in a.peak_fraction else "*"
+        f_peak = (f"hw.peak_fraction.{key}",) + (("engine.gemm_efficiency",) if form.kind == MATMUL else ())
+    if form.name.startswith("flash_decode"):
+        f_bw: tuple[str, ...] = ("hw.decode_bandwidth_fraction", "engine.decode_attention_efficiency")
+    else:
+        f_bw = ("hw.bandwidth_fraction",)
+    fmt = form.weight.split("+")[0] if form.weight else ""
+    if fmt in DTYPES and DTYPES[fmt].peak_key != form.peak_key and fmt in engine.dequant_efficiency:
+        f_bw += (f"engine.dequant_efficiency.{fmt}",)  # weight-only: the GEMV dequantizes as it streams
+    fused = engine.fuses_elementwise and form.kind == ELEMENTWISE
+    attention = form.name.startswith(("flash_attention", "flash_decode"))
+    floor = "hw.attention_floor_s" if attention else "hw.kernel_floor_s"
+    return {"f_peak": f_peak, "f_bw": f_bw, "t_floor": () if fused else (floor,),
+            "t_launch": () if fused or engine.graphs else ("engine.launch_s",)}
+
+
+def parameter_value(name: str, hw: Hardware, engine: Engine) -> float:
+    """A named parameter's value: hw.* from hw.achievable, engine.* from the engine preset."""
+    owner, field, *key = name.split(".", 2)
+    source = hw.achievable if owner == "hw" else engine
+    value = getattr(source, field)
+    if key:
+        return value[int(key[0])] if field == "attention_fraction" else value[key[0]]
+    return value
 
 
 def parameters(form, hw: Hardware, engine: Engine) -> Parameters:
     """f_peak, f_bw, t_floor and t_launch for an op form (kind, name, peak key, weight format)."""
-    a: Achievable = hw.achievable
-    src = dict(a.source)
-    eng = f"engine {engine.name}"
-    f_bw, bw_src = a.bandwidth_fraction, src.get("bandwidth_fraction", "")
-    if form.name.startswith("flash_attention"):
-        head_dim = form.tiling.head_dim if form.tiling is not None else 128
-        f_peak = a.attention_fraction_of(head_dim) * engine.attention_efficiency
-        peak_src = f"attention_fraction at head_dim {head_dim}: {src.get('attention_fraction', '')}; " \
-                   f"x {engine.attention_efficiency:g} ({eng})"
-    else:
-        f_peak = a.peak_fraction_of(form.peak_key) * (engine.gemm_efficiency if form.kind == MATMUL else 1.0)
-        peak_src = f"peak_fraction.{form.peak_key}: {src.get('peak_fraction', '')}" + \
-                   (f"; x {engine.gemm_efficiency:g} ({eng})" if form.kind == MATMUL else "")
-    if form.name.startswith("flash_decode"):
-        f_bw = a.decode_bandwidth_fraction * engine.decode_attention_efficiency
-        bw_src = f"decode_bandwidth_fraction: {src.get('decode_bandwidth_fraction', '')}; " \
-                 f"x {engine.decode_attention_efficiency:g} ({eng})"
-    fmt = form.weight.split("+")[0] if form.weight else ""
-    if fmt in DTYPES and DTYPES[fmt].peak_key != form.peak_key and fmt in engine.dequant_efficiency:
-        f_bw *= engine.dequant_of(fmt)
-        bw_src += f"; x {engine.dequant_of(fmt):g} dequantizing {fmt} weights ({eng})"
-    fused = engine.fuses_elementwise and form.kind == ELEMENTWISE
-    t_floor = 0.0 if fused else a.kernel_floor_s
-    t_launch = 0.0 if fused or engine.graphs else engine.launch_s
-    floor_src = "fused into a neighbour" if fused else f"kernel_floor_s: {src.get('kernel_floor_s', '')}"
-    launch_src = "fused" if fused else "CUDA graphs" if engine.graphs else f"eager launches ({eng})"
-    return Parameters(f_peak, f_bw, t_floor, t_launch,
-                      (("f_peak", peak_src), ("f_bw", bw_src), ("t_floor", floor_src), ("t_launch", launch_src)))
+    names = factor_names(form, hw, engine)
+    src = dict(hw.achievable.source)
+    values, sources = {}, []
+    for part, factors in names.items():
+        value = 1.0 if part.startswith("f_") else 0.0
+        for n in factors:
+            value = value * parameter_value(n, hw, engine) if part.startswith("f_") else value + \
+                parameter_value(n, hw, engine)
+        values[part] = value
+        told = [f"{n} = {parameter_value(n, hw, engine):.4g}" + (
+            f" ({src.get(n.split('.')[1], '')})" if n.startswith("hw.") else f" ({engine.name})") for n in factors]
+        sources.append((part, " x ".join(told) if told else "none: fused" if part == "t_floor" else
+                        "none: CUDA graphs" if engine.graphs or part == "t_floor" else "none: fused"))
+    return Parameters(values["f_peak"], values["f_bw"], values["t_floor"], values["t_launch"],
+                      tuple(names.items()), tuple(sources))
 
 
 def _eta(form, hw: Hardware) -> Expr:
@@ -148,7 +172,7 @@ def forecast_parts(o, hw: Hardware, engine: Engine) -> dict[str, float]:
     p = parameters(o.form, hw, engine)
     eta = float(_eta(o.form, hw).evaluate(dict(o.symbols)))
     return {"f_peak": p.f_peak, "f_bw": p.f_bw, "wave_efficiency": eta, "t_floor_s": p.t_floor,
-            "t_launch_s": p.t_launch}
+            "t_launch_s": p.t_launch, "factors": {k: list(v) for k, v in p.factors}}
 
 
 def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
@@ -170,6 +194,10 @@ def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
               "peak": hw.peak(o.form.peak_key), "BW": hw.bandwidth_bytes_per_s, "f_peak": p.f_peak, "f_bw": p.f_bw,
               "eta": eta, "t_floor": p.t_floor, "t_launch": p.t_launch}
     value = float(FORECAST.evaluate(values))
-    note = "; ".join(f"{k} = {values[k]:.4g} ({s})" for k, s in p.sources)
-    out.append(Term(f"{prefix}.time_forecast_s", FORECAST, values, value, "seconds", note))
+    out.append(Term(f"{prefix}.time_forecast_s", FORECAST, values, value, "seconds"))
     return out
+
+
+def forecast_lines(o, hw: Hardware, engine: Engine) -> tuple[str, ...]:
+    """Where each of the forecast's parameters came from, one line each."""
+    return tuple(f"forecast {part}: {text}" for part, text in parameters(o.form, hw, engine).sources)

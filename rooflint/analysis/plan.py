@@ -183,6 +183,13 @@ def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None =
     return Plan(m, part, tp, r, a, chunks, last, terms)
 
 
+def prompt_pass(p: Plan) -> Analysis:
+    """The prompt prefilled as one pass per GPU (what a prompt of one chunk runs)."""
+    r = p.resolved
+    return analyze(p.shard, p.hardware, replace(r.workload, prompt=r.prompt, prefix=r.prefix,
+                                                context=r.prefix + r.prompt))
+
+
 def _chunks_forecast(part: Model, hw: Hardware, r: Resolved, full: int) -> float:
     """The full chunks' forecasts summed: chunk j prefills `chunk` tokens after prefix + j*chunk
     cached ones. Up to SAMPLED_CHUNKS chunks are each analysed; beyond, as many evenly spaced ones

@@ -57,8 +57,9 @@ def attention(seq: Annotated[Optional[str], typer.Option("--seq", "-n", metavar=
     hw = load_hardware(gpu) if gpu else None
     if hw is not None:
         hw.peak(dt.peak_key)
-    rows, assumed = attention_rows(lengths, d, h, b, dt, hw, causal, load_engine(engine))
-    emit(attention_report(rows, d, h, b, dt, hw, causal, assumed), form, output, explain)
+    preset = load_engine(engine)
+    rows, assumed = attention_rows(lengths, d, h, b, dt, hw, causal, preset)
+    emit(attention_report(rows, d, h, b, dt, hw, causal, assumed, preset), form, output, explain)
 
 
 @command()

@@ -5,10 +5,10 @@ from __future__ import annotations
 import dataclasses
 from typing import Any
 
+from rooflint.analysis.forecast import forecast_lines, forecast_parts, forecast_terms
 from rooflint.analysis.inference import PhaseResult
 from rooflint.analysis.ops import op_terms
-from rooflint.analysis.forecast import forecast_parts, forecast_terms
-from rooflint.analysis.roofline import timed_terms
+from rooflint.analysis.roofline import Timed, timed_terms
 from rooflint.report.model import Column, Section
 from rooflint.specs import Hardware, Model
 from rooflint.specs.engine import Engine
@@ -74,7 +74,7 @@ def achievable_dict(hw: Hardware) -> dict[str, Any]:
     return {"bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.bandwidth_fraction,
             "decode_attention_bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.decode_bandwidth_fraction,
             "peak_flop_per_s": {k: v * a.peak_fraction_of(k) for k, v in hw.peak_flop_per_s.items()},
-            "kernel_floor_s": a.kernel_floor_s,
+            "kernel_floor_s": a.kernel_floor_s, "attention_floor_s": a.attention_floor_s,
             "interconnect_bytes_per_s": (hw.interconnect_bytes_per_s * a.link_fraction
                                          if hw.interconnect_bytes_per_s else None),
             "collective_latency_s": a.collective_latency_s,
@@ -117,6 +117,14 @@ def op_rows(phase: PhaseResult) -> list[dict[str, Any]]:
     return rows
 
 
+def op_dict(t: Timed, hw: Hardware, engine: Engine) -> dict[str, Any]:
+    """One placed op as JSON: its numbers, bound, forecast and the forecast's parts."""
+    o = t.op
+    return {"name": o.name, "kind": o.kind, "peak_key": o.peak_key, "count": o.count, "present": o.present,
+            "flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "time_s": t.time_s,
+            "time_forecast_s": t.forecast_s, "forecast": forecast_parts(o, hw, engine)}
+
+
 def phase_dict(phase: PhaseResult, phase_forecast_s: float, engine: Engine) -> dict[str, Any]:
     """A pass as JSON: totals, and per op its numbers, formulas and bindings (enough to recompute it);
     the pass's forecast with the engine's step overhead (totals' figure)."""
@@ -143,5 +151,6 @@ def phase_sections(phase: PhaseResult, key: str, engine: Engine | None = None) -
         prefix = f"{key}.ops[{i}]"
         title = f"{phase.name}.{o.name}  ({o.kind}, x{o.count} per pass{', ' + o.note if o.note else ''})"
         forecast = forecast_terms(o, phase.hardware, engine, prefix) if engine is not None else []
-        out.append(Section(title, tuple(op_terms(o, prefix) + timed_terms(t, prefix) + forecast)))
+        lines = forecast_lines(o, phase.hardware, engine) if engine is not None else ()
+        out.append(Section(title, tuple(op_terms(o, prefix) + timed_terms(t, prefix) + forecast), lines))
     return out

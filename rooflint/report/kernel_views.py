@@ -5,13 +5,13 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rooflint.analysis.forecast import forecast_parts, forecast_terms
+from rooflint.analysis.forecast import forecast_lines, forecast_terms
 from rooflint.analysis.kernels import AttentionRow, KvRow, matmul_terms
 from rooflint.analysis.ops import Op, op_terms
 from rooflint.analysis.roofline import bound_of, place, timed_terms
 from rooflint.analysis.terms import Term
 from rooflint.dtypes import DType
-from rooflint.report.common import hardware_dict, layers_line, model_dict
+from rooflint.report.common import hardware_dict, layers_line, model_dict, op_dict
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
 from rooflint.specs.engine import Engine
@@ -37,13 +37,14 @@ def gemm_report(op: Op, m: int, n: int, k: int, dt: DType, hw: Hardware, engine:
             Column("time_forecast_s", "forecast", "seconds"))
     data = {"schema": "rooflint.gemm/2", "hardware": hardware_dict(hw, dt.peak_key), **row,
             "formulas": op.formulas, "symbols": dict(op.symbols), "engine": engine.name,
-            "forecast": forecast_parts(op, hw, engine)}
+            "op": op_dict(t, hw, engine)}
     title = f"rooflint gemm [{m},{k}]x[{k},{n}]{f' x{batch}' if batch > 1 else ''} {dt.name} on {hw.name}"
 
     def explain() -> tuple[Section, ...]:
         terms = op_terms(op, "") + timed_terms(t, "") + [extra["intensity_inputs_only"], extra["ridge_point"]] \
-            + forecast_terms(op, hw, engine, "")
-        return (Section(f"gemm ({op.kind})", tuple(_rekey(x, x.key.lstrip(".")) for x in terms)),)
+            + forecast_terms(op, hw, engine, ".op")
+        return (Section(f"gemm ({op.kind})", tuple(_rekey(x, x.key.lstrip(".")) for x in terms),
+                        forecast_lines(op, hw, engine)),)
     return Report("rooflint.gemm/2", title, data, (Table("matmul", cols, (row,)),), explain=explain)
 
 
@@ -52,7 +53,8 @@ def _rekey(t: Term, key: str) -> Term:
 
 
 def attention_report(rows_in: list[AttentionRow], head_dim: int, heads: int, batch: int, dt: DType,
-                     hw: Hardware | None, causal: bool, assumed: tuple[str, ...] = ()) -> Report:
+                     hw: Hardware | None, causal: bool, assumed: tuple[str, ...] = (),
+                     engine: Engine | None = None) -> Report:
     """Seed 004's tables, and with a GPU: the three eager kernels on its roofline next to one
     FlashAttention kernel of the same shape (HBM bytes, time, and their ratio)."""
     rows: list[dict[str, Any]] = []
@@ -64,6 +66,8 @@ def attention_report(rows_in: list[AttentionRow], head_dim: int, heads: int, bat
         for t in r.placed[:3]:
             row[f"{t.op.name}_bound"] = t.bound
         row.update({t.symbol: t.value for t in r.comparison})
+        if hw is not None:
+            row["flash_op"] = op_dict(r.placed[3], hw, engine)
         rows.append(row)
     cols = [Column("seq_len", "N", "int"), Column("heads", "heads", "int"), Column("batch", "batch", "int"),
             Column("qkvo_bytes", "Q/K/V/O", "bytes"), Column("sp_bytes", "S+P", "bytes"),

@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from rooflint.analysis.plan import Plan
+from typing import Any
+
+from rooflint.analysis.plan import Plan, prompt_pass
 from rooflint.report.common import (
     hardware_dict,
     model_dict,
+    op_dict,
     settings_dict,
     settings_section,
 )
@@ -14,6 +17,20 @@ from rooflint.report.model import Column, Report, Section, Table
 SCHEMA = "rooflint.plan/2"
 MEMORY_KEYS = ("weights_bytes", "kv_cache_bytes", "workspace_bytes", "total_bytes", "usable_bytes", "reserved_bytes",
                "free_bytes")
+
+
+def _forecast_parts(p: Plan) -> dict[str, Any]:
+    """What the TTFT and TPOT forecasts sum, for a prompt of one chunk: the ops of one pass per GPU,
+    the passes (each pays the engine's step overhead) and the all-reduces (count, ranks, bytes each)."""
+    r, hw = p.resolved, p.hardware
+    whole = prompt_pass(p)
+    link = hw.interconnect_bytes_per_s or 0
+
+    def part(phase, tokens: int) -> dict[str, Any]:
+        reduces = {"count": 2 * p.model.num_hidden_layers, "ranks": p.tp, "bytes": tokens * p.model.hidden_size * r.b_a,
+                   "link_bytes_per_s": link} if p.tp > 1 else None
+        return {"ops": [op_dict(t, hw, r.engine) for t in phase.ops], "passes": 1, "allreduces": reduces}
+    return {"ttft_s": part(whole.prefill, r.batch * r.prompt), "tpot_s": part(p.at_batch.decode, r.batch)}
 
 
 def plan_report(p: Plan) -> Report:
@@ -77,6 +94,8 @@ def plan_report(p: Plan) -> Report:
                                             for o in p.chunks.ops}}},
         "kv_cache_bytes_per_sequence": a.kv_bytes_per_sequence,
     }
+    if p.chunk_count == 1:
+        data["forecast_parts"] = _forecast_parts(p)
 
     def explain() -> tuple[Section, ...]:
         keys = ["plan.kv_budget_bytes", "plan.max_batch", "plan.max_context", "plan.ttft_s", "plan.ttft_forecast_s",

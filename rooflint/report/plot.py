@@ -154,3 +154,33 @@ def _draw_memory(ax, a: Analysis, curves: dict[str, list[float]], contexts: list
     ax.set_title("memory vs context")
     ax.legend(fontsize=7, loc="upper left")
     ax.grid(True, which="both", lw=0.3)
+
+
+def validation_png_or_svg(path: str, results) -> bytes:
+    """Forecast against measured time, log-log, a colour per category; the diagonal and a +/-10%
+    band; the bound of each case as a faint mark below its point."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fmt = "svg" if path.lower().endswith(".svg") else "png"
+    fig, ax = plt.subplots(figsize=(7.5, 6.5), constrained_layout=True)
+    cats = sorted({r.case.category for r in results})
+    cmap = plt.get_cmap("tab10" if len(cats) <= 10 else "tab20")
+    lo = min(min(r.case.measured_s, r.forecast_s) for r in results) / 1.5
+    hi = max(max(r.case.measured_s, r.forecast_s) for r in results) * 1.5
+    ax.fill_between([lo, hi], [lo * 0.9, hi * 0.9], [lo * 1.1, hi * 1.1], color="0.85", label="±10%")
+    ax.plot([lo, hi], [lo, hi], color="0.3", lw=0.8)
+    for i, c in enumerate(cats):
+        rs = [r for r in results if r.case.category == c]
+        ax.scatter([r.case.measured_s for r in rs], [r.forecast_s for r in rs], s=14, alpha=0.75,
+                   color=cmap(i), label=f"{c} ({len(rs)})")
+    ax.set(xscale="log", yscale="log", xlim=(lo, hi), ylim=(lo, hi), xlabel="measured time (s)",
+           ylabel="rooflint forecast (s)", title="forecast vs measured")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1.0))
+    ax.grid(True, which="major", alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()

@@ -18,6 +18,7 @@ from rooflint.errors import SpecError
 # Every parameter: (lower, upper) bound a file may give. Fractions are of the datasheet figure.
 BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05, 1.0),
           "peak_fraction": (0.01, 1.0), "attention_fraction": (0.01, 1.0), "kernel_floor": (0.0, 1e-3),
+          "attention_floor": (0.0, 1e-3),
           "link_fraction": (0.01, 1.0), "collective_latency": (0.0, 1e-2)}
 
 
@@ -30,6 +31,7 @@ class Achievable:
     peak_fraction: Mapping[str, float]  # dtype key -> of compute.<key>, a large GEMM; "*" for the others
     attention_fraction: Mapping[int, float]  # head_dim -> of the matmul peak, FlashAttention's prefill
     kernel_floor_s: float  # the least time a kernel takes on the GPU (launch to completion, graphs)
+    attention_floor_s: float  # the same for an attention kernel (paged-KV lookups, split-K setup)
     link_fraction: float  # of interconnect, a large all-reduce's bus bandwidth
     collective_latency_s: float  # a small all-reduce's time
     source: Mapping[str, str] = field(default_factory=dict)  # parameter -> the data it came from
@@ -37,26 +39,23 @@ class Achievable:
     def peak_fraction_of(self, key: str) -> float:
         return self.peak_fraction.get(key, self.peak_fraction.get("*", 1.0))
 
+    def attention_key(self, head_dim: int) -> int:
+        """The tabulated head_dim nearest to head_dim (in log2; the larger on a tie)."""
+        return min(sorted(self.attention_fraction, reverse=True), key=lambda d: abs(math.log2(d / head_dim)))
+
     def attention_fraction_of(self, head_dim: int) -> float:
-        """Linear in log2(head_dim) between the tabulated head dims, flat beyond them."""
-        dims = sorted(self.attention_fraction)
-        if head_dim <= dims[0]:
-            return self.attention_fraction[dims[0]]
-        if head_dim >= dims[-1]:
-            return self.attention_fraction[dims[-1]]
-        hi = next(d for d in dims if d >= head_dim)
-        lo = dims[dims.index(hi) - 1]
-        w = (math.log2(head_dim) - math.log2(lo)) / (math.log2(hi) - math.log2(lo))
-        return self.attention_fraction[lo] * (1 - w) + self.attention_fraction[hi] * w
+        return self.attention_fraction[self.attention_key(head_dim)]
 
 
 PRIOR = Achievable(
-    bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75, peak_fraction={"*": 0.75, "fp8": 0.6, "fp32": 0.8},
-    attention_fraction={64: 0.4, 128: 0.55, 256: 0.55}, kernel_floor_s=4e-6, link_fraction=0.8,
+    bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75, peak_fraction={"*": 0.75, "bf16": 0.75, "fp16": 0.75, "fp8": 0.6, "int8": 0.6,
+                                                                    "fp32": 0.8},
+    attention_fraction={64: 0.4, 128: 0.55, 192: 0.55, 256: 0.55}, kernel_floor_s=3e-6, attention_floor_s=6e-6,
+    link_fraction=0.4,
     collective_latency_s=1.5e-5,
     source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU" for k in
             ("bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
-             "kernel_floor_s", "link_fraction", "collective_latency_s")})
+             "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s")})
 """For a Hardware built in code without a fit; catalog.py attaches the fitted values."""
 
 
@@ -65,7 +64,7 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
     if not isinstance(raw, Mapping):
         raise SpecError(where, prefix, "expected a mapping")
     allowed = {"bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
-               "kernel_floor_s", "link_fraction", "collective_latency_s", "source"}
+               "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s", "source"}
     for key in raw:
         if key not in allowed:
             raise SpecError(where, f"{prefix}.{key}", "unknown field")
@@ -101,6 +100,7 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
         peak_fraction=table("peak_fraction", str),
         attention_fraction=table("attention_fraction", int),
         kernel_floor_s=number(raw.get("kernel_floor_s"), "kernel_floor_s", "kernel_floor"),
+        attention_floor_s=number(raw.get("attention_floor_s"), "attention_floor_s", "attention_floor"),
         link_fraction=number(raw.get("link_fraction"), "link_fraction", "link_fraction"),
         collective_latency_s=number(raw.get("collective_latency_s"), "collective_latency_s", "collective_latency"),
         source={str(k): v for k, v in source.items()})
@@ -110,5 +110,6 @@ def achievable_document(a: Achievable) -> dict:
     """The section as a profile or achievable.yaml writes it (read back by achievable_from_mapping)."""
     return {"bandwidth_fraction": a.bandwidth_fraction, "decode_bandwidth_fraction": a.decode_bandwidth_fraction,
             "peak_fraction": dict(a.peak_fraction), "attention_fraction": dict(a.attention_fraction),
-            "kernel_floor_s": a.kernel_floor_s, "link_fraction": a.link_fraction,
+            "kernel_floor_s": a.kernel_floor_s, "attention_floor_s": a.attention_floor_s,
+            "link_fraction": a.link_fraction,
             "collective_latency_s": a.collective_latency_s, "source": dict(a.source)}

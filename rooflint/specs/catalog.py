@@ -159,6 +159,11 @@ def _fitted() -> dict[str, Any]:
     return {}
 
 
+def fitted_gpus() -> list[str]:
+    """The GPUs with fitted parameters of their own."""
+    return sorted(k for k in _fitted() if k != "default")
+
+
 def fitted_achievable(name: str) -> Achievable:
     """The fitted ceilings of a GPU: its own entry, else the fit over every GPU, else the prior."""
     fitted = _fitted()

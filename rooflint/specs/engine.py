@@ -54,6 +54,11 @@ def engine_from_mapping(raw: Mapping, where: str) -> Engine:
         return raw[key]
 
     def number(key: str, value: object, lo: float, hi: float) -> float:
+        if isinstance(value, str):  # YAML 1.1 reads 5e-06 (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                raise SpecError(where, key, f"expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise SpecError(where, key, f"expected a number, got {value!r}")
         if not lo <= value <= hi:
