@@ -121,7 +121,7 @@ def test_7_plan_ttft_is_the_whole_prompt(cli):
     assert four["chunks"] == 5 and (four["prefill_chunks"]["count"], four["prefill_chunks"]["last"]) == (4, 3)
     none = cli.json("plan", "llama2-7b", "--chunk", "32k")["plan"]
     assert none["chunks"] == 1 and none["prefill_chunks"] == {"count": 0, "first": None, "last": None, "time_s": 0,
-                                                               "ops": {}}
+                                                               "time_forecast_s": 0, "ops": {}}
     one = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "2", "--context", "32k", "--chunk", "32k")
     whole = analyze(part, h100, Workload(prompt=32768)).ttft_s + 16 * ring
     assert one["plan"]["ttft_s"] == pytest.approx(whole, rel=1e-12)

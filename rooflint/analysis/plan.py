@@ -71,6 +71,7 @@ class Plan:
     chunks: StepSum  # the prompt's full chunks, summed over the chunk index
     last_chunk: Analysis | None  # the prompt's last, shorter chunk (None when chunks divide it)
     terms: dict[str, Term]
+    chunk_forecasts: dict[str, float]  # op -> count x forecast summed over the full chunks
 
     hardware = property(lambda self: self.resolved.hardware)
     value = lambda self, key: self.terms[key].value  # noqa: E731
@@ -161,8 +162,9 @@ def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None =
     for name, tokens in (("chunk", r.batch * chunk), ("last", r.batch * rest), ("decode", r.batch)):
         ar[name] = reduce(tokens, f"plan.allreduce_{name}_s")
         ar[name + "_forecast"] = reduce(tokens, f"plan.allreduce_{name}_forecast_s", RING_FORECAST)
+    chunk_total, chunk_ops = _chunks_forecast(part, hw, r, full)
     steps = [("chunks_s", chunks.time_s), ("last_chunk_s", last.ttft_s if last else 0.0),
-             ("chunks_forecast_s", _chunks_forecast(part, hw, r, full)),
+             ("chunks_forecast_s", chunk_total),
              ("last_chunk_forecast_s", last.ttft_forecast_s if last else 0.0),
              ("tpot_gpu", a.tpot_s), ("tpot_gpu_forecast", a.tpot_forecast_s), ("n_chunks", full), ("B", r.batch),
              *((f"allreduce_{k}", t.value if rest or not k.startswith("last") else 0.0) for k, t in ar.items())]
@@ -180,7 +182,7 @@ def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None =
     for t in evaluate_figures(more, dict(steps)):
         terms[t.key] = t
     terms.update({t.key: t for k, t in ar.items() if not k.startswith("last")})
-    return Plan(m, part, tp, r, a, chunks, last, terms)
+    return Plan(m, part, tp, r, a, chunks, last, terms, chunk_ops)
 
 
 def prompt_pass(p: Plan) -> Analysis:
@@ -190,17 +192,24 @@ def prompt_pass(p: Plan) -> Analysis:
                                                 context=r.prefix + r.prompt))
 
 
-def _chunks_forecast(part: Model, hw: Hardware, r: Resolved, full: int) -> float:
-    """The full chunks' forecasts summed: chunk j prefills `chunk` tokens after prefix + j*chunk
-    cached ones. Up to SAMPLED_CHUNKS chunks are each analysed; beyond, as many evenly spaced ones
-    stand for the rest (the forecast grows smoothly with j, through attention)."""
+def _chunks_forecast(part: Model, hw: Hardware, r: Resolved, full: int) -> tuple[float, dict[str, float]]:
+    """The full chunks' forecasts summed (each a pass with its step overhead), and per op its
+    count x forecast summed: chunk j prefills `chunk` tokens after prefix + j*chunk cached ones.
+    Up to SAMPLED_CHUNKS chunks are each analysed; beyond, as many evenly spaced ones stand for the
+    rest (the forecast grows smoothly with j, through attention)."""
     if full == 0:
-        return 0.0
+        return 0.0, {}
     picks = range(full) if full <= SAMPLED_CHUNKS else \
         sorted({round(i * (full - 1) / (SAMPLED_CHUNKS - 1)) for i in range(SAMPLED_CHUNKS)})
-    times = [analyze(part, hw, replace(r.workload, prompt=r.chunk, prefix=r.prefix + j * r.chunk,
-                                       context=r.prefix + (j + 1) * r.chunk)).ttft_forecast_s for j in picks]
-    return sum(times) * full / len(times)
+    scale = full / len(picks)
+    total, per_op = 0.0, {}
+    for j in picks:
+        a = analyze(part, hw, replace(r.workload, prompt=r.chunk, prefix=r.prefix + j * r.chunk,
+                                      context=r.prefix + (j + 1) * r.chunk))
+        total += a.ttft_forecast_s * scale
+        for t in a.prefill.ops:
+            per_op[t.op.name] = per_op.get(t.op.name, 0.0) + t.op.count * t.forecast_s * scale
+    return total, per_op
 
 
 

@@ -251,7 +251,7 @@ def _term_parts(doc: Mapping[str, Any], path: str):
     if path in ("totals.ttft_s", "totals.tpot_s"):  # analyze: the pass's ops and one step
         phase = doc["phases"]["prefill" if path == "totals.ttft_s" else "decode"]
         return phase["ops"], 1, []
-    if path in ("ttft_s", "tpot_s") and "forecast_parts" in doc:  # plan with a one-chunk prompt
+    if path in doc.get("forecast_parts", {}):  # plan: TPOT, and TTFT of a one-chunk prompt
         part = doc["forecast_parts"][path]
         return part["ops"], part["passes"], [part["allreduces"]] if part["allreduces"] else []
     return None

@@ -29,23 +29,27 @@ MEMORY_KEYS = ("weights_bytes", "kv_cache_bytes_per_token", "kv_cache_bytes_per_
 TOTAL_KEYS = ("ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s", "decode_tokens_per_s", "prefill_tokens_per_s")
 
 
-def _attention_totals(phase: PhaseResult) -> tuple[float, float]:
-    """(HBM bytes, roofline time) of the attention kernels of a phase, all layers."""
+def _attention_totals(phase: PhaseResult) -> tuple[float, float, float]:
+    """(HBM bytes, roofline time, forecast) of the attention kernels of a phase, all layers."""
     ops = [t for t in phase.ops if t.op.name.split("@")[0] in ATTENTION_OPS]
-    return sum(t.op.count * t.op.bytes for t in ops), sum(t.op.count * t.time_s for t in ops)
+    return (sum(t.op.count * t.op.bytes for t in ops), sum(t.op.count * t.time_s for t in ops),
+            sum(t.op.count * t.forecast_s for t in ops))
 
 
 def _kernel_comparison(a: Analysis, other: Analysis) -> Table:
     eager, flash = (a, other) if a.resolved.attention == "eager" else (other, a)
     rows = []
     for phase in ("prefill", "decode"):
-        eb, et = _attention_totals(getattr(eager, phase))
-        fb, ft = _attention_totals(getattr(flash, phase))
+        eb, et, ec = _attention_totals(getattr(eager, phase))
+        fb, ft, fc = _attention_totals(getattr(flash, phase))
+        key = "ttft_forecast_s" if phase == "prefill" else "tpot_forecast_s"
         rows.append({"phase": phase, "eager_bytes": eb, "flash_bytes": fb, "bytes_ratio": eb / fb if fb else None,
-                     "eager_time_s": et, "flash_time_s": ft,
+                     "eager_time_s": et, "eager_time_forecast_s": ec, "flash_time_s": ft, "flash_time_forecast_s": fc,
                      "eager_scores_bytes": eager.scores_bytes_per_layer if phase == "prefill" else None,
                      "phase_time_eager_s": getattr(eager, phase).time_s,
-                     "phase_time_flash_s": getattr(flash, phase).time_s})
+                     "phase_time_eager_forecast_s": eager.value(f"totals.{key}"),
+                     "phase_time_flash_s": getattr(flash, phase).time_s,
+                     "phase_time_flash_forecast_s": flash.value(f"totals.{key}")})
     cols = (Column("phase", "phase"), Column("eager_bytes", "eager HBM", "bytes"),
             Column("flash_bytes", "flash HBM", "bytes"), Column("bytes_ratio", "eager/flash", "ratio"),
             Column("eager_time_s", "eager time", "seconds"), Column("flash_time_s", "flash time", "seconds"),

@@ -20,17 +20,19 @@ MEMORY_KEYS = ("weights_bytes", "kv_cache_bytes", "workspace_bytes", "total_byte
 
 
 def _forecast_parts(p: Plan) -> dict[str, Any]:
-    """What the TTFT and TPOT forecasts sum, for a prompt of one chunk: the ops of one pass per GPU,
-    the passes (each pays the engine's step overhead) and the all-reduces (count, ranks, bytes each)."""
+    """What the TPOT forecast sums, and the TTFT's for a prompt of one chunk: the ops of one pass per
+    GPU, the passes (each pays the engine's step overhead) and the all-reduces (count, ranks, bytes each)."""
     r, hw = p.resolved, p.hardware
-    whole = prompt_pass(p)
     link = hw.interconnect_bytes_per_s or 0
 
     def part(phase, tokens: int) -> dict[str, Any]:
         reduces = {"count": 2 * p.model.num_hidden_layers, "ranks": p.tp, "bytes": tokens * p.model.hidden_size * r.b_a,
                    "link_bytes_per_s": link} if p.tp > 1 else None
         return {"ops": [op_dict(t, hw, r.engine) for t in phase.ops], "passes": 1, "allreduces": reduces}
-    return {"ttft_s": part(whole.prefill, r.batch * r.prompt), "tpot_s": part(p.at_batch.decode, r.batch)}
+    out = {"tpot_s": part(p.at_batch.decode, r.batch)}
+    if p.chunk_count == 1:
+        out["ttft_s"] = part(prompt_pass(p).prefill, r.batch * r.prompt)
+    return out
 
 
 def plan_report(p: Plan) -> Report:
@@ -89,13 +91,14 @@ def plan_report(p: Plan) -> Report:
                  # the full chunks j = first..last (none: first and last null); the shorter last one apart
                  "prefill_chunks": {"count": p.chunks.steps, "first": 0 if p.chunks.steps else None,
                                     "last": p.chunks.hi if p.chunks.steps else None, "time_s": p.chunks.time_s,
+                                    "time_forecast_s": sum(p.chunk_forecasts.values()),
                                     "ops": {o.name: {"count": o.count, "flops": o.flops, "bytes_read": o.bytes_read,
-                                                     "bytes_written": o.bytes_written, "time_s": o.time_s}
+                                                     "bytes_written": o.bytes_written, "time_s": o.time_s,
+                                                     "time_forecast_s": p.chunk_forecasts.get(o.name, 0.0)}
                                             for o in p.chunks.ops}}},
         "kv_cache_bytes_per_sequence": a.kv_bytes_per_sequence,
     }
-    if p.chunk_count == 1:
-        data["forecast_parts"] = _forecast_parts(p)
+    data["forecast_parts"] = _forecast_parts(p)
 
     def explain() -> tuple[Section, ...]:
         keys = ["plan.kv_budget_bytes", "plan.max_batch", "plan.max_context", "plan.ttft_s", "plan.ttft_forecast_s",

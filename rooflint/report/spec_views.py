@@ -35,14 +35,21 @@ def hardware_list_report(profiles: list[Hardware]) -> Report:
 
 
 def hardware_show_report(h: Hardware) -> Report:
-    rows = [{"dtype": k, "peak_flop_per_s": v, "ridge_point": h.ridge_point(k)} for k, v in h.peak_flop_per_s.items()]
+    a = h.achievable
+    rows = [{"dtype": k, "peak_flop_per_s": v, "achievable_flop_per_s": v * a.peak_fraction_of(k),
+             "ridge_point": h.ridge_point(k)} for k, v in h.peak_flop_per_s.items()]
     cols = (Column("dtype", "dtype"), Column("peak_flop_per_s", "dense peak", "flop_per_s"),
+            Column("achievable_flop_per_s", "achievable (large GEMM)", "flop_per_s"),
             Column("ridge_point", "ridge (FLOP/B)", "intensity"))
     summary = (("name", h.name, "text"), ("description", h.description, "text"),
                ("memory", h.capacity_bytes, "bytes"), ("bandwidth", h.bandwidth_bytes_per_s, "bytes_per_s"),
+               ("  achievable (streaming)", h.bandwidth_bytes_per_s * a.bandwidth_fraction, "bytes_per_s"),
+               ("kernel floor (attention)", f"{a.kernel_floor_s * 1e6:.3g} µs ({a.attention_floor_s * 1e6:.3g} µs)",
+                "text"),
                ("SMs", h.sm_count, "int"), ("shared memory per SM", h.sram_per_sm_bytes, "bytes"),
                ("L2", h.l2_bytes, "bytes"), ("interconnect", h.interconnect_bytes_per_s, "bytes_per_s"),
-               ("source", " ".join(h.source.split()), "text"), ("file", h.path, "text"))
+               ("source", " ".join(h.source.split()), "text"), ("file", h.path, "text"),
+               ("achievable from", a.source.get("bandwidth_fraction", ""), "text"))
     return Report("rooflint.hardware/1", f"hardware {h.name}",
                   {"schema": "rooflint.hardware/1", "hardware": hardware_dict(h)},
                   (Table("compute peaks", cols, tuple(rows)),), summary,

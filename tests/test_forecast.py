@@ -1,0 +1,227 @@
+"""The forecast beside every bound: its pieces held to outside figures (a measured GEMM pair that
+shows wave quantization, nccl-tests all-reduces, the flash kernel of TRT-LLM's 16k/d=256 case),
+JSON siblings for every roofline time, engine presets, and the named parameters a fit varies."""
+
+import csv
+import json
+import math
+import os
+from statistics import median
+
+import pytest
+import yaml
+from conftest import DATA
+
+from rooflint.analysis.forecast import WAVE, factor_names, parameter_value, parameters
+from rooflint.analysis.inference import analyze
+from rooflint.analysis.plan import RING_FORECAST
+from rooflint.specs.catalog import load_engine, load_hardware, load_model
+from rooflint.workload import Workload
+
+ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
+VALIDATION = os.path.join(ROOT, "rooflint", "data", "validation")
+
+
+def gemm(cli, m, n, k, gpu="h100-sxm", engine="trtllm"):
+    return json.loads(cli("gemm", str(m), str(n), str(k), "--gpu", gpu, "--dtype", "bf16", "--engine", engine,
+                          "--format", "json").stdout)
+
+
+def test_wave_quantization_of_a_measured_gemm_pair(cli):
+    """aiconfigurator, H100 TensorRT-LLM bf16 (shared/reference/measured/kernels-train.csv rows
+    h100_sxm/gemm/trtllm/.. M=256 and M=513, N=7168, K=65536): 0.346 ms and 0.792 ms, 2.29x for
+    2.00x the FLOPs. M=513 needs a fifth row of 128-row tiles: 5 x 56 = 280 tiles on 132 SMs run
+    in 3 waves (eta = 280 / 396), where M=256 fills one wave of 112 (eta = 112 / 132)."""
+    small, large = gemm(cli, 256, 7168, 65536), gemm(cli, 513, 7168, 65536)
+    assert small["op"]["forecast"]["wave_efficiency"] == pytest.approx(112 / 132)
+    assert large["op"]["forecast"]["wave_efficiency"] == pytest.approx(280 / 396)
+    measured = 0.792e-3 / 0.346e-3
+    ratio = large["time_forecast_s"] / small["time_forecast_s"]
+    assert ratio == pytest.approx(measured, rel=0.10)
+    assert large["time_s"] / small["time_s"] < 0.8 * measured  # the bound sees only the FLOPs
+    for doc, t in ((small, 0.346e-3), (large, 0.792e-3)):
+        assert doc["time_forecast_s"] == pytest.approx(t, rel=0.2)
+        assert doc["time_s"] <= t  # and the bound still holds
+
+
+def test_wave_efficiency_is_the_busy_share_of_the_waves():
+    # 133 tiles on 132 SMs: two waves, the second with one tile
+    assert WAVE.evaluate({"u": 133, "sm": 132}) == pytest.approx(133 / 264)
+    assert WAVE.evaluate({"u": 132, "sm": 132}) == 1
+
+
+def test_split_k_fills_the_sms_for_a_few_tiles(cli):
+    """M = N = 128 is one tile; K = 65536 lets a split-K give every SM a 256+ slice (132 x 256 <
+    65536), so the kernel is not charged 1/132 of the GPU."""
+    doc = gemm(cli, 128, 128, 65536)
+    assert doc["op"]["forecast"]["wave_efficiency"] == 1.0
+    assert gemm(cli, 128, 128, 128)["op"]["forecast"]["wave_efficiency"] == pytest.approx(1 / 132)
+
+
+def _nccl(system: str, n: int, size: int) -> float:
+    with open(os.path.join(VALIDATION, "collectives.csv"), encoding="utf-8") as f:
+        times = [float(r["time_s"]) for r in csv.DictReader(f) if r["impl"] == "nccl" and r["system"] == system
+                 and int(r["n_gpus"]) == n and float(r["message_bytes"]) == size]
+    assert times, (system, n, size)
+    return median(times)
+
+
+@pytest.mark.parametrize("gpu,system", [("a100-80gb", "a100_sxm"), ("h100-sxm", "h100_sxm")])
+@pytest.mark.parametrize("n", [2, 4, 8])
+def test_an_all_reduce_forecast_against_nccl_tests(gpu, system, n):
+    """nccl-tests all_reduce_perf (aiconfigurator's tables, rooflint/data/validation/collectives.csv),
+    64 MiB per rank: latency + 2(n-1)/n x bytes / (link x link share), the share and latency
+    fitted from those rows' large and small messages. The bound (bandwidth alone, the whole link)
+    is 2-3x too fast."""
+    hw = load_hardware(gpu)
+    a = hw.achievable
+    size = 64 * 2**20
+    values = {"L": 0.5, "N": n, "T": size, "D": 1, "b_a": 1, "link": hw.interconnect_bytes_per_s,
+              "f_link": a.link_fraction, "t_ar": a.collective_latency_s}
+    measured = _nccl(system, n, size)
+    assert RING_FORECAST.evaluate(values) == pytest.approx(measured, rel=0.2)
+    bound = 2 * (n - 1) / n * size / hw.interconnect_bytes_per_s
+    assert bound < 0.6 * measured
+
+
+def test_the_flash_forecast_of_the_16k_d256_case_is_near_its_measurement(cli):
+    """TRT-LLM causal context attention, H100, N=16384, 32 heads of 256: 7.94 ms measured
+    (published-train.json aic-fmha-h100-d256-b1-n16384); the bound stays below it."""
+    doc = json.loads(cli("attention", "--seq", "16384", "--head-dim", "256", "--heads", "32", "--gpu", "h100-sxm",
+                         "--causal", "--dtype", "bf16", "--engine", "trtllm", "--format", "json").stdout)
+    row = doc["rows"][0]
+    assert row["flash_time_s"] <= 7.94e-3
+    assert row["flash_time_forecast_s"] == pytest.approx(7.94e-3, rel=0.15)
+    assert row["flash_op"]["time_forecast_s"] == row["flash_time_forecast_s"]
+
+
+def _times(doc, path=""):
+    """Every (path, key) of a JSON document whose key is a roofline time `<name>_s`."""
+    if isinstance(doc, dict):
+        for k, v in doc.items():
+            if k in ("forecast", "hardware", "settings", "model", "shard", "symbols"):
+                continue  # the forecast's parameters, specs (floors, latencies), op symbols (N_s) are not times
+            if isinstance(v, (dict, list)):
+                yield from _times(v, f"{path}.{k}")
+            elif k.endswith("_s") and not k.endswith(("_per_s", "_forecast_s")) and isinstance(v, (int, float)):
+                yield doc, path, k
+    elif isinstance(doc, list):
+        for i, v in enumerate(doc):
+            yield from _times(v, f"{path}[{i}]")
+
+
+@pytest.mark.parametrize("args", [
+    ["analyze", "llama3-8b", "--gpu", "h100", "--batch", "8"],
+    ["analyze", "mixtral-8x7b", "--gpu", "h100", "--weight-dtype", "int4"],
+    ["plan", "llama3-70b", "--gpu", "h100", "--tp", "4", "--context", "8k"],
+    ["plan", "llama2-7b", "--gpu", "a100", "--context", "1000"],
+    ["gemm", "4096", "4096", "4096"],
+    ["attention", "--gpu", "a100", "--seq", "1024,4096"],
+])
+def test_every_roofline_time_has_a_forecast_beside_it(cli, args):
+    doc = json.loads(cli(*args, "--format", "json").stdout)
+    seen = 0
+    for holder, path, key in _times(doc):
+        sibling = key[:-2] + "_forecast_s"
+        assert sibling in holder, f"{path}.{key} has no {sibling}"
+        if holder[key] > 0:
+            assert holder[sibling] > 0 and math.isfinite(holder[sibling]), (path, key)
+        seen += 1
+    assert seen >= 2
+
+
+def test_the_pass_forecast_is_its_ops_plus_the_step_overhead(cli):
+    doc = json.loads(cli("analyze", "llama2-7b", "--gpu", "a100-80gb", "--engine", "gpt-fast", "--batch", "1",
+                         "--format", "json").stdout)
+    step = load_engine("gpt-fast").step_overhead_s
+    for phase, total in (("prefill", "ttft_forecast_s"), ("decode", "tpot_forecast_s")):
+        ops = doc["phases"][phase]["ops"]
+        assert doc["totals"][total] == pytest.approx(sum(o["count"] * o["time_forecast_s"] for o in ops) + step)
+        assert doc["phases"][phase]["time_forecast_s"] == doc["totals"][total]
+        assert doc["totals"][total] > doc["totals"][total.replace("_forecast", "")]
+
+
+def test_eager_launches_cost_what_the_kernels_do_not(cli):
+    """hf (eager PyTorch) launches every kernel from Python; at batch 1 a decode step of short
+    kernels waits for the host: max(t_launch, kernel) per kernel, so the step is at least
+    kernels x t_launch. vLLM replays the step as a CUDA graph."""
+    m, hw = load_model("llama2-7b"), load_hardware("h100-sxm")
+    eager = analyze(m, hw, Workload(batch=1, prompt=16, context=16, engine="hf"))
+    graph = analyze(m, hw, Workload(batch=1, prompt=16, context=16, engine="vllm"))
+    kernels = sum(t.op.count for t in eager.decode.ops)
+    hf = load_engine("hf")
+    assert eager.tpot_forecast_s >= kernels * hf.launch_s + hf.step_overhead_s
+    assert graph.tpot_forecast_s < eager.tpot_forecast_s
+
+
+def test_a_weight_only_gemv_streams_at_the_engines_dequant_share():
+    """gpt-fast's int4 decode: the GEMV dequantizes as it streams, at dequant_efficiency.int4 of
+    the bandwidth share; a bf16 GEMV has no such factor."""
+    m, hw = load_model("llama2-7b"), load_hardware("a100-80gb")
+    a = analyze(m, hw, Workload(batch=1, prompt=1, context=128, weight_dtype="int4", engine="gpt-fast"))
+    up = next(t for t in a.decode.ops if t.op.name == "up_proj")
+    names = factor_names(up.op.form, hw, a.resolved.engine)
+    assert names["f_bw"] == ("hw.bandwidth_fraction", "engine.dequant_efficiency.int4")
+    p = parameters(up.op.form, hw, a.resolved.engine)
+    assert p.f_bw == pytest.approx(hw.achievable.bandwidth_fraction * load_engine("gpt-fast").dequant_of("int4"))
+    assert parameter_value("engine.dequant_efficiency.int4", hw, a.resolved.engine) == \
+        load_engine("gpt-fast").dequant_efficiency["int4"]
+
+
+def test_the_tp_forecast_adds_each_all_reduce_latency(cli):
+    doc = json.loads(cli("plan", "llama2-70b", "--gpu", "a100-80gb", "--tp", "8", "--batch", "1", "--context", "105",
+                         "--engine", "gpt-fast", "--format", "json").stdout)["plan"]
+    layers, t_ar = 80, load_engine("gpt-fast").allreduce_latency_s
+    assert doc["allreduce_decode_forecast_s"] >= 2 * layers * t_ar
+    assert doc["allreduce_decode_s"] < 0.01 * doc["allreduce_decode_forecast_s"]  # bandwidth alone: ~nothing
+    assert doc["tpot_forecast_s"] > doc["tpot_s"]
+
+
+def test_hardware_json_carries_the_achievable_ceilings_with_their_source(cli):
+    doc = json.loads(cli("hardware", "h100", "--format", "json").stdout)["hardware"]
+    with open(os.path.join(ROOT, "hardware", "achievable", "fitted.yaml"), encoding="utf-8") as f:
+        fitted = yaml.safe_load(f)["gpus"]["h100-sxm"]
+    ach = doc["achievable"]
+    assert ach["bandwidth_bytes_per_s"] == pytest.approx(3350e9 * fitted["bandwidth_fraction"])
+    assert ach["peak_flop_per_s"]["bf16"] == pytest.approx(989.4e12 * fitted["peak_fraction"]["bf16"])
+    assert "fitted" in ach["source"]["peak_fraction"]
+    # a GPU the data does not cover gets the pooled fit
+    b200 = json.loads(cli("hardware", "b200", "--format", "json").stdout)["hardware"]["achievable"]
+    assert "every GPU pooled" in b200["source"]["bandwidth_fraction"]
+
+
+def test_every_engine_preset_loads_and_an_unknown_one_is_refused(cli):
+    for name in ("gpt-fast", "vllm", "sglang", "trtllm", "llama.cpp", "hf"):
+        assert load_engine(name).name == name
+    r = cli("analyze", "llama2-7b", "--engine", "tgi", code=2)
+    assert "unknown engine 'tgi'" in r.stderr and r.stdout == ""
+
+
+def test_a_malformed_engine_file_is_one_line(cli, tmp_path):
+    bad = tmp_path / "e.yaml"
+    bad.write_text("name: x\ngraphs: maybe\n")
+    r = cli("analyze", "llama2-7b", "--engine", str(bad), code=2)
+    assert r.stderr.count("\n") == 1 and "graphs" in r.stderr
+
+
+def test_a_profile_may_carry_its_own_achievable_section(cli, tmp_path):
+    with open(os.path.join(ROOT, "hardware", "h100-sxm.yaml"), encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    with open(os.path.join(ROOT, "hardware", "achievable", "fitted.yaml"), encoding="utf-8") as f:
+        own = yaml.safe_load(f)["gpus"]["h100-sxm"]
+    own["bandwidth_fraction"] = 0.5
+    raw.update(name="my-h100", aliases=[], achievable=own)
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    doc = json.loads(cli("hardware", str(path), "--format", "json").stdout)["hardware"]["achievable"]
+    assert doc["bandwidth_bytes_per_s"] == pytest.approx(0.5 * 3350e9)
+    raw["achievable"]["bandwidth_fraction"] = 1.5
+    path.write_text(yaml.safe_dump(raw))
+    r = cli("hardware", str(path), code=2)
+    assert "achievable.bandwidth_fraction" in r.stderr
+
+
+def test_the_data_dir_configs_still_analyse_with_a_forecast(cli):
+    doc = json.loads(cli("analyze", os.path.join(DATA, "configs", "deepseek-v3"), "--gpu", "h200",
+                         "--format", "json").stdout)
+    assert doc["totals"]["tpot_forecast_s"] > doc["totals"]["tpot_s"] > 0
