@@ -4,7 +4,8 @@
     python bench/fit_forecast.py --dry-run  # the same without writing
 
 Writes hardware/achievable/fitted.yaml (each GPU the data covers with at least MIN_GPU_CASES cases,
-and `default`: the fit over every GPU pooled, for the others) and the fitted numbers into
+and `default`: fitted on the cases of the other GPUs, those without enough data of their own; it is
+what every GPU without an entry gets) and the fitted numbers into
 engines/*.yaml. Prints, per category, the error before the fit (the values it started from),
 after it, 5-fold held out and with the GPU left out. Needs scipy (`pip install -e '.[fit]'`).
 """
@@ -56,19 +57,15 @@ def main() -> None:
     held = {(g, "hw.link_fraction"): v for g, v in cf.link_fraction.items()}
     held[("default", "hw.link_fraction")] = float(np.mean(list(cf.link_fraction.values())))
     held.update({(e, "engine.allreduce_latency_s"): v for e, v in cf.engine_latency_s.items()})
-    start = ff.build(results, prior_value, held=held)
-    pooled = ff.fit(start)
-    learned = {k: v for k, v in zip(start.keys, pooled)}
-    value_pooled = lambda owner, name: learned.get((owner, name), prior_value(owner, name))  # noqa: E731
     gpus = ff.covered_gpus(results)
-    per = ff.build(results, value_pooled, per_gpu=gpus, hold=("default",), held=held)
+    per = ff.build(results, prior_value, per_gpu=gpus, held=held)
     theta = ff.fit(per)
     final = {k: v for k, v in zip(per.keys, theta)}
     final.update({(o.split(":", 1)[1], n): v for (o, n), v in final.items() if o.startswith("fixed:")})
     latency = {(g, "hw.collective_latency_s"): v for g, v in cf.latency_s.items()}
     latency[("default", "hw.collective_latency_s")] = float(np.mean(list(cf.latency_s.values())))
     final.update({**held, **latency})
-    value_final = lambda owner, name: final.get((owner, name), value_pooled(owner, name))  # noqa: E731
+    value_final = lambda owner, name: final.get((owner, name), prior_value(owner, name))  # noqa: E731
 
     fitted_fc = dict(zip(per.case_ids, per.forecast(theta)))
     held = ff.cross_validate(per) if not args.no_cv else {}
@@ -122,17 +119,22 @@ def collectives() -> ff.CollectiveFit:
 
 
 def _source(owner: str, results, cf) -> str:
-    n = sum(1 for r in results if r.features is not None and (owner == "default" or r.case.gpu == owner))
-    cats = sorted({r.case.category for r in results if owner == "default" or r.case.gpu == owner})
+    own = set(ff.covered_gpus(results))
+    mine = [r for r in results if r.features is not None and (r.case.gpu == owner or owner == "default"
+                                                              and r.case.gpu not in own)]
+    n = len(mine)
+    cats = sorted({r.case.category for r in mine})
     day = datetime.date.today().isoformat()
-    scope = "every GPU pooled" if owner == "default" else owner
+    scope = (f"the GPUs without an entry: {', '.join(sorted({r.case.gpu for r in mine}))}; parameters they do not "
+             "exercise stay at the prior" if owner == "default" else owner)
     return (f"fitted by bench/fit_forecast.py on {n} measured cases ({scope}; {', '.join(cats)}) of "
             f"rooflint/data/validation, from shared/reference/measured, {day}")
 
 
 def write_fitted(value, gpus, results, cf) -> None:
     doc = {"about": "Achievable shares of the datasheet figures, fitted by bench/fit_forecast.py (do not edit by hand; "
-                    "rerun it). `default` is the fit over every GPU pooled: what a GPU without an entry gets.",
+                    "rerun it). `default` is fitted on the GPUs without an entry of their own: what every GPU "
+                    "without an entry gets.",
            "gpus": {}}
     for owner in ["default", *gpus]:
         a = achievable_document(PRIOR)

@@ -86,12 +86,13 @@ def test_an_all_reduce_forecast_against_nccl_tests(gpu, system, n):
 
 def test_the_flash_forecast_of_the_16k_d256_case_is_near_its_measurement(cli):
     """TRT-LLM causal context attention, H100, N=16384, 32 heads of 256: 7.94 ms measured
-    (published-train.json aic-fmha-h100-d256-b1-n16384); the bound stays below it."""
+    (published-train.json aic-fmha-h100-d256-b1-n16384); the bound stays below it, the forecast
+    within the 25% a p90 error may reach (it rests on the fitted head_dim-256 share)."""
     doc = json.loads(cli("attention", "--seq", "16384", "--head-dim", "256", "--heads", "32", "--gpu", "h100-sxm",
                          "--causal", "--dtype", "bf16", "--engine", "trtllm", "--format", "json").stdout)
     row = doc["rows"][0]
     assert row["flash_time_s"] <= 7.94e-3
-    assert row["flash_time_forecast_s"] == pytest.approx(7.94e-3, rel=0.15)
+    assert row["flash_time_forecast_s"] == pytest.approx(7.94e-3, rel=0.25)
     assert row["flash_op"]["time_forecast_s"] == row["flash_time_forecast_s"]
 
 
@@ -187,7 +188,7 @@ def test_hardware_json_carries_the_achievable_ceilings_with_their_source(cli):
     assert "fitted" in ach["source"]["peak_fraction"]
     # a GPU the data does not cover gets the pooled fit
     b200 = json.loads(cli("hardware", "b200", "--format", "json").stdout)["hardware"]["achievable"]
-    assert "every GPU pooled" in b200["source"]["bandwidth_fraction"]
+    assert "the GPUs without an entry" in b200["source"]["bandwidth_fraction"]
 
 
 def test_every_engine_preset_loads_and_an_unknown_one_is_refused(cli):
@@ -225,3 +226,21 @@ def test_the_data_dir_configs_still_analyse_with_a_forecast(cli):
     doc = json.loads(cli("analyze", os.path.join(DATA, "configs", "deepseek-v3"), "--gpu", "h200",
                          "--format", "json").stdout)
     assert doc["totals"]["tpot_forecast_s"] > doc["totals"]["tpot_s"] > 0
+
+
+def test_a_measured_profile_forecasts_with_its_own_numbers(cli, tmp_path):
+    """`measure --save-profile` keeps the run's fit as the forecast's parameters: the measured copy
+    and GEMMs are the ceilings (shares of 1) and the fitted t0 is the kernel floor, so a GEMM on the
+    saved profile is forecast as t0 + max(F / (P_measured eta), bytes / BW_measured)."""
+    out = tmp_path / "mine.yaml"
+    cli("measure", "--load", os.path.join(DATA, "measurements", "cpu-quick.json"), "--save-profile", str(out))
+    hw = load_hardware(str(out))
+    a = hw.achievable
+    assert a.bandwidth_fraction == 1.0 and a.peak_fraction_of("fp32") == 1.0
+    assert a.kernel_floor_s == pytest.approx(hw.kernel_overhead_s)
+    assert "rooflint measure" in a.source["kernel_floor_s"]
+    doc = json.loads(cli("gemm", "512", "512", "512", "--gpu", str(out), "--dtype", "fp32", "--engine", "trtllm",
+                         "--format", "json").stdout)
+    flops, nbytes = 2 * 512**3, 3 * 512 * 512 * 4
+    want = hw.kernel_overhead_s + max(flops / hw.peak("fp32"), nbytes / hw.bandwidth_bytes_per_s)  # no SM count: eta 1
+    assert doc["time_forecast_s"] == pytest.approx(want)

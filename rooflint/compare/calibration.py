@@ -27,6 +27,7 @@ from rooflint.dtypes import dtype
 from rooflint.errors import RooflintError
 from rooflint.measure.result import Measurement
 from rooflint.specs import Hardware, freeze
+from rooflint.specs.achievable import PRIOR, Achievable, achievable_document
 
 HALF_GRID = [0.0] + [10 ** (3 + i / 24) for i in range(24 * 10 + 1)]  # 1e3 .. 1e13 FLOP, 24 per decade
 PRIMARY_BACKENDS = ("torch", "cupy", "numpy")  # whose t0 and F_half a saved profile carries
@@ -123,7 +124,36 @@ class Calibration:
             kernel_overhead_s=stack.overhead_s,
             matmul_half_flop=freeze(dict(stack.half_flop)),
             device_names=(self.device_name,),
+            achievable=self.achievable(stack, backend, base),
         )
+
+    def achievable(self, stack: StackCalibration, backend: str, base: Hardware | None) -> Achievable:
+        """The forecast's parameters from this run: the measured copy and GEMMs are the profile's
+        ceilings, so a streaming kernel and a large GEMM reach all of them (fraction 1); the
+        kernel floor is the fitted t0. What a copy and GEMM sweep cannot see (decode attention's
+        and FlashAttention's shares, relative to those ceilings; links) comes from the base
+        profile's fit, else the prior."""
+        ref = base.achievable if base else PRIOR
+        when = f"rooflint measure ({backend}), {self.date}"
+        peaks = {k: 1.0 for k in {**self.peaks, **stack.peaks}}
+        peaks.setdefault("*", 1.0)
+        rel = lambda v, of: min(1.0, v / of)  # noqa: E731
+        key = "bf16" if "bf16" in ref.peak_fraction else "*"
+        source = {"bandwidth_fraction": f"{when}: the measured copy is the ceiling",
+                  "peak_fraction": f"{when}: the measured GEMMs are the ceilings",
+                  "kernel_floor_s": f"{when}: t0, the smallest copy less its bytes / bandwidth",
+                  "attention_floor_s": f"{when}: t0 x the base profile's attention / kernel floor ratio"}
+        inherited = f"from {base.name if base else 'the prior'}, relative to its own ceilings (not measured)"
+        source.update({k: inherited for k in ("decode_bandwidth_fraction", "attention_fraction", "link_fraction",
+                                              "collective_latency_s")})
+        t0 = stack.overhead_s or ref.kernel_floor_s
+        return Achievable(
+            bandwidth_fraction=1.0,
+            decode_bandwidth_fraction=rel(ref.decode_bandwidth_fraction, ref.bandwidth_fraction),
+            peak_fraction=peaks,
+            attention_fraction={d: rel(v, ref.peak_fraction_of(key)) for d, v in ref.attention_fraction.items()},
+            kernel_floor_s=min(t0, 1e-3), attention_floor_s=min(t0 * ref.attention_floor_s / ref.kernel_floor_s, 1e-3),
+            link_fraction=ref.link_fraction, collective_latency_s=ref.collective_latency_s, source=source)
 
 
 def calibrate(measurements: Iterable[Measurement], device_name: str, date: str,
@@ -271,6 +301,7 @@ def profile_document(hw: Hardware) -> dict[str, Any]:
         "compute": {k: f"{v / 1e12:.6g} TFLOP/s" for k, v in hw.peak_flop_per_s.items()},
         "calibration": {"kernel_overhead": f"{hw.kernel_overhead_s * 1e6:.6g} us",
                         "matmul_half_work": {k: f"{v:.6g} FLOP" for k, v in hw.matmul_half_flop.items()}},
+        "achievable": achievable_document(hw.achievable),
     }
     if hw.vendor:
         doc["vendor"] = hw.vendor

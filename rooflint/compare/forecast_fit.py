@@ -8,8 +8,9 @@ the parameters in log space (scipy.optimize.least_squares, a soft-L1 loss on log
 measured), each category weighted alike, a weak pull towards the starting values so that a
 parameter the data cannot see stays where it was).
 
-GPU parameters are fitted per GPU where the data has at least MIN_GPU_CASES cases of it, and over
-all GPUs pooled as `default` (what a GPU without data gets). Engine parameters are the engines'
+GPU parameters are fitted per GPU where the data has at least MIN_GPU_CASES cases of it; the
+other GPUs' cases share `default` (what a GPU without data gets). leave_gpu_out pools every GPU but
+one and forecasts that one: the error on a GPU the fit never saw. Engine parameters are the engines'
 own; the reference engine's efficiencies stay 1 (they multiply the GPU's achievable shares and
 cannot be told apart from them).
 """
@@ -182,7 +183,7 @@ def fit(problem: Problem, rows=None):
 
     res = least_squares(residuals, x0, bounds=(lo, hi), loss="soft_l1", f_scale=LOSS_SCALE, max_nfev=6000,
                         x_scale=1.0)
-    return np.exp(res.x)
+    return np.where(free, np.exp(res.x), problem.start)  # the held ones exactly as they were
 
 
 def folds(case_ids: Sequence[str], k: int = FOLDS):

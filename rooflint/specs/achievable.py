@@ -3,7 +3,7 @@ the forecast (analysis/forecast.py), each with the data it was fitted on.
 
 The built-in values live in `hardware/achievable.yaml` beside the profiles, written by
 `bench/fit_forecast.py` from shared/reference/measured: one entry per GPU that the data covers and
-a `default` entry (the fit over all of them) for every other GPU. A profile's own `achievable:`
+a `default` entry (fitted on the GPUs with too few cases for an entry) for every other GPU. A profile's own `achievable:`
 section (written by `rooflint measure --save-profile`) wins over both.
 """
 
