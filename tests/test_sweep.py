@@ -121,9 +121,9 @@ def test_blocks_do_not_change_a_number():
 def test_labels_are_codes_and_the_per_point_columns_are_lean():
     result = sweep(Grid(MODELS[:1], GPUS[:2], [1, 2], [64, 128], ["fp16"], KERNELS))
     assert result.column("model").dtype == np.uint8 and result.column("batch").dtype == np.int32
-    assert set(result.points) == {"kv_bytes", "memory_bytes", "free_bytes", "fits", "tpot_s", "decode_tokens_per_s",
-                                  "ttft_s", "prefill_tokens_per_s"}
-    assert sum(a.itemsize for a in result.points.values()) == 57  # bytes stored per configuration
+    assert set(result.points) == {"kv_bytes", "memory_bytes", "free_bytes", "fits", "tpot_s", "tpot_forecast_s",
+                                  "decode_tokens_per_s", "ttft_s", "ttft_forecast_s", "prefill_tokens_per_s"}
+    assert sum(a.itemsize for a in result.points.values()) == 73  # bytes stored per configuration
     assert result.column("gpu", 6, 10).tolist() == [0, 0, 1, 1]  # regions of 2 x 2 rows, 2 kernels per GPU
     assert result.column("context", 5, 8).tolist() == [128, 64, 128]
 

@@ -28,7 +28,7 @@ from typing import Any
 
 from rooflint.analysis import memory
 from rooflint.analysis.codegen import compile_function
-from rooflint.analysis.evaluate import PER_OP, TIME_AT, lower
+from rooflint.analysis.evaluate import FORECAST_AT, PER_OP, TIME_AT, lower
 from rooflint.analysis.expr import Const, Expr, Sym, add, mul
 from rooflint.analysis.inference import RATES, ModelForm, analyze, model_form
 from rooflint.analysis.layers import PhaseForm
@@ -37,6 +37,7 @@ from rooflint.dtypes import DType
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.specs.catalog import builtin_names, load_hardware, load_model
+from rooflint.specs.engine import Engine
 from rooflint.workload import ATTENTIONS, Resolved, Workload, resolve
 
 DEFAULT_BATCHES = (1, 8, 32, 128)
@@ -44,16 +45,17 @@ DEFAULT_CONTEXTS = (1024, 4096, 16384, 65536)
 DEFAULT_KV_DTYPES = ("fp16", "fp8")
 LABELS = ("model", "gpu", "kv_dtype", "attention")  # codes into Sweep.names
 VALUES = ("weights_bytes", "kv_bytes", "workspace_bytes", "memory_bytes", "free_bytes", "fits", "tpot_s",
-          "decode_tokens_per_s", "ttft_s", "prefill_tokens_per_s")
+          "tpot_forecast_s", "decode_tokens_per_s", "ttft_s", "ttft_forecast_s", "prefill_tokens_per_s")
 COLUMNS = ("model", "gpu", "batch", "context", "kv_dtype", "attention", *VALUES)
+FORECAST_VALUES = ("tpot_forecast_s", "ttft_forecast_s")  # left out by Grid(forecast=False)
 REGION_VALUES = ("weights_bytes", "workspace_bytes")  # one number per model, GPU, KV dtype and kernel
 POINT_VALUES = tuple(k for k in VALUES if k not in REGION_VALUES)
 # sweep column -> the analyzer's figure
 FIGURES = {"weights_bytes": "memory.weights_bytes", "kv_bytes": "memory.kv_cache_bytes",
            "workspace_bytes": "memory.workspace_bytes", "memory_bytes": "memory.total_bytes",
-           "free_bytes": "memory.free_bytes", "tpot_s": "totals.tpot_s",
+           "free_bytes": "memory.free_bytes", "tpot_s": "totals.tpot_s", "tpot_forecast_s": "totals.tpot_forecast_s",
            "decode_tokens_per_s": "totals.decode_tokens_per_s", "ttft_s": "totals.ttft_s",
-           "prefill_tokens_per_s": "totals.prefill_tokens_per_s"}
+           "ttft_forecast_s": "totals.ttft_forecast_s", "prefill_tokens_per_s": "totals.prefill_tokens_per_s"}
 BLOCK_BYTES = 6 << 20  # temporaries of one block
 
 
@@ -71,6 +73,8 @@ class Grid:
     dtype: DType | str | None = None  # activations and weights
     memory_utilization: float | None = None
     chunk: int | None = None
+    engine: str | None = None  # the forecast's engine preset (resolve's default when None)
+    forecast: bool = True  # the forecast columns beside the bound (about 8x the bound's work)
 
     def __post_init__(self) -> None:
         for option, values in (("--models", self.models), ("--gpus", self.gpus), ("--kv-dtype", self.kv_dtypes),
@@ -104,7 +108,7 @@ class Grid:
         """A point's workload: a context only, so resolve's prompt rule makes the prompt the context."""
         return Workload(batch=batch, context=self.contexts[0] if context is None else context, dtype=self.dtype,
                         kv_dtype=kv, attention=attention, memory_utilization=self.memory_utilization,
-                        chunk=self.chunk)
+                        chunk=self.chunk, engine=self.engine)
 
 
 @dataclass(slots=True)
@@ -123,6 +127,11 @@ class Sweep:
 
     def __len__(self) -> int:
         return self.grid.size
+
+    @property
+    def columns(self) -> tuple[str, ...]:
+        """COLUMNS, less the forecasts of a sweep without them."""
+        return COLUMNS if self.grid.forecast else tuple(k for k in COLUMNS if k not in FORECAST_VALUES)
 
     def column(self, key: str, start: int = 0, stop: int | None = None):
         """Rows start..stop of a column as a numpy array (label columns as codes)."""
@@ -165,7 +174,7 @@ class Sweep:
 
     def row(self, i: int) -> dict[str, Any]:
         """Point i as Python values."""
-        return {k: self.value(k, i) for k in COLUMNS}
+        return {k: self.value(k, i) for k in self.columns}
 
     def point(self, i: int) -> tuple[Model, Hardware, Workload]:
         """What point i analyzes, for analyze()."""
@@ -199,29 +208,32 @@ def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
     nb, nc, nv = len(grid.batches), len(grid.contexts), len(grid.variants)
     names = {"model": tuple(m.name for m in grid.models), "gpu": tuple(h.name for h in grid.gpus),
              "kv_dtype": tuple(getattr(k, "name", k) for k in grid.kv_dtypes), "attention": tuple(grid.attentions)}
-    points = {k: np.empty(grid.size, bool if k == "fits" else np.float64) for k in POINT_VALUES}
+    points = {k: np.empty(grid.size, bool if k == "fits" else np.float64) for k in POINT_VALUES
+              if grid.forecast or k not in FORECAST_VALUES}
     regions = {k: np.empty(len(grid.models) * len(grid.gpus) * nv) for k in REGION_VALUES}
     batches = np.asarray(grid.batches, np.float64)[:, None]
     contexts = np.asarray(grid.contexts, np.float64)[None, :]
     size = nb * nc
     for mi, m in enumerate(grid.models):
         for gi, hw in enumerate(grid.gpus):
-            plan = _plan(m, hw, [resolve(m, hw, grid.workload(kv, a)) for kv, a in grid.variants])
+            plan = _plan(m, hw, [resolve(m, hw, grid.workload(kv, a)) for kv, a in grid.variants], grid.forecast)
             first = (mi * len(grid.gpus) + gi) * nv  # region of the first variant
             for b0, b1, c0, c1 in _blocks(nb, nc, max(1024, block_bytes // (8 * plan.width))):
                 B, C = batches[b0:b1], contexts[:, c0:c1]
                 S_q = C - plan.prefix if plan.prefix else C  # resolve's prompt rule: the context less the prefix
-                tpot, ttft = plan.decode(B, C), plan.prefill(B, S_q, C)
+                tpot, ttft = plan.decode(B, C), plan.prefill(B, S_q, C)  # times, then forecasts
                 shape = (b1 - b0, c1 - c0)
                 for vi, figures in enumerate(plan.figures):
                     off = (first + vi) * size + b0 * nc + c0
                     at = slice(off, off + shape[0] * shape[1])
                     weights, kv, workspace, total, free, dps, pps = figures(B, C, S_q, tpot[vi], ttft[vi])
+                    fc = (("tpot_forecast_s", tpot[nv + vi] + plan.step_overhead_s),
+                          ("ttft_forecast_s", ttft[nv + vi] + plan.step_overhead_s)) if grid.forecast else ()
                     assert np.ndim(weights) == np.ndim(workspace) == 0, "one number per region"
                     regions["weights_bytes"][first + vi], regions["workspace_bytes"][first + vi] = weights, workspace
                     for key, value in (("kv_bytes", kv), ("memory_bytes", total), ("free_bytes", free),
                                        ("tpot_s", tpot[vi]), ("decode_tokens_per_s", dps), ("ttft_s", ttft[vi]),
-                                       ("prefill_tokens_per_s", pps)):
+                                       ("prefill_tokens_per_s", pps), *fc):
                         points[key][at].reshape(shape)[...] = value
                     np.greater_equal(points["free_bytes"][at], 0, out=points["fits"][at])
     return Sweep(grid, names, points, regions, time.perf_counter() - start, act)
@@ -244,44 +256,48 @@ def _blocks(nb: int, nc: int, points: int):
 
 @dataclass(frozen=True, slots=True)
 class _Plan:
-    decode: Any  # (B, C) -> each variant's tpot
-    prefill: Any  # (B, S_q, C) -> each variant's ttft
+    decode: Any  # (B, C) -> each variant's tpot, then each variant's ops' forecast
+    prefill: Any  # (B, S_q, C) -> each variant's ttft, then each variant's ops' forecast
     figures: tuple  # per variant: (B, C, S_q, tpot, ttft) -> weights, kv, workspace, total, free, rates
     width: int  # arrays of a block's full shape alive at once, at most (sizes the blocks)
     prefix: int
+    step_overhead_s: float  # the engine's per pass, added to a pass's forecast
 
 
 _PLANS: dict[tuple, tuple[Model, Hardware, _Plan]] = {}
 
 
-def _plan(m: Model, hw: Hardware, resolved: list[Resolved]) -> _Plan:
-    key = (id(m), id(hw), tuple((r.structure, r.chunk, r.memory_utilization, r.prefix) for r in resolved))
+def _plan(m: Model, hw: Hardware, resolved: list[Resolved], forecast: bool = True) -> _Plan:
+    key = (id(m), id(hw), id(resolved[0].engine) if forecast else None,
+           tuple((r.structure, r.chunk, r.memory_utilization, r.prefix) for r in resolved))
     hit = _PLANS.get(key)
     if hit is not None and hit[0] is m and hit[1] is hw:
         return hit[2]
     forms = [model_form(m, r) for r in resolved]
-    decode, dw = fused_times([f.decode for f in forms], hw)
-    prefill, pw = fused_times([f.prefill for f in forms], hw)
+    engine = resolved[0].engine if forecast else None
+    decode, dw = fused_times([f.decode for f in forms], hw, engine)
+    prefill, pw = fused_times([f.prefill for f in forms], hw, engine)
     figures = tuple(_figures(f, r, hw) for f, r in zip(forms, resolved))
     prefixes = {r.prefix for r in resolved}
-    plan = _Plan(decode, prefill, figures, max(dw, pw) + 8, prefixes.pop())
+    plan = _Plan(decode, prefill, figures, max(dw, pw) + 8, prefixes.pop(), engine.step_overhead_s if engine else 0.0)
     if len(_PLANS) > 256:
         _PLANS.clear()
     _PLANS[key] = (m, hw, plan)
     return plan
 
 
-def fused_times(forms: Sequence[PhaseForm], hw: Hardware) -> tuple[Any, int]:
+def fused_times(forms: Sequence[PhaseForm], hw: Hardware, engine: Engine | None = None) -> tuple[Any, int]:
     """One function of the passes' inputs returning each form's time, Σ count x t_op over its
-    ops: the lowered expressions of every form, each distinct one computed once. Also how many
-    of its arrays take the full (B, C) shape."""
+    ops, then (with an engine) each form's Σ count x forecast: the lowered expressions of every
+    form, each distinct one computed once. Also how many of its arrays take the full (B, C) shape."""
     assigns: list[tuple[str, Expr]] = []
     canonical: dict[int, str] = {}
     table: dict[tuple, int] = {}
     deps: dict[str, frozenset] = {}
     per_form: list[Counter] = []
+    forecasts: list[Counter] = []
     for form in forms:
-        lowered, outputs = lower(form, hw)
+        lowered, outputs = lower(form, hw, engine=engine)
         rename: dict[str, str] = {}  # this form's names -> the shared ones
         memo: dict[int, int] = {}
         for name, e in lowered:
@@ -293,20 +309,25 @@ def fused_times(forms: Sequence[PhaseForm], hw: Hardware) -> tuple[Any, int]:
                 assigns.append((var, e.substitute({s: Sym(rename[s]) for s in names if s in rename})))
                 deps[var] = frozenset().union(*(deps.get(rename.get(s, s), (s,)) for s in names))
             rename[name] = var
-        terms: Counter = Counter()  # an op's time (a name, or a number) -> its instances per pass
-        for i, o in enumerate(form.ops):
-            t = outputs[PER_OP * i + TIME_AT]
-            if isinstance(t, Sym):
-                terms[rename.get(t.name, t.name)] += o.count
-            elif t.value:
-                terms[t.value] += o.count
-        per_form.append(terms)
-    common = per_form[0]
-    for terms in per_form[1:]:
-        common = common & terms
+        for at, into in ((TIME_AT, per_form), (FORECAST_AT, forecasts)):
+            terms: Counter = Counter()  # an op's time (a name, or a number) -> its instances per pass
+            for i, o in enumerate(form.ops):
+                t = outputs[PER_OP * i + at]
+                if isinstance(t, Sym):
+                    terms[rename.get(t.name, t.name)] += o.count
+                elif t.value:
+                    terms[t.value] += o.count
+            into.append(terms)
     sums: list[tuple[str, Expr]] = []
-    shared = _total(common, deps, sums, "_common")
-    outputs = [_total(terms - common, deps, sums, f"_v{v}", shared) for v, terms in enumerate(per_form)]
+    outputs: list[Expr] = []
+    for group, counters in (("t", per_form), ("c", forecasts if engine is not None else [])):
+        if not counters:
+            continue
+        common = counters[0]
+        for terms in counters[1:]:
+            common = common & terms
+        shared = _total(common, deps, sums, f"_{group}common")
+        outputs += [_total(terms - common, deps, sums, f"_{group}{v}", shared) for v, terms in enumerate(counters)]
     inputs = forms[0].inputs
     fn = compile_function(outputs, inputs, assigns + sums, numpy=True)
     full = sum(_axes(deps.get(n, frozenset())) == 3 for n, _ in assigns + sums)
@@ -383,6 +404,8 @@ def point_terms(result: Sweep, i: int = 0) -> list[Term]:
               "usable_bytes": terms["memory.usable_bytes"]}
     out = []
     for column, key in FIGURES.items():
+        if column not in result.columns:
+            continue
         t = terms[key]
         expr, bindings, notes = t.expr, dict(t.bindings), [t.note]
         for name in [n for n in bindings if n in inline]:

@@ -62,8 +62,11 @@ def _specs(text: str | None, option: str, load) -> list | None:
 @command()
 def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, context: Contexts = None,
           kv_dtype: KvDtypes = None, attention: Attentions = None, dtype: o.Dtype = None,
-          mem_util: o.MemUtil = None, chunk: o.Chunk = None, fmt: Format = None, output: o.Output = None,
-          explain: o.Explain = False) -> None:
+          mem_util: o.MemUtil = None, chunk: o.Chunk = None, engine: o.Engine = None,
+          forecast: Annotated[bool, typer.Option("--forecast/--no-forecast",
+                                                 help="The forecast columns beside the bound (--no-forecast: "
+                                                      "about 8x faster).")] = True,
+          fmt: Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """Every combination of models x GPUs x batch x context x KV dtype x attention kernel: memory,
     fit, decode step and prefill time, from the same op model as analyze."""
     form = p.choice(fmt, FORMATS, "--format") or "table"
@@ -75,7 +78,7 @@ def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, conte
         kv_dtypes=None if kv_dtype is None else p.dtype_names(kv_dtype, "--kv-dtype"),
         attentions=None if attention is None else p.choices(attention, ATTENTIONS, "--attention"),
         dtype=p.dtype_name(dtype, "--dtype"), memory_utilization=p.fraction(mem_util, "--mem-util"),
-        chunk=p.whole(chunk, "--chunk"))
+        chunk=p.whole(chunk, "--chunk"), engine=engine, forecast=forecast)
     if form == "parquet":
         require_pyarrow()  # before the sweep
     result = grid_sweep.sweep(grid)

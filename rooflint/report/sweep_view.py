@@ -15,7 +15,7 @@ import io
 import json
 from typing import Any
 
-from rooflint.analysis.sweep import COLUMNS, LABELS, Sweep, point_terms
+from rooflint.analysis.sweep import LABELS, Sweep, point_terms
 from rooflint.errors import SpecError
 from rooflint.report.explain import as_json
 from rooflint.report.model import Column, Report, Section, Table
@@ -25,12 +25,14 @@ HEADERS = {
     "model": ("model", "text"), "gpu": ("GPU", "text"), "batch": ("batch", "int"), "context": ("context", "int"),
     "kv_dtype": ("KV", "text"), "attention": ("attn", "text"), "weights_bytes": ("weights", "bytes"),
     "kv_bytes": ("KV cache", "bytes"), "workspace_bytes": ("workspace", "bytes"), "memory_bytes": ("memory", "bytes"),
-    "free_bytes": ("free", "bytes"), "fits": ("fits", "text"), "tpot_s": ("time/token", "seconds"),
-    "decode_tokens_per_s": ("tok/s", "ratio"), "ttft_s": ("TTFT", "seconds"),
+    "free_bytes": ("free", "bytes"), "fits": ("fits", "text"), "tpot_s": ("TPOT", "seconds"),
+    "tpot_forecast_s": ("forecast", "seconds"), "decode_tokens_per_s": ("tok/s", "ratio"),
+    "ttft_s": ("TTFT", "seconds"), "ttft_forecast_s": ("forecast", "seconds"),
     "prefill_tokens_per_s": ("prefill tok/s", "ratio"),
 }
-TABLE_OMITS = ("weights_bytes", "workspace_bytes", "free_bytes")  # for the width; the other formats have them
-TABLE_COLUMNS = tuple(Column(k, *HEADERS[k]) for k in COLUMNS if k not in TABLE_OMITS)
+TABLE_OMITS = ("weights_bytes", "workspace_bytes", "free_bytes", "decode_tokens_per_s", "prefill_tokens_per_s")  # width
+def table_columns(result: Sweep) -> tuple[Column, ...]:
+    return tuple(Column(k, *HEADERS[k]) for k in result.columns if k not in TABLE_OMITS)
 SHOWN = 40
 CHUNK = 1 << 16  # rows per piece of text
 _QUOTE = set(',"\r\n')
@@ -38,7 +40,7 @@ _QUOTE = set(',"\r\n')
 
 def _meta(result: Sweep) -> dict[str, Any]:
     return {"schema": SCHEMA, "dtype": result.dtype,
-            "configurations": len(result), "seconds": result.seconds, "columns": list(COLUMNS)}
+            "configurations": len(result), "seconds": result.seconds, "columns": list(result.columns)}
 
 
 def sweep_report(result: Sweep, shown: int = SHOWN) -> Report:
@@ -58,7 +60,7 @@ def sweep_report(result: Sweep, shown: int = SHOWN) -> Report:
     notes.append("time/token: a decode step at the context; TTFT: the prefill of a `context`-token prompt; "
                  "fits: mem-util x capacity - memory >= 0")
     return Report(SCHEMA, f"rooflint sweep: {n} configurations", _meta(result),
-                  (Table("sweep", TABLE_COLUMNS, tuple(rows)),),
+                  (Table("sweep", table_columns(result), tuple(rows)),),
                   (("configurations", n, "int"), ("fit in memory", result.fitting, "int")), tuple(notes),
                   lambda: sweep_explanation(result))
 
@@ -93,7 +95,7 @@ def sweep_json(result: Sweep, explain: bool = False) -> str:
 
 def _records(result: Sweep, start: int, stop: int) -> list[str]:
     cols = []
-    for k in COLUMNS:
+    for k in result.columns:
         values = result.column(k, start, stop).tolist()
         if k in LABELS:
             quoted = [json.dumps(name) for name in result.names[k]]
@@ -103,7 +105,7 @@ def _records(result: Sweep, start: int, stop: int) -> list[str]:
         elif k not in ("batch", "context"):
             values = [json.dumps(v) for v in values] if not all(map(_finite, values)) else list(map(repr, values))
         cols.append(values)
-    template = "{" + ", ".join(f'"{k}": %s' for k in COLUMNS) + "}"
+    template = "{" + ", ".join(f'"{k}": %s' for k in result.columns) + "}"
     return [template % row for row in zip(*cols)]
 
 
@@ -138,7 +140,7 @@ def _csv_arrow(result: Sweep) -> bytes:
     import pyarrow.csv as pcsv
 
     header = io.StringIO()
-    csv.writer(header, lineterminator="\n").writerow(COLUMNS)
+    csv.writer(header, lineterminator="\n").writerow(result.columns)
     sink = pa.BufferOutputStream()
     sink.write(header.getvalue().encode())
     options = pcsv.WriteOptions(include_header=False, batch_size=CHUNK,  # 1024 rows by default: 2x slower
@@ -152,7 +154,7 @@ def _arrow_table(result: Sweep, integers: bool = False):
     import pyarrow as pa
 
     arrays = []
-    for k in COLUMNS:
+    for k in result.columns:
         values = result.column(k)
         if k in LABELS:
             arrays.append(pa.DictionaryArray.from_arrays(pa.array(values), pa.array(result.names[k], pa.string())))
@@ -160,7 +162,7 @@ def _arrow_table(result: Sweep, integers: bool = False):
         if integers and values.dtype == np.float64 and _integral(values):
             values = values.astype(np.int64)
         arrays.append(pa.array(values))
-    return pa.Table.from_arrays(arrays, names=list(COLUMNS))
+    return pa.Table.from_arrays(arrays, names=list(result.columns))
 
 
 def _csv_python(result: Sweep) -> bytes:
@@ -169,14 +171,14 @@ def _csv_python(result: Sweep) -> bytes:
 
     out = io.StringIO()
     writer = csv.writer(out, lineterminator="\n")
-    writer.writerow(COLUMNS)
-    ints = {k for k in COLUMNS if k not in LABELS and k != "fits"
+    writer.writerow(result.columns)
+    ints = {k for k in result.columns if k not in LABELS and k != "fits"
             and (k in ("batch", "context") or _integral(result.column(k)))}
     plain = _plain(result)
     for start in range(0, len(result), CHUNK):
         stop = min(start + CHUNK, len(result))
         cols = []
-        for k in COLUMNS:
+        for k in result.columns:
             values = result.column(k, start, stop)
             if k in LABELS:
                 names = np.asarray(result.names[k], dtype=object)
@@ -218,7 +220,7 @@ def sweep_parquet(result: Sweep) -> bytes:
 def sweep_npz(result: Sweep) -> bytes:
     import numpy as np
 
-    arrays = {k: result.column(k) for k in COLUMNS}
+    arrays = {k: result.column(k) for k in result.columns}
     arrays.update({f"{k}_names": np.asarray(result.names[k], dtype=str) for k in LABELS})
     buffer = io.BytesIO()
     np.savez(buffer, **arrays)
