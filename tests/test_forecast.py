@@ -118,6 +118,8 @@ def _times(doc, path=""):
     ["plan", "llama2-7b", "--gpu", "a100", "--context", "1000"],
     ["gemm", "4096", "4096", "4096"],
     ["attention", "--gpu", "a100", "--seq", "1024,4096"],
+    ["generate", "llama2-7b", "--gpu", "a100", "--prompt", "100", "--new-tokens", "200"],
+    ["sweep", "-m", "llama3-8b", "-g", "h100", "-b", "1,8", "-c", "1k,8k"],
 ])
 def test_every_roofline_time_has_a_forecast_beside_it(cli, args):
     doc = json.loads(cli(*args, "--format", "json").stdout)
@@ -244,3 +246,20 @@ def test_a_measured_profile_forecasts_with_its_own_numbers(cli, tmp_path):
     flops, nbytes = 2 * 512**3, 3 * 512 * 512 * 4
     want = hw.kernel_overhead_s + max(flops / hw.peak("fp32"), nbytes / hw.bandwidth_bytes_per_s)  # no SM count: eta 1
     assert doc["time_forecast_s"] == pytest.approx(want)
+
+
+def test_a_requests_forecast_sums_its_passes(cli):
+    """generate: TTFT + each decode step's forecast (every step analysed when there are at most 64,
+    evenly spaced ones scaled beyond); each step pays the engine's overhead."""
+    doc = json.loads(cli("generate", "llama2-7b", "--gpu", "a100", "--prompt", "100", "--new-tokens", "40",
+                         "--format", "json").stdout)
+    m, hw = load_model("llama2-7b"), load_hardware("a100")
+    steps = sum(analyze(m, hw, Workload(prompt=100, context=100 + i)).tpot_forecast_s for i in range(1, 40))
+    ttft = analyze(m, hw, Workload(prompt=100)).ttft_forecast_s
+    assert doc["with_cache"]["decode_time_forecast_s"] == pytest.approx(steps, rel=1e-12)
+    assert doc["with_cache"]["time_forecast_s"] == pytest.approx(ttft + steps, rel=1e-12)
+    long = json.loads(cli("generate", "llama2-7b", "--gpu", "a100", "--prompt", "100", "--new-tokens", "1000",
+                          "--format", "json").stdout)["with_cache"]
+    every = sum(analyze(m, hw, Workload(prompt=100, context=100 + i)).tpot_forecast_s for i in range(1, 1000, 7))
+    assert long["decode"]["forecast_passes_evaluated"] == 64
+    assert long["decode_time_forecast_s"] == pytest.approx(every * 999 / len(range(1, 1000, 7)), rel=0.01)

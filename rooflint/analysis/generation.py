@@ -6,7 +6,8 @@ then decode steps i = 1..T-1, step i attending over C = P + i tokens.
 Without a cache: new token i (i = 0..T-1) comes from a full forward pass over the N = P + i tokens
 so far, logits for the last position only; i = 0 is the same pass as the prefill.
 
-Each op's own expressions are summed over the steps in closed form (`series`), whatever T is.
+Each op's own expressions are summed over the steps in closed form (`series`), whatever T is;
+the forecasts pass by pass (`stepped`).
 """
 
 from __future__ import annotations
@@ -16,6 +17,7 @@ from dataclasses import dataclass, replace
 from rooflint.analysis.expr import Sym, sym
 from rooflint.analysis.inference import Analysis, PhaseResult, analyze, model_form
 from rooflint.analysis.series import FIELDS, StepSum, sum_ops
+from rooflint.analysis.stepped import ForecastSum, forecast_sum
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
@@ -33,6 +35,9 @@ class Generation:
     steps: dict[int, tuple[PhaseResult, PhaseResult]]  # i -> (cached step, uncached pass) at i = 0, 1, T-1
     end: Analysis  # analysis at the last decode context, for the final KV cache
     notes: tuple[str, ...]
+    ttft_forecast_s: float  # the prefill's forecast (a pass with the engine's step overhead)
+    decode_forecast: ForecastSum  # the decode steps' forecasts
+    recompute_forecast: ForecastSum  # the full passes' forecasts
 
     model = property(lambda self: self.resolved.model)
     hardware = property(lambda self: self.resolved.hardware)
@@ -45,7 +50,9 @@ class Generation:
     def terms(self) -> dict[str, Term]:
         """The request's figures from the prefill and the op sums (each a term of its own)."""
         values = {"prefill_flops": self.prefill.flops, "prefill_bytes": self.prefill.bytes,
-                  "ttft_s": self.prefill.time_s, "B": self.batch, "T": self.new_tokens}
+                  "ttft_s": self.prefill.time_s, "B": self.batch, "T": self.new_tokens,
+                  "ttft_forecast_s": self.ttft_forecast_s, "decode_forecast_s": self.decode_forecast.total_s,
+                  "recompute_forecast_s": self.recompute_forecast.total_s}
         for s in (self.decode, self.recompute):
             for k, _ in FIELDS:
                 values[f"{s.name}_{k}"] = sum(getattr(o, k) for o in s.ops)
@@ -54,12 +61,16 @@ class Generation:
                        "bytes"),
                 figure("with_cache.time_s", sym("ttft_s") + sym("decode_time_s"), "seconds", "TTFT + the decode steps"),
                 figure("with_cache.tokens_per_s", sym("B") * sym("T") / sym("time_s"), "per_second"),
+                figure("with_cache.time_forecast_s", sym("ttft_forecast_s") + sym("decode_forecast_s"), "seconds",
+                       "the prefill's forecast + the decode steps' (each step a pass with the engine's overhead)"),
                 figure("without_cache.flops", sym("recompute_flops"), "flops"),
                 figure("without_cache.bytes", sym("recompute_bytes_read") + sym("recompute_bytes_written"), "bytes"),
                 figure("without_cache.time_s", sym("recompute_time_s"), "seconds", "the full passes"),
-                figure("without_cache.tokens_per_s", sym("B") * sym("T") / sym("time_s"), "per_second")]
+                figure("without_cache.tokens_per_s", sym("B") * sym("T") / sym("time_s"), "per_second"),
+                figure("without_cache.time_forecast_s", sym("recompute_forecast_s"), "seconds",
+                       "the full passes' forecasts")]
         out: dict[str, Term] = {}
-        for group in (figs[:4], figs[4:]):
+        for group in (figs[:5], figs[5:]):
             for t in evaluate_figures(group, values):
                 out[t.key] = t
         return out
@@ -142,7 +153,11 @@ def generation(model: Model, hardware: Hardware | str | None = None, workload: W
 
     steps = {i: at(i) for i in sorted({0, min(1, T - 1), T - 1})}
     end = analyze(model, hardware, replace(w, context=P + T - 1))
-    return Generation(r, first.prefill, decode, recompute, steps, end, tuple(_notes(r)))
+    step = r.engine.step_overhead_s
+    decode_fc = forecast_sum(P + 1, P + T - 1, lambda c: analyze(model, hardware, replace(w, context=c)).decode, step)
+    recompute_fc = forecast_sum(P, P + T - 1, lambda n: analyze(model, hardware, replace(w, prompt=n)).prefill, step)
+    return Generation(r, first.prefill, decode, recompute, steps, end, tuple(_notes(r)), first.ttft_forecast_s,
+                      decode_fc, recompute_fc)
 
 
 def _notes(r: Resolved) -> list[str]:

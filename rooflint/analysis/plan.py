@@ -22,6 +22,7 @@ from rooflint.analysis import kv_cache
 from rooflint.analysis.expr import Sym, add, emax, floor, sym
 from rooflint.analysis.inference import Analysis, analyze, model_form
 from rooflint.analysis.series import StepSum, sum_ops
+from rooflint.analysis.stepped import forecast_sum
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
@@ -34,7 +35,6 @@ f_link, t_ar = sym("f_link t_ar")
 RING_FORECAST: object = 2 * L * (t_ar + 2 * (N - 1) / N * T * D * b_a / (link * f_link))
 """the forecast of the same: each all-reduce's latency t_ar (the engine's kernel) plus its ring
 traffic at the share f_link of the link that large all-reduces reach (hardware.achievable)."""
-SAMPLED_CHUNKS = 64  # a longer prompt's chunk forecasts: this many evenly spaced chunks, scaled
 
 
 def shard(m: Model, tp: int) -> Model:
@@ -194,22 +194,11 @@ def prompt_pass(p: Plan) -> Analysis:
 
 def _chunks_forecast(part: Model, hw: Hardware, r: Resolved, full: int) -> tuple[float, dict[str, float]]:
     """The full chunks' forecasts summed (each a pass with its step overhead), and per op its
-    count x forecast summed: chunk j prefills `chunk` tokens after prefix + j*chunk cached ones.
-    Up to SAMPLED_CHUNKS chunks are each analysed; beyond, as many evenly spaced ones stand for the
-    rest (the forecast grows smoothly with j, through attention)."""
-    if full == 0:
-        return 0.0, {}
-    picks = range(full) if full <= SAMPLED_CHUNKS else \
-        sorted({round(i * (full - 1) / (SAMPLED_CHUNKS - 1)) for i in range(SAMPLED_CHUNKS)})
-    scale = full / len(picks)
-    total, per_op = 0.0, {}
-    for j in picks:
-        a = analyze(part, hw, replace(r.workload, prompt=r.chunk, prefix=r.prefix + j * r.chunk,
-                                      context=r.prefix + (j + 1) * r.chunk))
-        total += a.ttft_forecast_s * scale
-        for t in a.prefill.ops:
-            per_op[t.op.name] = per_op.get(t.op.name, 0.0) + t.op.count * t.forecast_s * scale
-    return total, per_op
+    count x forecast summed: chunk j prefills `chunk` tokens after prefix + j*chunk cached ones."""
+    s = forecast_sum(0, full - 1, lambda j: analyze(part, hw, replace(
+        r.workload, prompt=r.chunk, prefix=r.prefix + j * r.chunk, context=r.prefix + (j + 1) * r.chunk)).prefill,
+        r.engine.step_overhead_s)
+    return s.total_s, s.ops
 
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Any
 
 from rooflint.analysis.generation import DECODE, RECOMPUTE, Generation, StepSum
+from rooflint.analysis.stepped import ForecastSum
 from rooflint.report.common import (
     hardware_dict,
     layers_line,
@@ -20,6 +21,7 @@ REQUEST_COLUMNS = (
     Column("mode", "mode"), Column("passes", "passes", "int"), Column("flops", "FLOPs", "flops"),
     Column("bytes_read", "read", "bytes"), Column("bytes_written", "written", "bytes"),
     Column("ttft_s", "time to first token", "seconds"), Column("time_s", "latency", "seconds"),
+    Column("time_forecast_s", "forecast", "seconds"),
     Column("tokens_per_s", "tokens/s", "ratio"), Column("time_ratio", "time ×", "ratio"),
 )
 STEP_COLUMNS = (
@@ -42,12 +44,13 @@ def _ratio(a: float, b: float) -> float | None:
     return a / b if b else None
 
 
-def _sum_dict(s: StepSum) -> dict[str, Any]:
+def _sum_dict(s: StepSum, fc: ForecastSum) -> dict[str, Any]:
     return {"steps": s.steps, "first_tokens": s.lo if s.steps else None, "last_tokens": s.hi if s.steps else None,
             "flops": s.flops, "bytes": s.bytes, "bytes_read": s.bytes_read, "bytes_written": s.bytes_written,
-            "time_s": s.time_s,
+            "time_s": s.time_s, "time_forecast_s": fc.total_s, "forecast_passes_evaluated": fc.evaluated,
             "ops": {o.name: {"count": o.count, "flops": o.flops, "bytes_read": o.bytes_read,
-                             "bytes_written": o.bytes_written, "time_s": o.time_s, "compute_steps": o.compute_steps,
+                             "bytes_written": o.bytes_written, "time_s": o.time_s,
+                             "time_forecast_s": fc.ops.get(o.name, 0.0), "compute_steps": o.compute_steps,
                              "bound": o.bound, "runs": [list(r) for r in o.runs]} for o in s.ops}}
 
 
@@ -56,19 +59,22 @@ def _op_rows(g: Generation) -> list[dict[str, Any]]:
 
     def row(name: str, count: int) -> dict[str, Any]:
         return rows.setdefault(name, {"name": name, "count": count, "cached_flops": 0.0, "cached_time_s": 0.0,
-                                      "prefill_bound": "", "decode_bound": "", "uncached_flops": 0.0,
-                                      "uncached_time_s": 0.0, "recompute_bound": ""})
+                                      "cached_time_forecast_s": 0.0, "prefill_bound": "", "decode_bound": "",
+                                      "uncached_flops": 0.0, "uncached_time_s": 0.0, "uncached_time_forecast_s": 0.0,
+                                      "recompute_bound": ""})
 
     for t in g.prefill.ops:
         r = row(t.op.name, t.op.count)
         r["cached_flops"] += t.op.count * t.op.flops
         r["cached_time_s"] += t.op.count * t.time_s
+        r["cached_time_forecast_s"] += t.op.count * t.forecast_s
         r["prefill_bound"] = t.bound
-    for side, total in (("cached", g.decode), ("uncached", g.recompute)):
+    for side, total, fc in (("cached", g.decode, g.decode_forecast), ("uncached", g.recompute, g.recompute_forecast)):
         for o in total.ops:
             r = row(o.name, o.count)
             r[f"{side}_flops"] += o.flops
             r[f"{side}_time_s"] += o.time_s
+            r[f"{side}_time_forecast_s"] += fc.ops.get(o.name, 0.0)
             r[f"{total.name}_bound"] = o.bound
     for r in rows.values():
         r["time_ratio"] = _ratio(r["uncached_time_s"], r["cached_time_s"])
@@ -76,9 +82,11 @@ def _op_rows(g: Generation) -> list[dict[str, Any]]:
 
 
 def _step_rows(g: Generation) -> list[dict[str, Any]]:
+    step = g.resolved.engine.step_overhead_s
     return [{"step": i, "tokens": g.prompt + i, "cached_flops": c.flops, "cached_bytes": c.bytes,
-             "cached_time_s": c.time_s, "uncached_flops": u.flops, "uncached_bytes": u.bytes,
-             "uncached_time_s": u.time_s, "flops_ratio": _ratio(u.flops, c.flops)}
+             "cached_time_s": c.time_s, "cached_time_forecast_s": c.kernels_forecast_s + step,
+             "uncached_flops": u.flops, "uncached_bytes": u.bytes, "uncached_time_s": u.time_s,
+             "uncached_time_forecast_s": u.kernels_forecast_s + step, "flops_ratio": _ratio(u.flops, c.flops)}
             for i, (c, u) in sorted(g.steps.items())]
 
 
@@ -90,12 +98,14 @@ def generate_report(g: Generation) -> Report:
     request = (
         {"mode": "with KV cache", "passes": T, "flops": value("with_cache.flops"),
          "bytes_read": g.cached_bytes_read, "bytes_written": g.cached_bytes_written,
-         "ttft_s": g.ttft_s, "time_s": value("with_cache.time_s"), "tokens_per_s": value("with_cache.tokens_per_s"),
+         "ttft_s": g.ttft_s, "ttft_forecast_s": g.ttft_forecast_s, "time_s": value("with_cache.time_s"),
+         "time_forecast_s": value("with_cache.time_forecast_s"), "tokens_per_s": value("with_cache.tokens_per_s"),
          "time_ratio": 1.0},
         {"mode": "without KV cache", "passes": T, "flops": value("without_cache.flops"),
          "bytes_read": g.recompute.bytes_read, "bytes_written": g.recompute.bytes_written, "ttft_s": g.ttft_s,
-         "time_s": value("without_cache.time_s"), "tokens_per_s": value("without_cache.tokens_per_s"),
-         "time_ratio": time_ratio},
+         "ttft_forecast_s": g.ttft_forecast_s, "time_s": value("without_cache.time_s"),
+         "time_forecast_s": value("without_cache.time_forecast_s"),
+         "tokens_per_s": value("without_cache.tokens_per_s"), "time_ratio": time_ratio},
     )
     growth = {"cached": g.step_growth(DECODE), "uncached": g.step_growth(RECOMPUTE)}
     data = {
@@ -104,13 +114,18 @@ def generate_report(g: Generation) -> Report:
         "settings": {**settings_dict(r), "new_tokens": T},
         "with_cache": {"flops": value("with_cache.flops"), "bytes": value("with_cache.bytes"),
                        "bytes_read": g.cached_bytes_read, "bytes_written": g.cached_bytes_written,
-                       "ttft_s": g.ttft_s, "time_s": value("with_cache.time_s"),
+                       "ttft_s": g.ttft_s, "ttft_forecast_s": g.ttft_forecast_s, "time_s": value("with_cache.time_s"),
+                       "time_forecast_s": value("with_cache.time_forecast_s"),
                        "tokens_per_s": value("with_cache.tokens_per_s"), "decode_time_s": g.decode.time_s,
-                       "prefill": {"flops": g.prefill.flops, "bytes": g.prefill.bytes, "time_s": g.prefill.time_s},
-                       "decode": _sum_dict(g.decode)},
+                       "decode_time_forecast_s": g.decode_forecast.total_s,
+                       "prefill": {"flops": g.prefill.flops, "bytes": g.prefill.bytes, "time_s": g.prefill.time_s,
+                                   "time_forecast_s": g.ttft_forecast_s},
+                       "decode": _sum_dict(g.decode, g.decode_forecast)},
         "without_cache": {"flops": value("without_cache.flops"), "bytes": value("without_cache.bytes"),
-                          "time_s": value("without_cache.time_s"), "tokens_per_s": value("without_cache.tokens_per_s"),
-                          "recompute": _sum_dict(g.recompute)},
+                          "time_s": value("without_cache.time_s"),
+                          "time_forecast_s": value("without_cache.time_forecast_s"),
+                          "tokens_per_s": value("without_cache.tokens_per_s"),
+                          "recompute": _sum_dict(g.recompute, g.recompute_forecast)},
         "ratios": {"flops": _ratio(g.uncached_flops, g.cached_flops), "bytes": _ratio(g.uncached_bytes, g.cached_bytes),
                    "time": time_ratio},
         "per_step": _step_rows(g),
@@ -156,9 +171,13 @@ def _explanation(g: Generation) -> tuple[Section, ...]:
     terms = g.terms
     lines = ("each op's FLOPs, bytes and time over the steps are sum_over(n, first, last, its expression), "
              "summed in closed form: the expression is a piecewise quasi-polynomial in n (exact)",)
+    lines += (f"forecasts: each pass analysed ({g.decode_forecast.evaluated} of {g.decode_forecast.passes} decode "
+              f"steps, {g.recompute_forecast.evaluated} of {g.recompute_forecast.passes} full passes; beyond 64, "
+              "evenly spaced ones scaled to the count)",)
     request = Section("request", tuple(terms[k] for k in ("with_cache.flops", "with_cache.bytes", "with_cache.time_s",
-                                                          "with_cache.tokens_per_s", "without_cache.flops",
-                                                          "without_cache.bytes", "without_cache.time_s",
+                                                          "with_cache.time_forecast_s", "with_cache.tokens_per_s",
+                                                          "without_cache.flops", "without_cache.bytes",
+                                                          "without_cache.time_s", "without_cache.time_forecast_s",
                                                           "without_cache.tokens_per_s")), lines)
     out = [settings_section(g.resolved), request]
     for s, what in ((g.decode, "with a KV cache: decode step i = 1..T-1 attends over C = P + i"),
