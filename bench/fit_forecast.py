@@ -13,7 +13,6 @@ after it, 5-fold held out and with the GPU left out. Needs scipy (`pip install -
 from __future__ import annotations
 
 import argparse
-import csv
 import datetime
 import re
 import sys
@@ -53,31 +52,25 @@ def main() -> None:
     drift = float(np.max(np.abs(got / want - 1)))
     assert drift < 1e-6, f"the features do not reproduce rooflint's forecasts (max drift {drift:.2e})"
 
-    cf = collectives()
-    held = {(g, "hw.link_fraction"): v for g, v in cf.link_fraction.items()}
-    held[("default", "hw.link_fraction")] = float(np.mean(list(cf.link_fraction.values())))
-    held.update({(e, "engine.allreduce_latency_s"): v for e, v in cf.engine_latency_s.items()})
+    cf = ff.shipped_collectives()
+    print(f"collectives: {cf.rows} all-reduce rows; link share {cf.link_fraction}, NCCL latency "
+          f"{ {g: round(v * 1e6, 1) for g, v in cf.latency_s.items()} } us, engine all-reduce "
+          f"{ {e: round(v * 1e6, 1) for e, v in cf.engine_latency_s.items()} } us", file=sys.stderr)
+    held = ff.held_from(cf)
+    final = ff.fit_all(results, held)
     gpus = ff.covered_gpus(results)
-    per = ff.build(results, prior_value, per_gpu=gpus, held=held)
-    theta = ff.fit(per)
-    final = {k: v for k, v in zip(per.keys, theta)}
-    final.update({(o.split(":", 1)[1], n): v for (o, n), v in final.items() if o.startswith("fixed:")})
-    latency = {(g, "hw.collective_latency_s"): v for g, v in cf.latency_s.items()}
-    latency[("default", "hw.collective_latency_s")] = float(np.mean(list(cf.latency_s.values())))
-    final.update({**held, **latency})
-    value_final = lambda owner, name: final.get((owner, name), prior_value(owner, name))  # noqa: E731
+    final.update({(g, "hw.collective_latency_s"): v for g, v in cf.latency_s.items()})
+    final[("default", "hw.collective_latency_s")] = float(np.mean(list(cf.latency_s.values())))
+    value_final = lambda owner, name: final.get((owner, name), ff.prior_value(owner, name))  # noqa: E731
 
-    fitted_fc = dict(zip(per.case_ids, per.forecast(theta)))
-    held = ff.cross_validate(per) if not args.no_cv else {}
-    by_gpu = ff.leave_gpu_out(results, ff.shipped_value) if not args.no_cv else {}
-    table(results, fitted_fc, held, by_gpu)
-    counts = {}
-    for r in results:
-        counts.setdefault(r.case.gpu, set()).add(r.case.category)
+    fitted_fc = ff.forecast_with(results, final, gpus)
+    held_out = ff.cross_validate(results, held) if not args.no_cv else {}
+    by_gpu = ff.leave_gpu_out(results, held) if not args.no_cv else {}
+    table(results, fitted_fc, held_out, by_gpu)
     if args.dry_run:
         return
     write_fitted(value_final, gpus, results, cf)
-    write_engines(value_final, sorted({r.case.engine for r in results}))
+    write_engines(final, sorted({r.case.engine for r in results}))
 
 
 def table(results, fitted, held, by_gpu) -> None:
@@ -94,28 +87,6 @@ def table(results, fitted, held, by_gpu) -> None:
         print(f"{cat:28} {s.cases:5d} {pct(b.median_error):>9} {pct(b.p90_error):>6} {pct(s.median_error):>8} "
               f"{pct(s.p90_error):>6} {pct(s.held_out_median):>9} {pct(s.held_out_p90):>6} "
               f"{pct(g.held_out_median if g else None):>11}")
-
-
-def prior_value(owner: str, name: str) -> float:
-    """Where the fit starts: the GPU prior (not a previous fit, so a refit is reproducible) and the
-    engine presets as they stand."""
-    if name.startswith("hw."):
-        return ff.value_in(PRIOR, name[3:])
-    return ff.shipped_value(owner, name)
-
-
-def collectives() -> ff.CollectiveFit:
-    """Link shares and all-reduce latencies from the shipped nccl-tests and custom all-reduce rows."""
-    from rooflint.specs.catalog import load_hardware
-
-    with open(ROOT / "rooflint" / "data" / "validation" / "collectives.csv", encoding="utf-8") as f:
-        rows = list(csv.DictReader(f))
-    links = {g: load_hardware(g).interconnect_bytes_per_s for g in ff.SYSTEMS.values()}
-    cf = ff.fit_collectives(rows, links)
-    print(f"collectives: {cf.rows} all-reduce rows; link share {cf.link_fraction}, NCCL latency "
-          f"{ {g: round(v * 1e6, 1) for g, v in cf.latency_s.items()} } us, engine all-reduce "
-          f"{ {e: round(v * 1e6, 1) for e, v in cf.engine_latency_s.items()} } us", file=sys.stderr)
-    return cf
 
 
 def _source(owner: str, results, cf) -> str:
@@ -162,20 +133,25 @@ def yaml_float(v: float) -> str:
     return text.replace("e", ".0e") if "e" in text and "." not in text else text
 
 
-def write_engines(value, engines) -> None:
-    """The fitted numbers into each engine's YAML, in place (comments and the rest kept)."""
+def write_engines(final, engines) -> None:
+    """The fitted numbers into each engine's YAML, in place (comments and the rest kept); what the
+    fit did not touch stays as the file has it."""
     for name in engines:
+        touched = {n for owner, n in final if owner == name}
         path = ENGINES / f"{name}.yaml"
         text = path.read_text(encoding="utf-8")
         for param, key in ENGINE_KEYS.items():
-            v = value(name, f"engine.{param}")
+            if f"engine.{param}" not in touched:
+                continue
+            v = final[(name, f"engine.{param}")]
             text = re.sub(rf"^({re.escape(key)}:\s*)([^\s#]+)", lambda m: m.group(1) + yaml_float(v), text, flags=re.M)
         m = re.search(r"^dequant_efficiency:\s*\{([^}]*)\}", text, flags=re.M)
         if m:
             parts = []
             for item in m.group(1).split(","):
                 k, _, old = item.partition(":")
-                parts.append(f"{k.strip()}: {yaml_float(value(name, f'engine.dequant_efficiency.{k.strip()}'))}")
+                v = final.get((name, f"engine.dequant_efficiency.{k.strip()}"))
+                parts.append(f"{k.strip()}: {old.strip() if v is None else yaml_float(v)}")
             text = text[:m.start()] + "dequant_efficiency: {" + ", ".join(parts) + "}" + text[m.end():]
         text = text.replace("the numbers are bench/fit_forecast.py priors",
                             "the numbers fitted by bench/fit_forecast.py on rooflint/data/validation")

@@ -263,3 +263,49 @@ def test_a_requests_forecast_sums_its_passes(cli):
     every = sum(analyze(m, hw, Workload(prompt=100, context=100 + i)).tpot_forecast_s for i in range(1, 1000, 7))
     assert long["decode"]["forecast_passes_evaluated"] == 64
     assert long["decode_time_forecast_s"] == pytest.approx(every * 999 / len(range(1, 1000, 7)), rel=0.01)
+
+
+@pytest.mark.parametrize("model", ["llama3-8b", "mixtral-8x7b", "deepseek-v2-lite"])
+@pytest.mark.parametrize("engine", ["vllm", "hf", "llama.cpp", "gpt-fast"])
+def test_the_forecast_never_beats_the_bound(model, engine):
+    """Every share is of a datasheet figure and at most 1 (a product of factors is capped), floors
+    and launches only add: on a datasheet profile each op's forecast is at least its bound."""
+    a = analyze(load_model(model), load_hardware("h100"), Workload(batch=4, prompt=512, context=2048, engine=engine))
+    for phase in (a.prefill, a.decode):
+        for t in phase.ops:
+            assert t.forecast_s >= t.time_s * (1 - 1e-12), (t.op.name, t.forecast_s, t.time_s)
+
+
+def test_fp16_and_bf16_gemms_share_one_fitted_share(cli):
+    """Same tensor-core rate on every GPU rooflint knows, so one parameter: an fp16 and a bf16
+    prefill forecast alike (the bound already did)."""
+    docs = [json.loads(cli("analyze", "llama2-7b", "--gpu", "h200", "--dtype", dt, "--prompt", "4096",
+                           "--format", "json").stdout)["totals"] for dt in ("fp16", "bf16")]
+    assert docs[0]["ttft_forecast_s"] == pytest.approx(docs[1]["ttft_forecast_s"], rel=1e-9)
+
+
+@pytest.mark.parametrize("edit,needle", [
+    (lambda a: a["peak_fraction"].pop("*"), "achievable.peak_fraction"),
+    (lambda a: a.update(kernel_floor_s="soon"), "achievable.kernel_floor_s"),
+    (lambda a: a.update(colour="red"), "achievable.colour"),
+])
+def test_a_bad_achievable_section_is_one_line(cli, tmp_path, edit, needle):
+    with open(os.path.join(ROOT, "hardware", "h100-sxm.yaml"), encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    with open(os.path.join(ROOT, "hardware", "achievable", "fitted.yaml"), encoding="utf-8") as f:
+        own = yaml.safe_load(f)["gpus"]["h100-sxm"]
+    edit(own)
+    raw.update(name="mine", aliases=[], achievable=own)
+    path = tmp_path / "mine.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    r = cli("analyze", "llama2-7b", "--gpu", str(path), code=2)
+    assert needle in r.stderr and r.stderr.count("\n") == 1 and r.stdout == ""
+
+
+def test_an_engine_file_may_write_3e_6(cli, tmp_path):
+    """YAML 1.1 reads 3e-6 (no dot) as text; an engine file means a number."""
+    with open(os.path.join(ROOT, "engines", "hf.yaml"), encoding="utf-8") as f:
+        text = f.read()
+    path = tmp_path / "mine.yaml"
+    path.write_text(text.replace("launch: 2.0e-5", "launch: 3e-6").replace("name: hf", "name: mine"))
+    assert load_engine(str(path)).launch_s == 3e-6

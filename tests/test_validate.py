@@ -1,6 +1,7 @@
 """`rooflint validate`: the shipped sets, the statistics recomputed from its own JSON, the gate,
 the plot, bad input; the fit's features reproduce rooflint's forecasts exactly."""
 
+import csv
 import json
 import math
 import os
@@ -116,3 +117,40 @@ def test_folds_are_stable_and_balanced():
     assert list(f) == list(ff.folds(ids))
     counts = [int((f == k).sum()) for k in range(ff.FOLDS)]
     assert min(counts) > 150
+
+
+XQA = "aic-xqa-h100-llama2-7b-b64-c2048"  # a case whose term sums named ops
+
+
+@pytest.mark.parametrize("case_id,case_edit,needle", [
+    ("gptfast-a100-llama2-7b-bf16", lambda c: c["terms"][0].update(path="totals.nope_s"), "do not match"),
+    ("gptfast-a100-llama2-7b-bf16", lambda c: c["terms"][0].update(cmd=5), "names no command"),
+    (XQA, lambda c: c["terms"][0].update(ops="flash_decode"), "list of op names"),
+    (XQA, lambda c: c["terms"][0].update(ops=["no_such_op"]), "give no time"),
+    ("gptfast-a100-llama2-7b-bf16", lambda c: c.update(terms=["x"]), "malformed case"),
+    ("gptfast-a100-llama2-7b-bf16", lambda c: c["terms"][0].update(reciprocal=True), "hardware rate"),
+])
+def test_a_case_that_does_not_fit_its_commands_is_refused(cli, tmp_path, case_id, case_edit, needle):
+    with open(shipped_sets()[0], encoding="utf-8") as f:
+        doc = json.load(f)
+    case = next(c for c in doc["cases"] if c["id"] == case_id)
+    case_edit(case)
+    path = tmp_path / "cases.json"
+    path.write_text(json.dumps({"cases": [case]}))
+    r = cli("validate", str(path), "--no-cv", code=2)
+    assert needle in r.stderr and r.stderr.count("\n") == 1 and r.stdout == ""
+
+
+def test_a_kernel_row_without_a_positive_time_is_refused(cli, tmp_path):
+    with open(shipped_sets()[1], encoding="utf-8") as f:
+        header, first = f.readline(), f.readline()
+    cols = header.strip().split(",")
+    values = next(csv.reader([first]))
+    values[cols.index("measured_s")] = "0"
+    path = tmp_path / "rows.csv"
+    with open(path, "w", newline="") as f:
+        w = csv.writer(f)
+        w.writerow(cols)
+        w.writerow(values)
+    r = cli("validate", str(path), "--no-cv", code=2)
+    assert "measured_s" in r.stderr and r.stderr.count("\n") == 1

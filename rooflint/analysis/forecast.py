@@ -28,6 +28,7 @@ has neither.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 from rooflint.analysis.expr import Const, Expr, ceil, emax, emin, floor, sym, wrap
@@ -101,8 +102,7 @@ def factor_names(form, hw: Hardware, engine: Engine) -> dict[str, tuple[str, ...
         head_dim = form.tiling.head_dim if form.tiling is not None else 128
         f_peak = (f"hw.attention_fraction.{a.attention_key(head_dim)}", "engine.attention_efficiency")
     else:
-        key = form.peak_key if form.peak_key in a.peak_fraction else "*"
-        f_peak = (f"hw.peak_fraction.{key}",) + (("engine.gemm_efficiency",) if form.kind == MATMUL else ())
+        f_peak = (f"hw.peak_fraction.{a.peak_key(form.peak_key)}",) + (("engine.gemm_efficiency",) if form.kind == MATMUL else ())
     if form.name.startswith("flash_decode"):
         f_bw: tuple[str, ...] = ("hw.decode_bandwidth_fraction", "engine.decode_attention_efficiency")
     else:
@@ -133,11 +133,10 @@ def parameters(form, hw: Hardware, engine: Engine) -> Parameters:
     src = dict(hw.achievable.source)
     values, sources = {}, []
     for part, factors in names.items():
-        value = 1.0 if part.startswith("f_") else 0.0
-        for n in factors:
-            value = value * parameter_value(n, hw, engine) if part.startswith("f_") else value + \
-                parameter_value(n, hw, engine)
-        values[part] = value
+        if part.startswith("f_"):  # a share of a datasheet figure: never above it (the bound stays a bound)
+            values[part] = min(1.0, math.prod(parameter_value(n, hw, engine) for n in factors))
+        else:
+            values[part] = sum(parameter_value(n, hw, engine) for n in factors)
         told = [f"{n} = {parameter_value(n, hw, engine):.4g}" + (
             f" ({src.get(n.split('.')[1], '')})" if n.startswith("hw.") else f" ({engine.name})") for n in factors]
         sources.append((part, " x ".join(told) if told else "none: fused" if part == "t_floor" else

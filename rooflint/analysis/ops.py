@@ -37,7 +37,7 @@ class OpForm:
     present: Expr = ONE  # 1 when the kernel runs, 0 when it does not
     note: str = ""
     footprint: Expr | None = None  # bytes live at once, if not bytes_read + bytes_written (re-read tiles)
-    weight: str = ""  # a matmul's weight format, e.g. "fp8 1.0002 B" (scales included); "" without weights
+    weight: str = ""  # a matmul's weight format, e.g. "fp8+0.00024" (scales' bytes per element); "" without weights
     tiling: object = None  # forecast.Tiling: how the kernel is cut into thread blocks (wave quantization)
 
     @property

@@ -72,6 +72,7 @@ class Plan:
     last_chunk: Analysis | None  # the prompt's last, shorter chunk (None when chunks divide it)
     terms: dict[str, Term]
     chunk_forecasts: dict[str, float]  # op -> count x forecast summed over the full chunks
+    chunks_forecast_s: float  # the full chunks' forecasts, each a pass with the engine's step overhead
 
     hardware = property(lambda self: self.resolved.hardware)
     value = lambda self, key: self.terms[key].value  # noqa: E731
@@ -182,7 +183,7 @@ def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None =
     for t in evaluate_figures(more, dict(steps)):
         terms[t.key] = t
     terms.update({t.key: t for k, t in ar.items() if not k.startswith("last")})
-    return Plan(m, part, tp, r, a, chunks, last, terms, chunk_ops)
+    return Plan(m, part, tp, r, a, chunks, last, terms, chunk_ops, chunk_total)
 
 
 def prompt_pass(p: Plan) -> Analysis:

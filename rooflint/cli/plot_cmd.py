@@ -14,7 +14,7 @@ from rooflint.compare.profile import calibrate_run
 from rooflint.errors import SpecError
 from rooflint.measure.session import load_run
 from rooflint.report.output import write_atomic
-from rooflint.report.plot import render_png_or_svg
+from rooflint.report.plot import render_png_or_svg, require_matplotlib
 from rooflint.specs.catalog import load_model
 from rooflint.workload import target_gpu
 
@@ -32,10 +32,7 @@ def plot(model: o.ModelArg,
     """The roofline with prefill and decode ops (and measured kernels) placed on it, and memory vs context."""
     if not output.lower().endswith((".png", ".svg")):
         raise SpecError("--output", None, f"expected a .png or .svg file, got {output}")
-    try:
-        import matplotlib  # noqa: F401  (the optional plot extra)
-    except ImportError:
-        raise SpecError("plot", None, "needs matplotlib: pip install 'rooflint[plot]'") from None
+    require_matplotlib("plot")
     spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
     work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype, attention=attention)
     rows = ()

@@ -65,7 +65,7 @@ def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, conte
           mem_util: o.MemUtil = None, chunk: o.Chunk = None, engine: o.Engine = None,
           forecast: Annotated[bool, typer.Option("--forecast/--no-forecast",
                                                  help="The forecast columns beside the bound (--no-forecast: "
-                                                      "about 8x faster).")] = True,
+                                                      "about 5x faster).")] = True,
           fmt: Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """Every combination of models x GPUs x batch x context x KV dtype x attention kernel: memory,
     fit, decode step and prefill time, from the same op model as analyze."""

@@ -19,7 +19,7 @@ from rooflint.compare import forecast_fit as ff
 from rooflint.compare.validation import Case, evaluate, load_cases
 from rooflint.errors import RooflintError, SpecError
 from rooflint.report.output import check_target
-from rooflint.report.plot import validation_png_or_svg
+from rooflint.report.plot import require_matplotlib, validation_png_or_svg
 from rooflint.report.validate_view import validate_report
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "validation"
@@ -76,6 +76,7 @@ def validate(data: Annotated[Optional[list[str]], typer.Argument(
     if plot is not None:
         if not plot.lower().endswith((".png", ".svg")):
             raise SpecError("--output", None, f"expected a .png or .svg file, got {plot}")
+        require_matplotlib("--output")
         check_target(plot)
     thresholds = {"max_median": p.fraction(max_median, "--max-median"), "max_p90": p.fraction(max_p90, "--max-p90"),
                   "max_violations": p.whole(max_violations, "--max-violations", 0),
@@ -109,8 +110,9 @@ def _cross_validation(results) -> tuple[dict, dict, str]:
         import scipy  # noqa: F401
     except ImportError:
         return {}, {}, "not run: scipy is not installed (pip install 'rooflint[fit]')"
-    problem = ff.build(results, ff.shipped_value, per_gpu=ff.covered_gpus(results))
-    held = ff.cross_validate(problem)
-    by_gpu = ff.leave_gpu_out(results, ff.shipped_value)
-    return held, by_gpu, (f"{ff.FOLDS}-fold: each case forecast with parameters refitted without its fold; by GPU: "
-                          "with the GPU parameters pooled over the other GPUs")
+    if not any(r.features is not None for r in results):
+        return {}, {}, "not run: no case holds the features a fit needs"
+    held = ff.held_from(ff.shipped_collectives())
+    return (ff.cross_validate(results, held), ff.leave_gpu_out(results, held),
+            f"{ff.FOLDS}-fold: each case forecast by the whole fit (bench/fit_forecast.py's, from the priors) "
+            "redone without its fold; new GPU: redone without the case's GPU, which then gets `default`")

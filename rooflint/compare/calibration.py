@@ -135,10 +135,14 @@ class Calibration:
         profile's fit, else the prior."""
         ref = base.achievable if base else PRIOR
         when = f"rooflint measure ({backend}), {self.date}"
-        peaks = {k: 1.0 for k in {**self.peaks, **stack.peaks}}
-        peaks.setdefault("*", 1.0)
-        rel = lambda v, of: min(1.0, v / of)  # noqa: E731
-        key = "bf16" if "bf16" in ref.peak_fraction else "*"
+        measured = {**self.peaks, **stack.peaks}
+        # a measured dtype's GEMMs reach its measured peak; one not measured keeps the datasheet's
+        # peak in the profile, so it keeps the base fit's share of it
+        peaks = {k: 1.0 if k in measured else ref.peak_fraction_of(k) for k in (base.peak_flop_per_s if base else {})}
+        peaks.update({k: 1.0 for k in measured})
+        peaks["*"] = ref.peak_fraction_of("*") if base else 1.0
+        rel = lambda v, of: min(1.0, v / of) if of else 1.0  # noqa: E731
+        key = ref.peak_key("bf16")
         source = {"bandwidth_fraction": f"{when}: the measured copy is the ceiling",
                   "peak_fraction": f"{when}: the measured GEMMs are the ceilings",
                   "kernel_floor_s": f"{when}: t0, the smallest copy less its bytes / bandwidth",
@@ -152,7 +156,8 @@ class Calibration:
             decode_bandwidth_fraction=rel(ref.decode_bandwidth_fraction, ref.bandwidth_fraction),
             peak_fraction=peaks,
             attention_fraction={d: rel(v, ref.peak_fraction_of(key)) for d, v in ref.attention_fraction.items()},
-            kernel_floor_s=min(t0, 1e-3), attention_floor_s=min(t0 * ref.attention_floor_s / ref.kernel_floor_s, 1e-3),
+            kernel_floor_s=min(t0, 1e-3),
+            attention_floor_s=min(t0 * ref.attention_floor_s / ref.kernel_floor_s if ref.kernel_floor_s else t0, 1e-3),
             link_fraction=ref.link_fraction, collective_latency_s=ref.collective_latency_s, source=source)
 
 

@@ -17,11 +17,13 @@ cannot be told apart from them).
 
 from __future__ import annotations
 
+import csv
 import math
 import zlib
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
+from pathlib import Path
 from statistics import median
 from typing import Any
 
@@ -30,6 +32,7 @@ from rooflint.analysis.forecast import FORECAST
 from rooflint.analysis.plan import RING_FORECAST
 from rooflint.compare.validation import Result
 from rooflint.errors import RooflintError
+from rooflint.specs.achievable import PRIOR
 from rooflint.specs.catalog import fitted_achievable, fitted_gpus, load_engine, load_hardware
 
 MIN_GPU_CASES = 20
@@ -83,7 +86,7 @@ class Problem:
         parts = {}
         for part, ix in self.factors.items():
             ix = np.where(ix < 0, n if part.startswith("f_") else n + 1, ix)
-            parts[part] = padded[ix].prod(axis=1) if part.startswith("f_") else padded[ix].sum(axis=1)
+            parts[part] = np.minimum(1.0, padded[ix].prod(axis=1)) if part.startswith("f_") else padded[ix].sum(axis=1)
         (t,) = op_fn(o["flops"], o["bytes_read"], o["bytes_written"], o["present"], o["peak"], o["BW"],
                       parts["f_peak"], parts["f_bw"], o["eta"], parts["t_floor"], parts["t_launch"])
         out = np.bincount(o["case"], weights=o["weight"] * t, minlength=len(self.case_ids))
@@ -193,36 +196,69 @@ def folds(case_ids: Sequence[str], k: int = FOLDS):
     return np.array([zlib.crc32(c.encode()) % k for c in case_ids])
 
 
-def cross_validate(problem: Problem, k: int = FOLDS) -> dict[str, float]:
-    """Each case's forecast from parameters fitted on the other folds: case id -> seconds."""
-    import numpy as np
+Values = Mapping[tuple[str, str], float]  # (owner, parameter) -> value
 
-    fold = folds(problem.case_ids, k)
+
+def fit_all(results: Sequence[Result], held: Values) -> dict[tuple[str, str], float]:
+    """The whole fit, from the priors (so that a refit reproduces it): first every GPU pooled as
+    `default`, then each covered GPU's own parameters with `default` held at the pooled values.
+    `held` (link shares, all-reduce latencies from collective rows) stays as given."""
+    pooled = build(results, prior_value, held=held)
+    learned = dict(zip(pooled.keys, fit(pooled)))
+    start = lambda owner, name: learned.get((owner, name), prior_value(owner, name))  # noqa: E731
+    per = build(results, start, per_gpu=covered_gpus(results), hold=("default",), held=held)
+    out = {**{k: v for k, v in learned.items() if not k[0].startswith("fixed")}, **held}
+    for (owner, name), v in zip(per.keys, fit(per)):
+        out[(owner.split(":", 1)[1] if owner.startswith("fixed:") else owner, name)] = float(v)
+    return out
+
+
+def forecast_with(results: Sequence[Result], values: Values, per_gpu: Sequence[str]) -> dict[str, float]:
+    """Each case's forecast with these parameters (the priors where they say nothing)."""
+    problem = build(results, lambda owner, name: values.get((owner, name), prior_value(owner, name)),
+                    per_gpu=per_gpu)
+    return dict(zip(problem.case_ids, (float(v) for v in problem.forecast(problem.start))))
+
+
+def cross_validate(results: Sequence[Result], held: Values, k: int = FOLDS) -> dict[str, float]:
+    """Each case's forecast from the whole fit redone without its fold: case id -> seconds."""
+    usable = [r for r in results if r.features is not None]
+    fold = folds([r.case.id for r in usable], k)
     out: dict[str, float] = {}
     for f in range(k):
-        train, test = np.flatnonzero(fold != f), np.flatnonzero(fold == f)
-        theta = fit(problem, train)
-        fc = problem.forecast(theta)
-        out.update({problem.case_ids[i]: float(fc[i]) for i in test})
+        train = [r for r, g in zip(usable, fold) if g != f]
+        test = [r for r, g in zip(usable, fold) if g == f]
+        if train and test:
+            out.update(forecast_with(test, fit_all(train, held), covered_gpus(train)))
     return out
 
 
-def leave_gpu_out(results: Sequence[Result], value_of: Callable[[str, str], float]) -> dict[str, float]:
-    """Each case's forecast with every GPU parameter pooled over the *other* GPUs: how the forecast
-    does on a GPU the fit never saw (what `default` gives one)."""
-    gpus = sorted({r.case.gpu for r in results if r.features is not None})
+def leave_gpu_out(results: Sequence[Result], held: Values) -> dict[str, float]:
+    """Each case's forecast from the whole fit redone without its GPU, which then gets `default`:
+    how the forecast does on a GPU the fit never saw."""
+    usable = [r for r in results if r.features is not None]
     out: dict[str, float] = {}
-    for g in gpus:
-        train = [r for r in results if r.features is not None and r.case.gpu != g]
-        test = [r for r in results if r.features is not None and r.case.gpu == g]
-        if not train or not test:
-            continue
-        theta = fit(build(train, value_of))
-        learned = dict(zip(build(train, value_of).keys, theta))
-        held = build(test, lambda owner, name: learned.get((owner, name), value_of(owner, name)))
-        fc = held.forecast(held.start)
-        out.update({cid: float(v) for cid, v in zip(held.case_ids, fc)})
+    for g in sorted({r.case.gpu for r in usable}):
+        train = [r for r in usable if r.case.gpu != g]
+        test = [r for r in usable if r.case.gpu == g]
+        if train:
+            values = fit_all(train, {k: v for k, v in held.items() if k[0] != g})
+            out.update(forecast_with(test, values, [x for x in covered_gpus(train) if x != g]))
     return out
+
+
+# Where every engine's fitted parameters start (the same for all: what the data does not move stays
+# a plain prior, not a previous fit's number).
+ENGINE_PRIOR = {"gemm_efficiency": 1.0, "attention_efficiency": 1.0, "decode_attention_efficiency": 1.0,
+                "launch_s": 5e-6, "step_overhead_s": 3e-4, "allreduce_latency_s": 1e-5, "dequant_efficiency": 0.6}
+
+
+def prior_value(owner: str, name: str) -> float:
+    """A parameter's starting value: the GPU prior (achievable.PRIOR) or ENGINE_PRIOR."""
+    kind, field = name.split(".", 1)
+    if kind == "hw":
+        return value_in(PRIOR, field)
+    return ENGINE_PRIOR[field.split(".", 1)[0]]
 
 
 def fitted_values(problem: Problem, theta) -> dict[str, dict[str, float]]:
@@ -261,7 +297,7 @@ def value_in(source: object, field: str) -> float:
         return float(value)
     if attr == "attention_fraction":
         return float(value[int(key)])
-    return float(value.get(key, value.get("*", 1.0)))
+    return float(value[key] if key in value else value.get("*", 1.0))
 
 
 def own_entries() -> list[str]:
@@ -275,6 +311,7 @@ def own_entries() -> list[str]:
 SYSTEMS = {"a100_sxm": "a100-80gb", "h100_sxm": "h100-sxm"}
 ALLREDUCE_IMPLS = {"vllm": "vllm_custom_graph", "sglang": "sglang_custom_graph", "trtllm": "trtllm_allreduce"}
 LARGE_MESSAGE = 64 * 2**20  # bytes: from here an all-reduce runs at its bus bandwidth
+COLLECTIVES = Path(__file__).resolve().parents[1] / "data" / "validation" / "collectives.csv"
 
 
 @dataclass(frozen=True)
@@ -311,3 +348,19 @@ def fit_collectives(rows: Sequence[Mapping[str, str]], interconnect: Mapping[str
     latency = {g: med([t for (gg, i, _), t in small.items() if gg == g and i == "nccl"]) for g in link}
     engines = {e: med([t for (_, i, _), t in small.items() if i == impl]) for e, impl in ALLREDUCE_IMPLS.items()}
     return CollectiveFit({g: med(v) for g, v in link.items()}, latency, engines, used)
+
+
+def held_from(cf: CollectiveFit) -> dict[tuple[str, str], float]:
+    """What the collective rows fix for the end-to-end fit: each GPU's link share (their mean for
+    `default`) and each engine's all-reduce latency."""
+    held = {(g, "hw.link_fraction"): v for g, v in cf.link_fraction.items()}
+    held[("default", "hw.link_fraction")] = float(sum(cf.link_fraction.values()) / len(cf.link_fraction))
+    held.update({(e, "engine.allreduce_latency_s"): v for e, v in cf.engine_latency_s.items()})
+    return held
+
+
+def shipped_collectives() -> CollectiveFit:
+    """fit_collectives over the all-reduce rows rooflint ships (rooflint/data/validation)."""
+    with open(COLLECTIVES, encoding="utf-8") as f:
+        rows = list(csv.DictReader(f))
+    return fit_collectives(rows, {g: load_hardware(g).interconnect_bytes_per_s for g in SYSTEMS.values()})

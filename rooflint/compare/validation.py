@@ -96,14 +96,28 @@ def _json_case(c: Any, where: str, i: int) -> Case:
     try:
         measured = _measured_seconds(c["measured"], c.get("work") or {})
         commands = tuple(tuple(str(a) for a in cmd) for cmd in c["commands"])
-        parts = tuple(Part(int(t.get("cmd", 0)), str(t["path"]), float(t.get("scale", 1.0)),
-                           tuple(t.get("ops") or ()), bool(t.get("reciprocal", False))) for t in c["terms"])
+        parts = tuple(_part(t, len(commands)) for t in c["terms"])
         source = c.get("source", {})
         return Case(str(c["id"]), str(c["category"]), engine_preset(str(c.get("engine", ""))), str(c["gpu"]),
                     commands, parts, measured, source.get("url") or source.get("title", "") if isinstance(source, dict)
                     else str(source))
-    except (KeyError, TypeError, ValueError) as exc:
+    except (KeyError, TypeError, ValueError, AttributeError) as exc:
         raise SpecError(where, at, f"malformed case: {exc}") from None
+
+
+def _part(t: Mapping[str, Any], commands: int) -> Part:
+    ops = t.get("ops") or ()
+    if isinstance(ops, str) or not all(isinstance(o, str) for o in ops):
+        raise ValueError(f"ops must be a list of op names, got {ops!r}")
+    cmd, path, scale = int(t.get("cmd", 0)), str(t["path"]), float(t.get("scale", 1.0))
+    if not 0 <= cmd < commands:
+        raise ValueError(f"cmd {cmd} names no command (there are {commands})")
+    if not math.isfinite(scale) or scale <= 0:
+        raise ValueError(f"scale {scale!r} is not positive")
+    reciprocal = bool(t.get("reciprocal", False))
+    if reciprocal and not path.startswith("hardware."):
+        raise ValueError(f"reciprocal applies to a hardware rate (hardware.*), not {path}")
+    return Part(cmd, path, scale, tuple(ops), reciprocal)
 
 
 def _measured_seconds(m: Mapping[str, Any], work: Mapping[str, Any]) -> float:
@@ -138,10 +152,12 @@ def _csv_cases(text: str, where: str) -> list[Case]:
                                                 "-int8" if kind == "gemm" and row["dtype"] == "sq" else "")
             args = shlex.split(row["command"])
             args = args[1:] if args and args[0] == "rooflint" else args
+            measured = float(row["measured_s"])
+            if not math.isfinite(measured) or measured <= 0:
+                raise ValueError(f"measured_s {row['measured_s']!r} is not a positive time")
             out.append(Case(row["id"], category, row["engine"], row["gpu"], (tuple(args),),
-                            (Part(0, row["path"], 1.0, ops),), float(row["measured_s"]),
-                            "ai-dynamo/aiconfigurator " + row["id"]))
-        except (KeyError, ValueError) as exc:
+                            (Part(0, row["path"], 1.0, ops),), measured, "ai-dynamo/aiconfigurator " + row["id"]))
+        except (KeyError, ValueError, TypeError, AttributeError) as exc:
             raise SpecError(where, f"row {n + 2}", f"malformed row: {exc}") from None
     return out
 
@@ -264,9 +280,19 @@ def _with_roofs(o: Mapping[str, Any], doc: Mapping[str, Any]) -> dict:
 
 def evaluate(cases: Iterable[Case], run: Callable[[Sequence[str], str], Mapping[str, Any]],
              progress: Callable[[int], None] | None = None) -> list[Result]:
+    """Every case evaluated; a case whose paths or ops its commands' JSON does not hold is refused
+    by its id (the data set is wrong, not the forecast)."""
     out = []
     for i, c in enumerate(cases):
-        out.append(evaluate_case(c, run))
+        try:
+            r = evaluate_case(c, run)
+        except (KeyError, IndexError, TypeError, ValueError) as exc:
+            raise SpecError(c.id, None, f"its terms do not match its commands' output ({type(exc).__name__}: "
+                                        f"{exc})") from None
+        if not (r.bound_s > 0 and math.isfinite(r.bound_s) and r.forecast_s > 0 and math.isfinite(r.forecast_s)):
+            raise SpecError(c.id, None, f"its terms give no time (bound {r.bound_s!r}, forecast {r.forecast_s!r}): "
+                                        "an op name or path that matches nothing?")
+        out.append(r)
         if progress:
             progress(i + 1)
     return out

@@ -91,7 +91,7 @@ def plan_report(p: Plan) -> Report:
                  # the full chunks j = first..last (none: first and last null); the shorter last one apart
                  "prefill_chunks": {"count": p.chunks.steps, "first": 0 if p.chunks.steps else None,
                                     "last": p.chunks.hi if p.chunks.steps else None, "time_s": p.chunks.time_s,
-                                    "time_forecast_s": sum(p.chunk_forecasts.values()),
+                                    "time_forecast_s": p.chunks_forecast_s,
                                     "ops": {o.name: {"count": o.count, "flops": o.flops, "bytes_read": o.bytes_read,
                                                      "bytes_written": o.bytes_written, "time_s": o.time_s,
                                                      "time_forecast_s": p.chunk_forecasts.get(o.name, 0.0)}

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 from rooflint.analysis.attention import SP_BYTES
 from rooflint.analysis.inference import Analysis, analyze
 from rooflint.analysis.kv_cache import kv_bytes
+from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Workload, resolve
 
@@ -156,9 +157,17 @@ def _draw_memory(ax, a: Analysis, curves: dict[str, list[float]], contexts: list
     ax.grid(True, which="both", lw=0.3)
 
 
+def require_matplotlib(what: str) -> None:
+    """One line naming the extra, before any work, when matplotlib is missing."""
+    try:
+        import matplotlib  # noqa: F401  (the optional plot extra)
+    except ImportError:
+        raise SpecError(what, None, "needs matplotlib: pip install 'rooflint[plot]'") from None
+
+
 def validation_png_or_svg(path: str, results) -> bytes:
     """Forecast against measured time, log-log, a colour per category; the diagonal and a +/-10%
-    band; the bound of each case as a faint mark below its point."""
+    band."""
     import matplotlib
 
     matplotlib.use("Agg")

@@ -1,7 +1,7 @@
 """What a good kernel reaches on one GPU, as fractions of its datasheet figures: the parameters of
 the forecast (analysis/forecast.py), each with the data it was fitted on.
 
-The built-in values live in `hardware/achievable.yaml` beside the profiles, written by
+The built-in values live in `hardware/achievable/fitted.yaml` beside the profiles, written by
 `bench/fit_forecast.py` from shared/reference/measured: one entry per GPU that the data covers and
 a `default` entry (fitted on the GPUs with too few cases for an entry) for every other GPU. A profile's own `achievable:`
 section (written by `rooflint measure --save-profile`) wins over both.
@@ -36,8 +36,13 @@ class Achievable:
     collective_latency_s: float  # a small all-reduce's time
     source: Mapping[str, str] = field(default_factory=dict)  # parameter -> the data it came from
 
+    def peak_key(self, key: str) -> str:
+        """The entry of peak_fraction a dtype's GEMMs use: its own, its alias's, else "*"."""
+        key = PEAK_ALIASES.get(key, key)
+        return key if key in self.peak_fraction else "*"
+
     def peak_fraction_of(self, key: str) -> float:
-        return self.peak_fraction.get(key, self.peak_fraction.get("*", 1.0))
+        return self.peak_fraction[self.peak_key(key)]
 
     def attention_key(self, head_dim: int) -> int:
         """The tabulated head_dim nearest to head_dim (in log2; the larger on a tie)."""
@@ -47,9 +52,12 @@ class Achievable:
         return self.attention_fraction[self.attention_key(head_dim)]
 
 
+# dtypes whose GEMMs run at another's share: fp16 and bf16 share the tensor cores' rate on every
+# GPU rooflint knows, so one fitted share serves both.
+PEAK_ALIASES = {"fp16": "bf16"}
+
 PRIOR = Achievable(
-    bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75, peak_fraction={"*": 0.75, "bf16": 0.75, "fp16": 0.75, "fp8": 0.6, "int8": 0.6,
-                                                                    "fp32": 0.8},
+    bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75, peak_fraction={"*": 0.75, "bf16": 0.75, "fp8": 0.6, "int8": 0.6, "fp32": 0.8},
     attention_fraction={64: 0.4, 128: 0.55, 192: 0.55, 256: 0.55}, kernel_floor_s=3e-6, attention_floor_s=6e-6,
     link_fraction=0.4,
     collective_latency_s=1.5e-5,
@@ -72,6 +80,11 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
     def number(value: object, key: str, bound: str) -> float:
         if value is None:
             raise SpecError(where, f"{prefix}.{key}", "missing")
+        if isinstance(value, str):  # YAML 1.1 reads 3e-6 (no dot) as text
+            try:
+                value = float(value)
+            except ValueError:
+                raise SpecError(where, f"{prefix}.{key}", f"expected a number, got {value!r}") from None
         if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
             raise SpecError(where, f"{prefix}.{key}", f"expected a number, got {value!r}")
         lo, hi = BOUNDS[bound]
@@ -90,6 +103,9 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
             out[keytype(k)] = number(v, f"{key}.{k}", key)
         return out
 
+    peaks = table("peak_fraction", str)
+    if "*" not in peaks:
+        raise SpecError(where, f"{prefix}.peak_fraction", "expected a '*' entry: the share of the dtypes not listed")
     source = raw.get("source") or {}
     if not isinstance(source, Mapping) or not all(isinstance(v, str) for v in source.values()):
         raise SpecError(where, f"{prefix}.source", "expected a mapping of parameter -> text")
@@ -97,7 +113,7 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
         bandwidth_fraction=number(raw.get("bandwidth_fraction"), "bandwidth_fraction", "bandwidth_fraction"),
         decode_bandwidth_fraction=number(raw.get("decode_bandwidth_fraction"), "decode_bandwidth_fraction",
                                          "decode_bandwidth_fraction"),
-        peak_fraction=table("peak_fraction", str),
+        peak_fraction=peaks,
         attention_fraction=table("attention_fraction", int),
         kernel_floor_s=number(raw.get("kernel_floor_s"), "kernel_floor_s", "kernel_floor"),
         attention_floor_s=number(raw.get("attention_floor_s"), "attention_floor_s", "attention_floor"),
