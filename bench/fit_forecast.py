@@ -4,8 +4,7 @@
     python bench/fit_forecast.py --dry-run  # the same without writing
 
 Writes hardware/achievable/fitted.yaml (each GPU the data covers with at least MIN_GPU_CASES cases,
-and `default`: fitted on the cases of the other GPUs, those without enough data of their own; it is
-what every GPU without an entry gets) and the fitted numbers into
+and `default`: the fit over every GPU pooled, what every GPU without an entry gets) and the fitted numbers into
 engines/*.yaml. Prints, per category, the error before the fit (the values it started from),
 after it, 5-fold held out and with the GPU left out. Needs scipy (`pip install -e '.[fit]'`).
 """
@@ -31,7 +30,8 @@ from rooflint.specs.achievable import PRIOR, achievable_document  # noqa: E402
 
 FITTED = ROOT / "hardware" / "achievable" / "fitted.yaml"
 ENGINES = ROOT / "engines"
-HW_FIELDS = ("bandwidth_fraction", "decode_bandwidth_fraction", "kernel_floor_s", "attention_floor_s", "link_fraction",
+HW_FIELDS = ("bandwidth_fraction", "decode_bandwidth_fraction", "copy_bandwidth_fraction", "kernel_floor_s",
+             "attention_floor_s", "link_fraction",
              "collective_latency_s")
 ENGINE_KEYS = {"launch_s": "launch", "step_overhead_s": "step_overhead", "gemm_efficiency": "gemm_efficiency",
                "attention_efficiency": "attention_efficiency",
@@ -90,22 +90,18 @@ def table(results, fitted, held, by_gpu) -> None:
 
 
 def _source(owner: str, results, cf) -> str:
-    own = set(ff.covered_gpus(results))
-    mine = [r for r in results if r.features is not None and (r.case.gpu == owner or owner == "default"
-                                                              and r.case.gpu not in own)]
+    mine = [r for r in results if r.features is not None and (owner == "default" or r.case.gpu == owner)]
     n = len(mine)
     cats = sorted({r.case.category for r in mine})
     day = datetime.date.today().isoformat()
-    scope = (f"the GPUs without an entry: {', '.join(sorted({r.case.gpu for r in mine}))}; parameters they do not "
-             "exercise stay at the prior" if owner == "default" else owner)
+    scope = "every GPU pooled" if owner == "default" else owner
     return (f"fitted by bench/fit_forecast.py on {n} measured cases ({scope}; {', '.join(cats)}) of "
             f"rooflint/data/validation, from shared/reference/measured, {day}")
 
 
 def write_fitted(value, gpus, results, cf) -> None:
     doc = {"about": "Achievable shares of the datasheet figures, fitted by bench/fit_forecast.py (do not edit by hand; "
-                    "rerun it). `default` is fitted on the GPUs without an entry of their own: what every GPU "
-                    "without an entry gets.",
+                    "rerun it). `default` is the fit over every GPU pooled: what every GPU without an entry gets.",
            "gpus": {}}
     for owner in ["default", *gpus]:
         a = achievable_document(PRIOR)

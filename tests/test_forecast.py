@@ -190,7 +190,7 @@ def test_hardware_json_carries_the_achievable_ceilings_with_their_source(cli):
     assert "fitted" in ach["source"]["peak_fraction"]
     # a GPU the data does not cover gets the pooled fit
     b200 = json.loads(cli("hardware", "b200", "--format", "json").stdout)["hardware"]["achievable"]
-    assert "the GPUs without an entry" in b200["source"]["bandwidth_fraction"]
+    assert "every GPU pooled" in b200["source"]["bandwidth_fraction"]
 
 
 def test_every_engine_preset_loads_and_an_unknown_one_is_refused(cli):

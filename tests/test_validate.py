@@ -85,7 +85,8 @@ def test_validate_refuses_a_malformed_set(cli, tmp_path):
 def test_a_forecast_key_sits_beside_its_bound():
     assert forecast_path("totals.tpot_s") == "totals.tpot_forecast_s"
     assert forecast_path("rows.0.flash_time_s") == "rows.0.flash_time_forecast_s"
-    assert forecast_path("hardware.bandwidth_bytes_per_s") == "hardware.achievable.bandwidth_bytes_per_s"
+    assert forecast_path("hardware.bandwidth_bytes_per_s") == "hardware.achievable.copy_bandwidth_bytes_per_s"
+    assert forecast_path("hardware.peak_flop_per_s") == "hardware.achievable.peak_flop_per_s"
 
 
 def test_the_features_reproduce_rooflints_forecasts():

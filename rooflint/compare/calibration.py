@@ -144,6 +144,7 @@ class Calibration:
         rel = lambda v, of: min(1.0, v / of) if of else 1.0  # noqa: E731
         key = ref.peak_key("bf16")
         source = {"bandwidth_fraction": f"{when}: the measured copy is the ceiling",
+                  "copy_bandwidth_fraction": f"{when}: the measured copy is the ceiling",
                   "peak_fraction": f"{when}: the measured GEMMs are the ceilings",
                   "kernel_floor_s": f"{when}: t0, the smallest copy less its bytes / bandwidth",
                   "attention_floor_s": f"{when}: t0 x the base profile's attention / kernel floor ratio"}
@@ -152,7 +153,7 @@ class Calibration:
                                               "collective_latency_s")})
         t0 = stack.overhead_s or ref.kernel_floor_s
         return Achievable(
-            bandwidth_fraction=1.0,
+            bandwidth_fraction=1.0, copy_bandwidth_fraction=1.0,
             decode_bandwidth_fraction=rel(ref.decode_bandwidth_fraction, ref.bandwidth_fraction),
             peak_fraction=peaks,
             attention_fraction={d: rel(v, ref.peak_fraction_of(key)) for d, v in ref.attention_fraction.items()},

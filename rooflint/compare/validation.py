@@ -194,7 +194,10 @@ class Result:
 
 
 def forecast_path(path: str) -> str:
-    """The forecast's key beside a bound's: `x_s` -> `x_forecast_s`; a hardware rate -> its achievable."""
+    """The forecast's key beside a bound's: `x_s` -> `x_forecast_s`; a hardware rate -> its achievable
+    (the memory bandwidth a bandwidth test measures is a copy's: `copy_bandwidth_bytes_per_s`)."""
+    if path == "hardware.bandwidth_bytes_per_s":
+        return "hardware.achievable.copy_bandwidth_bytes_per_s"
     if path.startswith("hardware."):
         return "hardware.achievable." + path.split(".", 1)[1]
     head, _, last = path.rpartition(".")
@@ -251,10 +254,10 @@ def _gpu(doc: Mapping[str, Any]) -> str:
 
 
 def _copy_op(doc: Mapping[str, Any], nbytes: float) -> dict:
-    """A copy of nbytes at the achievable bandwidth: no floor, no launch (a bandwidth test)."""
+    """A copy of nbytes at the achievable copy bandwidth: no floor, no launch (a bandwidth test)."""
     return {"name": "copy", "kind": "memory", "peak_key": "fp32", "count": 1, "present": 1, "flops": 0.0,
             "bytes_read": nbytes, "bytes_written": 0.0, "scale": 1.0, "gpu": _gpu(doc),
-            "forecast": {"wave_efficiency": 1.0, "factors": {"f_peak": [], "f_bw": ["hw.bandwidth_fraction"],
+            "forecast": {"wave_efficiency": 1.0, "factors": {"f_peak": [], "f_bw": ["hw.copy_bandwidth_fraction"],
                                                              "t_floor": [], "t_launch": []}}}
 
 

@@ -72,6 +72,7 @@ def achievable_dict(hw: Hardware) -> dict[str, Any]:
     """What a good kernel reaches on hw: the fitted shares as rates, and where each came from."""
     a = hw.achievable
     return {"bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.bandwidth_fraction,
+            "copy_bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.copy_bandwidth_fraction,
             "decode_attention_bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.decode_bandwidth_fraction,
             "peak_flop_per_s": {k: v * a.peak_fraction_of(k) for k, v in hw.peak_flop_per_s.items()},
             "kernel_floor_s": a.kernel_floor_s, "attention_floor_s": a.attention_floor_s,
@@ -79,6 +80,7 @@ def achievable_dict(hw: Hardware) -> dict[str, Any]:
                                          if hw.interconnect_bytes_per_s else None),
             "collective_latency_s": a.collective_latency_s,
             "fractions": {"bandwidth": a.bandwidth_fraction, "decode_bandwidth": a.decode_bandwidth_fraction,
+                          "copy_bandwidth": a.copy_bandwidth_fraction,
                           "peak": dict(a.peak_fraction), "attention": {str(k): v for k, v in a.attention_fraction.items()},
                           "link": a.link_fraction},
             "source": dict(a.source)}

@@ -3,7 +3,7 @@ the forecast (analysis/forecast.py), each with the data it was fitted on.
 
 The built-in values live in `hardware/achievable/fitted.yaml` beside the profiles, written by
 `bench/fit_forecast.py` from shared/reference/measured: one entry per GPU that the data covers and
-a `default` entry (fitted on the GPUs with too few cases for an entry) for every other GPU. A profile's own `achievable:`
+a `default` entry (the fit over every GPU pooled) for every other GPU. A profile's own `achievable:`
 section (written by `rooflint measure --save-profile`) wins over both.
 """
 
@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from rooflint.errors import SpecError
 
 # Every parameter: (lower, upper) bound a file may give. Fractions are of the datasheet figure.
-BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05, 1.0),
+BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05, 1.0), "copy_bandwidth_fraction": (0.05, 1.0),
           "peak_fraction": (0.01, 1.0), "attention_fraction": (0.01, 1.0), "kernel_floor": (0.0, 1e-3),
           "attention_floor": (0.0, 1e-3),
           "link_fraction": (0.01, 1.0), "collective_latency": (0.0, 1e-2)}
@@ -26,7 +26,7 @@ BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05,
 class Achievable:
     """Achievable ceilings of one GPU as shares of its datasheet figures."""
 
-    bandwidth_fraction: float  # of memory.bandwidth, a streaming kernel (copy, GEMV)
+    bandwidth_fraction: float  # of memory.bandwidth, a kernel streaming its operands (a GEMV, a norm)
     decode_bandwidth_fraction: float  # of memory.bandwidth, decode attention reading a paged KV cache
     peak_fraction: Mapping[str, float]  # dtype key -> of compute.<key>, a large GEMM; "*" for the others
     attention_fraction: Mapping[int, float]  # head_dim -> of the matmul peak, FlashAttention's prefill
@@ -34,6 +34,8 @@ class Achievable:
     attention_floor_s: float  # the same for an attention kernel (paged-KV lookups, split-K setup)
     link_fraction: float  # of interconnect, a large all-reduce's bus bandwidth
     collective_latency_s: float  # a small all-reduce's time
+    copy_bandwidth_fraction: float  # of memory.bandwidth, a device-to-device copy (read and write the
+    # same bytes: the bus turns around, so a bandwidth test reaches less than a read-mostly GEMV)
     source: Mapping[str, str] = field(default_factory=dict)  # parameter -> the data it came from
 
     def peak_key(self, key: str) -> str:
@@ -59,11 +61,12 @@ PEAK_ALIASES = {"fp16": "bf16"}
 PRIOR = Achievable(
     bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75, peak_fraction={"*": 0.75, "bf16": 0.75, "fp8": 0.6, "int8": 0.6, "fp32": 0.8},
     attention_fraction={64: 0.4, 128: 0.55, 192: 0.55, 256: 0.55}, kernel_floor_s=3e-6, attention_floor_s=6e-6,
-    link_fraction=0.4,
+    link_fraction=0.4, copy_bandwidth_fraction=0.8,
     collective_latency_s=1.5e-5,
     source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU" for k in
             ("bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
-             "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s")})
+             "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s",
+             "copy_bandwidth_fraction")})
 """For a Hardware built in code without a fit; catalog.py attaches the fitted values."""
 
 
@@ -72,7 +75,8 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
     if not isinstance(raw, Mapping):
         raise SpecError(where, prefix, "expected a mapping")
     allowed = {"bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
-               "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s", "source"}
+               "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s",
+               "copy_bandwidth_fraction", "source"}
     for key in raw:
         if key not in allowed:
             raise SpecError(where, f"{prefix}.{key}", "unknown field")
@@ -117,6 +121,8 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
         attention_fraction=table("attention_fraction", int),
         kernel_floor_s=number(raw.get("kernel_floor_s"), "kernel_floor_s", "kernel_floor"),
         attention_floor_s=number(raw.get("attention_floor_s"), "attention_floor_s", "attention_floor"),
+        copy_bandwidth_fraction=number(raw.get("copy_bandwidth_fraction", raw.get("bandwidth_fraction")),
+                                       "copy_bandwidth_fraction", "copy_bandwidth_fraction"),
         link_fraction=number(raw.get("link_fraction"), "link_fraction", "link_fraction"),
         collective_latency_s=number(raw.get("collective_latency_s"), "collective_latency_s", "collective_latency"),
         source={str(k): v for k, v in source.items()})
@@ -127,5 +133,6 @@ def achievable_document(a: Achievable) -> dict:
     return {"bandwidth_fraction": a.bandwidth_fraction, "decode_bandwidth_fraction": a.decode_bandwidth_fraction,
             "peak_fraction": dict(a.peak_fraction), "attention_fraction": dict(a.attention_fraction),
             "kernel_floor_s": a.kernel_floor_s, "attention_floor_s": a.attention_floor_s,
+            "copy_bandwidth_fraction": a.copy_bandwidth_fraction,
             "link_fraction": a.link_fraction,
             "collective_latency_s": a.collective_latency_s, "source": dict(a.source)}
