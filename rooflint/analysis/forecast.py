@@ -43,10 +43,11 @@ GEMM_TILE = (128, 128)  # output tile of the CUTLASS / cuBLAS kernels engines pi
 ATTENTION_TILE = 128  # query rows per FlashAttention-2/3 thread block
 SPLIT_K_MIN = 256  # the shortest K slice a split-K GEMM gives one SM
 
-_F, _RD, _WR, _ON, _P, _BW = sym("flops bytes_read bytes_written present peak BW")
+_F, _RD, _WR, _ON, _P, _BW, _H = sym("flops bytes_read bytes_written present peak BW F_half")
 _FP, _FB, _ETA, _T0, _TL = sym("f_peak f_bw eta t_floor t_launch")
-FORECAST: Expr = _ON * emax(_TL, _T0 + emax(_F / (_P * _FP * _ETA), (_RD + _WR) / (_BW * _FB)))
-"""present * max(t_launch, t_floor + max(flops / (peak f_peak eta), bytes / (BW f_bw)))."""
+FORECAST: Expr = _ON * emax(_TL, _T0 + emax((_F + _H) / (_P * _FP * _ETA), (_RD + _WR) / (_BW * _FB)))
+"""present * max(t_launch, t_floor + max((flops + F_half) / (peak f_peak eta), bytes / (BW f_bw)));
+F_half is a calibrated profile's ramp-up work of a matmul (0 on a datasheet profile), as the bound has it."""
 
 _U, _SM = sym("u sm")
 WAVE: Expr = _U / (ceil(_U / _SM) * _SM)
@@ -151,11 +152,15 @@ def _eta(form, hw: Hardware) -> Expr:
     return WAVE.substitute({"u": units(form.tiling, Const(hw.sm_count)), "sm": Const(hw.sm_count)})
 
 
+def _half(form, hw: Hardware) -> float:
+    return hw.matmul_half_flop.get(form.peak_key, 0.0) if form.kind == MATMUL else 0.0
+
+
 def forecast_expr(form, flops, read, written, present, hw: Hardware, engine: Engine) -> Expr:
     """FORECAST for one op, its parts and parameters bound (the tiles stay in the op's symbols)."""
     p = parameters(form, hw, engine)
     return FORECAST.substitute({
-        "flops": wrap(flops), "bytes_read": wrap(read), "bytes_written": wrap(written), "present": wrap(present),
+        "F_half": Const(_half(form, hw)), "flops": wrap(flops), "bytes_read": wrap(read), "bytes_written": wrap(written), "present": wrap(present),
         "peak": Const(hw.peak(form.peak_key)), "BW": Const(hw.bandwidth_bytes_per_s), "f_peak": Const(p.f_peak),
         "f_bw": Const(p.f_bw), "eta": _eta(form, hw), "t_floor": Const(p.t_floor), "t_launch": Const(p.t_launch)})
 
@@ -171,7 +176,7 @@ def forecast_parts(o, hw: Hardware, engine: Engine) -> dict[str, float]:
     p = parameters(o.form, hw, engine)
     eta = float(_eta(o.form, hw).evaluate(dict(o.symbols)))
     return {"f_peak": p.f_peak, "f_bw": p.f_bw, "wave_efficiency": eta, "t_floor_s": p.t_floor,
-            "t_launch_s": p.t_launch, "factors": {k: list(v) for k, v in p.factors}}
+            "t_launch_s": p.t_launch, "F_half": _half(o.form, hw), "factors": {k: list(v) for k, v in p.factors}}
 
 
 def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
@@ -191,9 +196,10 @@ def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
                         what + split))
     values = {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "present": o.present,
               "peak": hw.peak(o.form.peak_key), "BW": hw.bandwidth_bytes_per_s, "f_peak": p.f_peak, "f_bw": p.f_bw,
-              "eta": eta, "t_floor": p.t_floor, "t_launch": p.t_launch}
-    value = float(FORECAST.evaluate(values))
-    out.append(Term(f"{prefix}.time_forecast_s", FORECAST, values, value, "seconds"))
+              "eta": eta, "t_floor": p.t_floor, "t_launch": p.t_launch, "F_half": _half(o.form, hw)}
+    expr = FORECAST if values["F_half"] else FORECAST.substitute({"F_half": Const(0)})  # a datasheet's: folded
+    value = float(expr.evaluate(values))
+    out.append(Term(f"{prefix}.time_forecast_s", expr, {k: values[k] for k in expr.symbols()}, value, "seconds"))
     return out
 
 

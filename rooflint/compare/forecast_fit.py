@@ -45,7 +45,7 @@ _RANGES = {"kernel_floor_s": (1e-6, 1e-5), "attention_floor_s": (1e-6, 1.2e-5), 
            "allreduce_latency_s": (5e-7, 2e-4), "gemm_efficiency": (0.2, 2.0), "attention_efficiency": (0.2, 2.0),
            "decode_attention_efficiency": (0.2, 2.0)}
 _OP_INPUTS = ["flops", "bytes_read", "bytes_written", "present", "peak", "BW", "f_peak", "f_bw", "eta", "t_floor",
-              "t_launch"]
+              "t_launch", "F_half"]
 _RING_INPUTS = ["L", "N", "T", "D", "b_a", "link", "f_link", "t_ar"]
 
 
@@ -88,7 +88,7 @@ class Problem:
             ix = np.where(ix < 0, n if part.startswith("f_") else n + 1, ix)
             parts[part] = np.minimum(1.0, padded[ix].prod(axis=1)) if part.startswith("f_") else padded[ix].sum(axis=1)
         (t,) = op_fn(o["flops"], o["bytes_read"], o["bytes_written"], o["present"], o["peak"], o["BW"],
-                      parts["f_peak"], parts["f_bw"], o["eta"], parts["t_floor"], parts["t_launch"])
+                     parts["f_peak"], parts["f_bw"], o["eta"], parts["t_floor"], parts["t_launch"], o["F_half"])
         out = np.bincount(o["case"], weights=o["weight"] * t, minlength=len(self.case_ids))
         out += self.passes * np.where(self.step_index >= 0, theta[np.maximum(self.step_index, 0)], 0.0)
         r = self.reduces
@@ -124,7 +124,8 @@ def build(results: Sequence[Result], value_of: Callable[[str, str], float],
     by_category: dict[str, int] = {}
     for r in usable:
         by_category[r.case.category] = by_category.get(r.case.category, 0) + 1
-    cols = {k: [] for k in ("case", "weight", "flops", "bytes_read", "bytes_written", "present", "peak", "BW", "eta")}
+    cols = {k: [] for k in ("case", "weight", "flops", "bytes_read", "bytes_written", "present", "peak", "BW", "eta",
+                            "F_half")}
     factors: dict[str, list[list[int]]] = {"f_peak": [], "f_bw": [], "t_floor": [], "t_launch": []}
     red = {k: [] for k in ("case", "count", "ranks", "bytes", "link", "f_link", "t_ar")}
     passes, steps = [], []
@@ -135,7 +136,7 @@ def build(results: Sequence[Result], value_of: Callable[[str, str], float],
             for k, v in (("case", ci), ("weight", o["scale"] * o["count"]), ("flops", o["flops"]),
                          ("bytes_read", o["bytes_read"]), ("bytes_written", o["bytes_written"]),
                          ("present", o["present"]), ("peak", o["peak"]), ("BW", o["BW"]),
-                         ("eta", o["forecast"]["wave_efficiency"])):
+                         ("eta", o["forecast"]["wave_efficiency"]), ("F_half", o["forecast"].get("F_half", 0.0))):
                 cols[k].append(v)
             for part, names in o["forecast"]["factors"].items():
                 ix = []

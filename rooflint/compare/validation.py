@@ -228,11 +228,11 @@ def evaluate_case(case: Case, run: Callable[[Sequence[str], str], Mapping[str, A
             chosen = [o for o in _lookup(doc, t.path) if o["name"] in t.ops]
             b = sum(o["time_s"] for o in chosen)
             f = sum(o["time_forecast_s"] for o in chosen)
-            ops += [{**o, "count": 1, "scale": t.scale, "gpu": _gpu(doc)} for o in chosen]
+            ops += [_with_roofs({**o, "count": 1, "scale": t.scale, "gpu": _gpu(doc)}, doc) for o in chosen]
         elif t.reciprocal:
             rate, rate_fc = _lookup(doc, t.path), _lookup(doc, forecast_path(t.path))
             b, f = 1 / rate, 1 / rate_fc
-            ops.append(_copy_op(doc, t.scale))
+            ops.append(_with_roofs(_copy_op(doc, t.scale), doc))
         else:
             b, f = _lookup(doc, t.path), _lookup(doc, forecast_path(t.path))
             parts = _term_parts(doc, t.path)
@@ -240,12 +240,12 @@ def evaluate_case(case: Case, run: Callable[[Sequence[str], str], Mapping[str, A
                 complete = False
             else:
                 term_ops, term_passes, term_reduces = parts
-                ops += [{**o, "scale": t.scale, "gpu": _gpu(doc)} for o in term_ops]
+                ops += [_with_roofs({**o, "scale": t.scale, "gpu": _gpu(doc)}, doc) for o in term_ops]
                 passes += term_passes * t.scale
                 reduces += [{**r, "count": r["count"] * t.scale, "gpu": _gpu(doc)} for r in term_reduces]
         bound += t.scale * b
         forecast += t.scale * f
-    features = Features(tuple(_with_roofs(o, docs[0]) for o in ops), passes, tuple(reduces)) if complete else None
+    features = Features(tuple(ops), passes, tuple(reduces)) if complete else None
     return Result(case, bound, forecast, features)
 
 
