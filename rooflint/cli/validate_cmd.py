@@ -5,6 +5,7 @@ from __future__ import annotations
 import contextlib
 import io
 import json
+import sys
 from collections.abc import Mapping, Sequence
 from functools import lru_cache
 from pathlib import Path
@@ -92,6 +93,9 @@ def validate(data: Annotated[Optional[list[str]], typer.Argument(
         cases = [c for c in cases if c.category in wanted]
     if not cases:
         raise SpecError(str(paths[0]), None, "no cases to validate")
+    if sys.stderr.isatty():
+        note(f"validate: {len(cases)} cases" + (f", then the fit redone {ff.FOLDS}-fold and per GPU for the held-out "
+                                                 "error (about a minute for the shipped sets)" if cross_validate else ""))
     results = evaluate(cases, run_command)
     held_out, by_gpu, cv_note = _cross_validation(results) if cross_validate else ({}, {}, "not run (--no-cv)")
     report = validate_report(results, held_out, by_gpu, cv_note, [str(x) for x in paths], thresholds)
