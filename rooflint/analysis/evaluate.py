@@ -11,7 +11,7 @@ bytes written, time, forecast.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rooflint.analysis.codegen import compile_function
 from rooflint.analysis.expr import Const, Expr, Sym, add, mul, replace_symbols
@@ -42,7 +42,8 @@ _BOUND: dict[tuple, tuple[PhaseForm, list, list]] = {}
 
 def _bound(form: PhaseForm, overrides: Mapping[str, float] | None) -> tuple[list, list]:
     """The phase's assignments and each op's four values (FLOPs, read, written, present) with
-    the constants bound: the part of lowering that no GPU changes, done once per form."""
+    the constants bound, and its tiling bound likewise (None when it has none): the part of
+    lowering that no GPU changes, done once per form."""
     key = (id(form), tuple(sorted((overrides or {}).items())))
     hit = _BOUND.get(key)  # the entry keeps its form, so the id stays its own
     if hit is not None:
@@ -77,7 +78,9 @@ def _bound(form: PhaseForm, overrides: Mapping[str, float] | None) -> tuple[list
                 assigns.append((f"_{'frwp'[j]}{i}", bound))
                 bound = Sym(f"_{'frwp'[j]}{i}")
             values.append(bound)
-        per_op.append(values)
+        tiling = o.tiling and replace(o.tiling, tiles=replace_symbols(o.tiling.tiles, env, memo),
+                                      depth=None if o.tiling.depth is None else replace_symbols(o.tiling.depth, env, memo))
+        per_op.append((values, tiling))
         env = saved
     if len(_BOUND) > 1024:
         _BOUND.clear()
@@ -93,8 +96,7 @@ def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] |
     assigns = list(bound)
     outputs: list[Expr] = []
     totals: list[list[Expr]] = [[], [], [], [], []]
-    env = {k: Const(v) for k, v in {**form.constants, **(overrides or {})}.items()}
-    for i, (o, four) in enumerate(zip(form.ops, per_op)):
+    for i, (o, (four, tiling)) in enumerate(zip(form.ops, per_op)):
         values = list(four)
         if with_time and hw is not None:
             peak, bw, t0, half = hardware_terms(hw, o.peak_key, o.kind)
@@ -103,11 +105,7 @@ def lower(form: PhaseForm, hw: Hardware | None, overrides: Mapping[str, float] |
         else:
             values.append(Const(0))
         if with_time and hw is not None and engine is not None:
-            fc = forecast_expr(o, *four, hw, engine)
-            local = dict(env)  # the tiles' symbols: the op's own definitions (E_hit) and the phase's
-            for name, e in (*form.defs, *o.defs):
-                local[name] = replace_symbols(e, local)
-            assigns.append((f"_c{i}", replace_symbols(fc, local)))
+            assigns.append((f"_c{i}", forecast_expr(replace(o, tiling=tiling), *four, hw, engine)))
             values.append(Sym(f"_c{i}"))
         else:
             values.append(Const(0))
@@ -124,6 +122,7 @@ def compile_phase(form: PhaseForm, hw: Hardware | None, *, numpy: bool = False,
     return CompiledPhase(form, compile_function(outputs, form.inputs, assigns, numpy=numpy), hw, engine)
 
 
-def time_symbol(op_name: str) -> str:
-    """The symbol a phase total uses for an op's time: t_<name>, '@' and '-' as '_'."""
-    return "t_" + op_name.replace("@", "_").replace("-", "_")
+def time_symbol(op_name: str, prefix: str = "t_") -> str:
+    """The symbol a phase total uses for an op's time (t_<name>) or forecast (c_<name>), '@' and
+    '-' as '_'."""
+    return prefix + op_name.replace("@", "_").replace("-", "_")

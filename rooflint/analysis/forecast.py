@@ -29,10 +29,11 @@ has neither.
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from rooflint.analysis.expr import Const, Expr, ceil, emax, emin, floor, sym, wrap
-from rooflint.analysis.ops import ELEMENTWISE, MATMUL
+from rooflint.analysis.ops import ELEMENTWISE, MATMUL, Op
+from rooflint.analysis.roofline import Timed, hardware_terms, place
 from rooflint.analysis.terms import Term
 from rooflint.dtypes import DTYPES
 from rooflint.specs import Hardware
@@ -140,10 +141,17 @@ def parameters(form, hw: Hardware, engine: Engine) -> Parameters:
             values[part] = sum(parameter_value(n, hw, engine) for n in factors)
         told = [f"{n} = {parameter_value(n, hw, engine):.4g}" + (
             f" ({src.get(n.split('.')[1], '')})" if n.startswith("hw.") else f" ({engine.name})") for n in factors]
-        sources.append((part, " x ".join(told) if told else "none: fused" if part == "t_floor" else
-                        "none: CUDA graphs" if engine.graphs or part == "t_floor" else "none: fused"))
+        fused = not names["t_floor"]  # a fused op has neither a floor nor a launch of its own
+        sources.append((part, " x ".join(told) if told else "none: fused" if fused else "none: CUDA graphs"))
     return Parameters(values["f_peak"], values["f_bw"], values["t_floor"], values["t_launch"],
                       tuple(names.items()), tuple(sources))
+
+
+def _roofs(form, hw: Hardware, p: Parameters) -> dict[str, float]:
+    """FORECAST's numbers other than the op's own (FLOPs, bytes, present) and eta."""
+    peak, bw, _, half = hardware_terms(hw, form.peak_key, form.kind)
+    return {"peak": peak, "BW": bw, "F_half": half, "f_peak": p.f_peak, "f_bw": p.f_bw, "t_floor": p.t_floor,
+            "t_launch": p.t_launch}
 
 
 def _eta(form, hw: Hardware) -> Expr:
@@ -152,23 +160,17 @@ def _eta(form, hw: Hardware) -> Expr:
     return WAVE.substitute({"u": units(form.tiling, Const(hw.sm_count)), "sm": Const(hw.sm_count)})
 
 
-def _half(form, hw: Hardware) -> float:
-    return hw.matmul_half_flop.get(form.peak_key, 0.0) if form.kind == MATMUL else 0.0
-
-
 def forecast_expr(form, flops, read, written, present, hw: Hardware, engine: Engine) -> Expr:
     """FORECAST for one op, its parts and parameters bound (the tiles stay in the op's symbols)."""
-    p = parameters(form, hw, engine)
-    return FORECAST.substitute({
-        "F_half": Const(_half(form, hw)), "flops": wrap(flops), "bytes_read": wrap(read), "bytes_written": wrap(written), "present": wrap(present),
-        "peak": Const(hw.peak(form.peak_key)), "BW": Const(hw.bandwidth_bytes_per_s), "f_peak": Const(p.f_peak),
-        "f_bw": Const(p.f_bw), "eta": _eta(form, hw), "t_floor": Const(p.t_floor), "t_launch": Const(p.t_launch)})
+    roofs = {k: Const(v) for k, v in _roofs(form, hw, parameters(form, hw, engine)).items()}
+    return FORECAST.substitute({**roofs, "flops": wrap(flops), "bytes_read": wrap(read), "bytes_written": wrap(written),
+                                "present": wrap(present), "eta": _eta(form, hw)})
 
 
-def forecast_value(o, hw: Hardware, engine: Engine) -> float:
-    """One evaluated op's forecast (its bindings give the tiles' symbols)."""
-    e = forecast_expr(o.form, o.flops, o.bytes_read, o.bytes_written, o.present, hw, engine)
-    return float(e.evaluate(dict(o.symbols)))
+def place_forecast(op: Op, hw: Hardware, engine: Engine) -> Timed:
+    """The op on hw's roofline, with its forecast."""
+    e = forecast_expr(op.form, op.flops, op.bytes_read, op.bytes_written, op.present, hw, engine)
+    return replace(place(op, hw), forecast_s=float(e.evaluate(dict(op.symbols))))
 
 
 def forecast_parts(o, hw: Hardware, engine: Engine) -> dict[str, float]:
@@ -176,7 +178,8 @@ def forecast_parts(o, hw: Hardware, engine: Engine) -> dict[str, float]:
     p = parameters(o.form, hw, engine)
     eta = float(_eta(o.form, hw).evaluate(dict(o.symbols)))
     return {"f_peak": p.f_peak, "f_bw": p.f_bw, "wave_efficiency": eta, "t_floor_s": p.t_floor,
-            "t_launch_s": p.t_launch, "F_half": _half(o.form, hw), "factors": {k: list(v) for k, v in p.factors}}
+            "t_launch_s": p.t_launch, "F_half": _roofs(o.form, hw, p)["F_half"],
+            "factors": {k: list(v) for k, v in p.factors}}
 
 
 def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
@@ -195,8 +198,7 @@ def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
         out.append(Term(f"{prefix}.forecast.wave_efficiency", WAVE, {"u": u, "sm": hw.sm_count}, eta, "ratio",
                         what + split))
     values = {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "present": o.present,
-              "peak": hw.peak(o.form.peak_key), "BW": hw.bandwidth_bytes_per_s, "f_peak": p.f_peak, "f_bw": p.f_bw,
-              "eta": eta, "t_floor": p.t_floor, "t_launch": p.t_launch, "F_half": _half(o.form, hw)}
+              "eta": eta, **_roofs(o.form, hw, p)}
     expr = FORECAST if values["F_half"] else FORECAST.substitute({"F_half": Const(0)})  # a datasheet's: folded
     value = float(expr.evaluate(values))
     out.append(Term(f"{prefix}.time_forecast_s", expr, {k: values[k] for k in expr.symbols()}, value, "seconds"))

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from functools import cached_property
 
 from rooflint.analysis import checkpoint, kv_cache, memory, params
-from rooflint.analysis.evaluate import PER_OP, CompiledPhase, compile_phase, time_symbol
+from rooflint.analysis.evaluate import FORECAST_AT, PER_OP, TIME_AT, CompiledPhase, compile_phase, time_symbol
 from rooflint.analysis.expr import add, mul, sym
 from rooflint.analysis.layers import DECODE, PREFILL, PhaseForm, phase_form
 from rooflint.analysis.ops import Op, bindings
@@ -73,7 +73,7 @@ def model_form(m: Model, r: Resolved) -> ModelForm:
 
 
 def _phase_time(phase: PhaseForm, prefix: str = "t_") -> object:
-    return add(*(mul(o.count, sym(prefix + time_symbol(o.name)[2:])) for o in phase.ops))
+    return add(*(mul(o.count, sym(time_symbol(o.name, prefix))) for o in phase.ops))
 
 
 RATES = (figure("totals.decode_tokens_per_s", B / tpot_s, "per_second", "B sequences each get a token per step"),
@@ -192,10 +192,10 @@ class Analysis:
         r, form, out = self.resolved, self.form, {}
         for phase, fig, fc, names in ((self.prefill, form.ttft, form.ttft_forecast, form.time_names[0]),
                                       (self.decode, form.tpot, form.tpot_forecast, form.time_names[1])):
-            (t,) = evaluate_figures([fig], dict(zip(names, phase.values[4::PER_OP])))
+            (t,) = evaluate_figures([fig], dict(zip(names, phase.values[TIME_AT::PER_OP])))
             out[t.key] = t
             if r.engine is not None:
-                binds = {"c_" + n[2:]: v for n, v in zip(names, phase.values[5::PER_OP])}
+                binds = {"c" + n[1:]: v for n, v in zip(names, phase.values[FORECAST_AT::PER_OP])}  # t_x -> c_x
                 (c,) = evaluate_figures([fc], {**binds, "step_overhead_s": r.engine.step_overhead_s})
                 out[c.key] = c
         rates = {"B": r.batch, "S_q": r.prompt, "ttft_s": out["totals.ttft_s"].value,

@@ -8,8 +8,9 @@ from dataclasses import dataclass
 
 from rooflint.analysis import attention, flash, kv_cache
 from rooflint.analysis.expr import sym
+from rooflint.analysis.forecast import place_forecast
 from rooflint.analysis.ops import Op, evaluate_op, intensity_term
-from rooflint.analysis.roofline import Timed, place
+from rooflint.analysis.roofline import Timed
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.dtypes import DType
 from rooflint.specs import Hardware, Model
@@ -58,7 +59,7 @@ def attention_rows(seq_lens: list[int], head_dim: int, heads: int, batch: int, d
             rows.append(AttentionRow(n, memory, eager, intensities))
             continue
         engine = engine or load_engine()
-        placed = tuple(place(o, hw, engine) for o in eager) + (place(evaluate_op(fused, values), hw, engine),)
+        placed = tuple(place_forecast(o, hw, engine) for o in (*eager, evaluate_op(fused, values)))
         parts = dict(zip(("qk", "softmax", "pv", "flash"), placed))
         binds = {**{f"bytes_{k}": t.op.bytes for k, t in parts.items()}, **{f"time_{k}": t.time_s for k, t in parts.items()},
                  **{f"forecast_{k}": t.forecast_s for k, t in parts.items()}}

@@ -11,11 +11,9 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from rooflint.analysis.expr import Expr, emax, sym
-from rooflint.analysis.forecast import forecast_value
 from rooflint.analysis.ops import MATMUL, Op, intensity_term
 from rooflint.analysis.terms import Term
 from rooflint.specs import Hardware
-from rooflint.specs.engine import Engine
 
 COMPUTE, MEMORY = "compute", "memory"
 
@@ -104,7 +102,6 @@ def hardware_terms(hw: Hardware, peak_key: str, kind: str) -> tuple[float, float
     return hw.peak(peak_key), hw.bandwidth_bytes_per_s, hw.kernel_overhead_s, half
 
 
-def place(op: Op, hw: Hardware, engine: Engine | None = None) -> Timed:
-    """The op on hw's roofline; with an engine, its forecast too."""
+def place(op: Op, hw: Hardware) -> Timed:
     peak, bw, t0, half = hardware_terms(hw, op.peak_key, op.kind)
-    return Timed(op, peak, bw, t0, half, None if engine is None else forecast_value(op, hw, engine))
+    return Timed(op, peak, bw, t0, half)

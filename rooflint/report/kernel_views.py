@@ -5,10 +5,10 @@ from __future__ import annotations
 from dataclasses import replace
 from typing import Any
 
-from rooflint.analysis.forecast import forecast_lines, forecast_terms
+from rooflint.analysis.forecast import forecast_lines, forecast_terms, place_forecast
 from rooflint.analysis.kernels import AttentionRow, KvRow, matmul_terms
 from rooflint.analysis.ops import Op, op_terms
-from rooflint.analysis.roofline import bound_of, place, timed_terms
+from rooflint.analysis.roofline import bound_of, timed_terms
 from rooflint.analysis.terms import Term
 from rooflint.dtypes import DType
 from rooflint.report.common import hardware_dict, layers_line, model_dict, op_dict
@@ -19,7 +19,7 @@ from rooflint.workload import Resolved
 
 
 def gemm_report(op: Op, m: int, n: int, k: int, dt: DType, hw: Hardware, engine: Engine, batch: int = 1) -> Report:
-    t = place(op, hw, engine)
+    t = place_forecast(op, hw, engine)
     extra = {x.symbol: x for x in matmul_terms(t)}
     only = extra["intensity_inputs_only"].value
     ridge = extra["ridge_point"].value
