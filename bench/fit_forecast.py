@@ -26,13 +26,11 @@ sys.path.insert(0, str(ROOT))
 from rooflint.cli.validate_cmd import run_command, shipped_sets  # noqa: E402
 from rooflint.compare import forecast_fit as ff  # noqa: E402
 from rooflint.compare.validation import category_stats, evaluate, load_cases  # noqa: E402
-from rooflint.specs.achievable import PRIOR, achievable_document  # noqa: E402
+from rooflint.specs.achievable import BOUNDS, PRIOR, TABLES, achievable_document  # noqa: E402
 
 FITTED = ROOT / "hardware" / "achievable" / "fitted.yaml"
 ENGINES = ROOT / "engines"
-HW_FIELDS = ("bandwidth_fraction", "decode_bandwidth_fraction", "copy_bandwidth_fraction", "kernel_floor_s",
-             "attention_floor_s", "link_fraction",
-             "collective_latency_s")
+HW_FIELDS = tuple(k for k in BOUNDS if k not in TABLES)  # the GPU parameters that are one number
 ENGINE_KEYS = {"launch_s": "launch", "step_overhead_s": "step_overhead", "gemm_efficiency": "gemm_efficiency",
                "attention_efficiency": "attention_efficiency",
                "decode_attention_efficiency": "decode_attention_efficiency", "allreduce_latency_s": "allreduce_latency"}

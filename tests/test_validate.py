@@ -11,7 +11,8 @@ import pytest
 
 from rooflint.cli.validate_cmd import run_command, shipped_sets
 from rooflint.compare import forecast_fit as ff
-from rooflint.compare.validation import evaluate, forecast_path, load_cases, quantile
+from rooflint.compare.validation import evaluate, forecast_path, load_cases
+from rooflint.measure.stats import quantile
 
 ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 SMALL = "kernel-copy,kernel-gemm,e2e-decode-b1"

@@ -262,15 +262,6 @@ def prior_value(owner: str, name: str) -> float:
     return ENGINE_PRIOR[field.split(".", 1)[0]]
 
 
-def fitted_values(problem: Problem, theta) -> dict[str, dict[str, float]]:
-    """owner -> parameter -> fitted value (the fixed ones left out)."""
-    out: dict[str, dict[str, float]] = {}
-    for (owner, name), v in zip(problem.keys, theta):
-        if not owner.startswith("fixed"):
-            out.setdefault(owner, {})[name] = float(v)
-    return out
-
-
 def covered_gpus(results: Sequence[Result]) -> list[str]:
     """The GPUs with at least MIN_GPU_CASES cases: they get parameters of their own."""
     counts: dict[str, int] = {}

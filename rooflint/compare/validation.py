@@ -27,6 +27,7 @@ from statistics import median
 from typing import Any
 
 from rooflint.errors import SpecError
+from rooflint.measure.stats import quantile
 
 BOUND_SLACK = 0.05  # a measurement may beat the bound by this share before it counts as a violation
 
@@ -316,17 +317,6 @@ class CategoryStats:
     held_out_median: float | None = None  # the same from cross-validation, when run
     held_out_p90: float | None = None
     worst: tuple[str, ...] = field(default=())
-
-
-def quantile(values: Sequence[float], q: float) -> float:
-    """Linear interpolation between order statistics (numpy's default)."""
-    s = sorted(values)
-    if not s:
-        return math.nan
-    pos = q * (len(s) - 1)
-    lo = math.floor(pos)
-    hi = min(lo + 1, len(s) - 1)
-    return s[lo] + (s[hi] - s[lo]) * (pos - lo)
 
 
 def category_stats(results: Sequence[Result], held_out: Mapping[str, float] | None = None) -> list[CategoryStats]:

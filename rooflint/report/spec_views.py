@@ -10,7 +10,7 @@ from rooflint.analysis.params import (
     parameter_count,
     parameter_terms,
 )
-from rooflint.report.common import hardware_dict, model_dict, quantization_line
+from rooflint.report.common import achievable_dict, hardware_dict, model_dict, quantization_line
 from rooflint.report.model import Column, Report, Section, Table
 from rooflint.specs import Hardware, Model
 
@@ -35,15 +35,15 @@ def hardware_list_report(profiles: list[Hardware]) -> Report:
 
 
 def hardware_show_report(h: Hardware) -> Report:
-    a = h.achievable
-    rows = [{"dtype": k, "peak_flop_per_s": v, "achievable_flop_per_s": v * a.peak_fraction_of(k),
+    a, ach = h.achievable, achievable_dict(h)
+    rows = [{"dtype": k, "peak_flop_per_s": v, "achievable_flop_per_s": ach["peak_flop_per_s"][k],
              "ridge_point": h.ridge_point(k)} for k, v in h.peak_flop_per_s.items()]
     cols = (Column("dtype", "dtype"), Column("peak_flop_per_s", "dense peak", "flop_per_s"),
             Column("achievable_flop_per_s", "achievable (large GEMM)", "flop_per_s"),
             Column("ridge_point", "ridge (FLOP/B)", "intensity"))
     summary = (("name", h.name, "text"), ("description", h.description, "text"),
                ("memory", h.capacity_bytes, "bytes"), ("bandwidth", h.bandwidth_bytes_per_s, "bytes_per_s"),
-               ("  achievable (streaming)", h.bandwidth_bytes_per_s * a.bandwidth_fraction, "bytes_per_s"),
+               ("  achievable (streaming)", ach["bandwidth_bytes_per_s"], "bytes_per_s"),
                ("kernel floor (attention)", f"{a.kernel_floor_s * 1e6:.3g} µs ({a.attention_floor_s * 1e6:.3g} µs)",
                 "text"),
                ("SMs", h.sm_count, "int"), ("shared memory per SM", h.sram_per_sm_bytes, "bytes"),

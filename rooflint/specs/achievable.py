@@ -14,12 +14,14 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 
 from rooflint.errors import SpecError
+from rooflint.specs import fields
 
-# Every parameter: (lower, upper) bound a file may give. Fractions are of the datasheet figure.
-BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05, 1.0), "copy_bandwidth_fraction": (0.05, 1.0),
-          "peak_fraction": (0.01, 1.0), "attention_fraction": (0.01, 1.0), "kernel_floor": (0.0, 1e-3),
-          "attention_floor": (0.0, 1e-3),
-          "link_fraction": (0.01, 1.0), "collective_latency": (0.0, 1e-2)}
+# Every parameter's (lower, upper) bound in a file. Fractions are of the datasheet figure.
+BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05, 1.0),
+          "copy_bandwidth_fraction": (0.05, 1.0), "peak_fraction": (0.01, 1.0), "attention_fraction": (0.01, 1.0),
+          "kernel_floor_s": (0.0, 1e-3), "attention_floor_s": (0.0, 1e-3), "link_fraction": (0.01, 1.0),
+          "collective_latency_s": (0.0, 1e-2)}
+TABLES = ("peak_fraction", "attention_fraction")  # the parameters keyed by dtype or head_dim
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,89 +52,46 @@ class Achievable:
         """The tabulated head_dim nearest to head_dim (in log2; the larger on a tie)."""
         return min(sorted(self.attention_fraction, reverse=True), key=lambda d: abs(math.log2(d / head_dim)))
 
-    def attention_fraction_of(self, head_dim: int) -> float:
-        return self.attention_fraction[self.attention_key(head_dim)]
-
 
 # dtypes whose GEMMs run at another's share: fp16 and bf16 share the tensor cores' rate on every
 # GPU rooflint knows, so one fitted share serves both.
 PEAK_ALIASES = {"fp16": "bf16"}
 
 PRIOR = Achievable(
-    bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75, peak_fraction={"*": 0.75, "bf16": 0.75, "fp8": 0.6, "int8": 0.6, "fp32": 0.8},
+    bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75,
+    peak_fraction={"*": 0.75, "bf16": 0.75, "fp8": 0.6, "int8": 0.6, "fp32": 0.8},
     attention_fraction={64: 0.4, 128: 0.55, 192: 0.55, 256: 0.55}, kernel_floor_s=3e-6, attention_floor_s=6e-6,
-    link_fraction=0.4, copy_bandwidth_fraction=0.8,
-    collective_latency_s=1.5e-5,
-    source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU" for k in
-            ("bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
-             "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s",
-             "copy_bandwidth_fraction")})
+    link_fraction=0.4, collective_latency_s=1.5e-5, copy_bandwidth_fraction=0.8,
+    source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU" for k in BOUNDS})
 """For a Hardware built in code without a fit; catalog.py attaches the fitted values."""
 
 
 def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable") -> Achievable:
-    """An `achievable` section: every fraction and time present, finite and within BOUNDS."""
+    """An `achievable` section: every parameter present, finite and within BOUNDS (an older file
+    without copy_bandwidth_fraction copies at its streaming share)."""
     if not isinstance(raw, Mapping):
         raise SpecError(where, prefix, "expected a mapping")
-    allowed = {"bandwidth_fraction", "decode_bandwidth_fraction", "peak_fraction", "attention_fraction",
-               "kernel_floor_s", "attention_floor_s", "link_fraction", "collective_latency_s",
-               "copy_bandwidth_fraction", "source"}
-    for key in raw:
-        if key not in allowed:
-            raise SpecError(where, f"{prefix}.{key}", "unknown field")
-
-    def number(value: object, key: str, bound: str) -> float:
-        if value is None:
-            raise SpecError(where, f"{prefix}.{key}", "missing")
-        if isinstance(value, str):  # YAML 1.1 reads 3e-6 (no dot) as text
-            try:
-                value = float(value)
-            except ValueError:
-                raise SpecError(where, f"{prefix}.{key}", f"expected a number, got {value!r}") from None
-        if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-            raise SpecError(where, f"{prefix}.{key}", f"expected a number, got {value!r}")
-        lo, hi = BOUNDS[bound]
-        if not lo <= value <= hi:
-            raise SpecError(where, f"{prefix}.{key}", f"{value!r} is outside [{lo:g}, {hi:g}]")
-        return float(value)
-
-    def table(key: str, keytype: type) -> dict:
-        value = raw.get(key)
+    fields.known_keys(raw, {*BOUNDS, "source"}, where, prefix + ".")
+    values: dict[str, object] = {}
+    for key, (lo, hi) in BOUNDS.items():
+        at = f"{prefix}.{key}"
+        value = raw.get(key, raw.get("bandwidth_fraction") if key == "copy_bandwidth_fraction" else None)
+        if key not in TABLES:
+            values[key] = fields.bounded(where, at, value, lo, hi)
+            continue
         if not isinstance(value, Mapping) or not value:
-            raise SpecError(where, f"{prefix}.{key}", "expected a non-empty mapping")
-        out = {}
-        for k, v in value.items():
-            if keytype is int and (isinstance(k, bool) or not isinstance(k, int) or k <= 0):
-                raise SpecError(where, f"{prefix}.{key}.{k}", "expected a positive head_dim as the key")
-            out[keytype(k)] = number(v, f"{key}.{k}", key)
-        return out
-
-    peaks = table("peak_fraction", str)
-    if "*" not in peaks:
+            raise SpecError(where, at, "expected a non-empty mapping")
+        if key == "attention_fraction" and not all(fields.is_int(k) and k > 0 for k in value):
+            raise SpecError(where, at, "expected positive head_dims as the keys")
+        values[key] = {k if key == "attention_fraction" else str(k): fields.bounded(where, f"{at}.{k}", v, lo, hi)
+                       for k, v in value.items()}
+    if "*" not in values["peak_fraction"]:
         raise SpecError(where, f"{prefix}.peak_fraction", "expected a '*' entry: the share of the dtypes not listed")
-    source = raw.get("source") or {}
-    if not isinstance(source, Mapping) or not all(isinstance(v, str) for v in source.values()):
-        raise SpecError(where, f"{prefix}.source", "expected a mapping of parameter -> text")
-    return Achievable(
-        bandwidth_fraction=number(raw.get("bandwidth_fraction"), "bandwidth_fraction", "bandwidth_fraction"),
-        decode_bandwidth_fraction=number(raw.get("decode_bandwidth_fraction"), "decode_bandwidth_fraction",
-                                         "decode_bandwidth_fraction"),
-        peak_fraction=peaks,
-        attention_fraction=table("attention_fraction", int),
-        kernel_floor_s=number(raw.get("kernel_floor_s"), "kernel_floor_s", "kernel_floor"),
-        attention_floor_s=number(raw.get("attention_floor_s"), "attention_floor_s", "attention_floor"),
-        copy_bandwidth_fraction=number(raw.get("copy_bandwidth_fraction", raw.get("bandwidth_fraction")),
-                                       "copy_bandwidth_fraction", "copy_bandwidth_fraction"),
-        link_fraction=number(raw.get("link_fraction"), "link_fraction", "link_fraction"),
-        collective_latency_s=number(raw.get("collective_latency_s"), "collective_latency_s", "collective_latency"),
-        source={str(k): v for k, v in source.items()})
+    source = fields.mapping(where, f"{prefix}.source", raw.get("source")) or {}
+    return Achievable(**values, source={str(k): fields.text(where, f"{prefix}.source.{k}", v, optional=False)
+                                        for k, v in source.items()})
 
 
 def achievable_document(a: Achievable) -> dict:
-    """The section as a profile or achievable.yaml writes it (read back by achievable_from_mapping)."""
-    return {"bandwidth_fraction": a.bandwidth_fraction, "decode_bandwidth_fraction": a.decode_bandwidth_fraction,
-            "peak_fraction": dict(a.peak_fraction), "attention_fraction": dict(a.attention_fraction),
-            "kernel_floor_s": a.kernel_floor_s, "attention_floor_s": a.attention_floor_s,
-            "copy_bandwidth_fraction": a.copy_bandwidth_fraction,
-            "link_fraction": a.link_fraction,
-            "collective_latency_s": a.collective_latency_s, "source": dict(a.source)}
+    """The section as a profile or fitted.yaml writes it (read back by achievable_from_mapping)."""
+    return {**{k: dict(getattr(a, k)) if k in TABLES else getattr(a, k) for k in BOUNDS}, "source": dict(a.source)}

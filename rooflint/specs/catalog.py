@@ -8,7 +8,6 @@ is always loaded as given.
 
 from __future__ import annotations
 
-import difflib
 import math
 import os
 from collections.abc import Mapping
@@ -103,7 +102,7 @@ def load_hardware(name_or_path: str) -> Hardware:
 def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
     """A hardware profile from its parsed YAML: every field typed and within bounds
     (fields.QUANTITY_BOUNDS), names without control characters, free text as text."""
-    _check_keys(raw, _HARDWARE_KEYS, where, "")
+    fields.known_keys(raw, _HARDWARE_KEYS, where, "")
     memory = _section(raw, "memory", where, {"capacity", "bandwidth"})
     compute = _section(raw, "compute", where, _COMPUTE_KEYS)
     if not compute:
@@ -185,7 +184,7 @@ def _calibration(raw: Mapping[str, Any], where: str, dtypes: set[str]) -> tuple[
     if not isinstance(half, dict):
         raise SpecError(where, "calibration.matmul_half_work",
                         f"expected a mapping of dtype to FLOPs, got {fields.show(half)}")
-    _check_keys(half, dtypes, where, "calibration.matmul_half_work.")
+    fields.known_keys(half, dtypes, where, "calibration.matmul_half_work.")
     return overhead, {k: _quantity(half, k, "flop", where, "calibration.matmul_half_work.",
                                    bound="calibration.matmul_half_work") for k in half}
 
@@ -226,7 +225,7 @@ def _section(raw: Mapping[str, Any], key: str, where: str, allowed: set[str]) ->
         raise SpecError(where, key, "missing")
     if not isinstance(value, dict):
         raise SpecError(where, key, f"expected a mapping, got {fields.show(value)}")
-    _check_keys(value, allowed, where, key + ".")
+    fields.known_keys(value, allowed, where, key + ".")
     return value
 
 
@@ -263,14 +262,6 @@ def _required(raw: Mapping[str, Any], key: str, where: str) -> Any:
     if raw.get(key) is None:
         raise SpecError(where, key, "missing")
     return raw[key]
-
-
-def _check_keys(raw: Mapping[str, Any], allowed: set[str], where: str, prefix: str) -> None:
-    for key in raw:
-        if key not in allowed:
-            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
-            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
-            raise SpecError(where, f"{prefix}{key}", f"unknown field{hint}")
 
 
 # ---------------------------------------------------------------- engines

@@ -9,6 +9,7 @@ finite float.
 
 from __future__ import annotations
 
+import difflib
 import math
 from typing import Any
 
@@ -134,6 +135,31 @@ def number(where: str, field: str, value: Any, *, lo: float = -math.inf, positiv
         kind = "a positive number" if positive else "a number >= 0" if lo == 0 else "a finite number"
         raise SpecError(where, field, f"expected {kind}, got {show(value)}")
     return float(value)
+
+
+def bounded(where: str, field: str, value: Any, lo: float, hi: float) -> float:
+    """A finite number from lo to hi. Text that reads as one is taken: YAML 1.1 reads 3e-6 (no
+    dot) as a string, and a file that writes it means the number."""
+    if value is None:
+        raise SpecError(where, field, "missing")
+    if isinstance(value, str):
+        try:
+            value = float(value)
+        except ValueError:
+            raise SpecError(where, field, f"expected a number, got {show(value)}") from None
+    value = number(where, field, value)
+    if not lo <= value <= hi:
+        raise SpecError(where, field, f"{show(value)} is outside [{lo:g}, {hi:g}]")
+    return value
+
+
+def known_keys(raw: Any, allowed: set[str], where: str, prefix: str = "") -> None:
+    """Every key of a mapping is one of `allowed` (a close one named when it is not)."""
+    for key in raw:
+        if key not in allowed:
+            close = difflib.get_close_matches(str(key), sorted(allowed), n=1)
+            hint = f"; did you mean '{prefix}{close[0]}'?" if close else ""
+            raise SpecError(where, f"{prefix}{key}", f"unknown field{hint}")
 
 
 def _clean(where: str, field: str, value: str, noun: str, limit: int, controls: frozenset[str]) -> str:
