@@ -311,3 +311,58 @@ def test_an_engine_file_may_write_3e_6(cli, tmp_path):
     path = tmp_path / "mine.yaml"
     path.write_text(text.replace("launch: 2.0e-5", "launch: 3e-6").replace("name: hf", "name: mine"))
     assert load_engine(str(path)).launch_s == 3e-6
+
+
+def _flash_op(doc, phase="prefill"):
+    return next(o for o in doc["phases"][phase]["ops"] if o["name"] == "flash_attention")
+
+
+SHORT_PROMPTS = ["analyze", "llama2-7b", "--set", "num_attention_heads=48", "--set", "num_key_value_heads=8",
+                 "--set", "head_dim=64", "--batch", "256", "--prompt", "32", "--gpu", "h100-sxm", "--dtype", "bf16",
+                 "--kv-dtype", "bf16", "--attention", "flash", "--engine", "trtllm"]
+
+
+def test_many_short_prompts_take_a_least_time_per_wave_of_blocks(cli):
+    """aiconfigurator, H100 TensorRT-LLM bf16 context attention, 256 prompts of 32 tokens, 48 query
+    heads of 64 (kernels-train.csv h100_sxm/attention/trtllm/1.3.0rc20/context_attention_perf#10329):
+    0.397 ms measured, 11x the roofline bound: 3.3 GFLOP is 3 us of tensor cores and 119 MB is
+    35 us of HBM. Its grid is 256 x 48 x ceil(32 / 128) = 12,288 blocks on 132 SMs, 94 waves,
+    and it is each wave's fixed cost (a Q tile and its K/V loaded, the softmax, O written) that
+    adds up."""
+    doc = cli.json(*SHORT_PROMPTS)
+    op = _flash_op(doc)
+    fc = op["forecast"]
+    assert fc["waves"] == math.ceil(256 * 48 * math.ceil(32 / 128) / 132) == 94
+    assert fc["wave_scale"] == 64 / 128
+    hw = load_hardware("h100-sxm")
+    assert fc["t_wave_s"] == pytest.approx(hw.achievable.attention_wave_s * 64 / 128)
+    assert op["time_forecast_s"] == pytest.approx(fc["t_floor_s"] + 94 * fc["t_wave_s"])  # the wave term rules
+    measured = 0.397e-3
+    assert op["time_forecast_s"] == pytest.approx(measured, rel=0.25)
+    assert op["time_s"] < 0.1 * measured
+
+
+def test_an_achievable_file_without_the_wave_time_forecasts_without_it(cli, tmp_path):
+    """A calibration saved before attention_wave_s existed still loads: its FlashAttention
+    forecast has no wave term (0 s), so the same 94 waves cost nothing."""
+    with open(os.path.join(ROOT, "hardware", "h100-sxm.yaml"), encoding="utf-8") as f:
+        raw = yaml.safe_load(f)
+    with open(os.path.join(ROOT, "hardware", "achievable", "fitted.yaml"), encoding="utf-8") as f:
+        own = yaml.safe_load(f)["gpus"]["h100-sxm"]
+    own.pop("attention_wave_s")
+    own["source"].pop("attention_wave_s", None)
+    raw.update(name="old-h100", aliases=[], achievable=own)
+    path = tmp_path / "old.yaml"
+    path.write_text(yaml.safe_dump(raw))
+    args = [a if a != "h100-sxm" else str(path) for a in SHORT_PROMPTS]
+    op = _flash_op(cli.json(*args))
+    assert op["forecast"]["t_wave_s"] == 0
+    assert op["time_forecast_s"] < 0.2 * _flash_op(cli.json(*SHORT_PROMPTS))["time_forecast_s"]
+    assert "waves*t_wave" in _flash_explain(cli, SHORT_PROMPTS)
+    assert "waves" not in _flash_explain(cli, args)
+
+
+def _flash_explain(cli, args):
+    """The prefill FlashAttention op's time_forecast_s line of --explain."""
+    block = cli(*args, "--explain").stdout.split("prefill.flash_attention  (")[1]
+    return next(line for line in block.splitlines() if line.strip().startswith("time_forecast_s ="))

@@ -4,7 +4,7 @@ The bound divides an op's FLOPs and bytes by the datasheet peaks. The forecast d
 what kernels reach (hardware.achievable, fitted on published measurements by
 bench/fit_forecast.py), and adds the structure the bound leaves out, each a small term:
 
-    t = present * max(t_launch, t_floor + max(F / (P f_peak eta), bytes / (BW f_bw)))
+    t = present * max(t_launch, t_floor + max(F / (P f_peak eta), bytes / (BW f_bw), waves t_wave))
 
 - t_floor: the least time a kernel takes on the GPU (achievable.kernel_floor_s; attention kernels,
   which set up paged-KV lookups and splits, achievable.attention_floor_s); t_launch: the
@@ -16,6 +16,11 @@ bench/fit_forecast.py), and adds the structure the bound leaves out, each a smal
   tiles per head); the SMs run them in waves, and a last partial wave leaves SMs idle:
   eta = u / (ceil(u / sm) sm) for u tiles. When there are fewer tiles than SMs, libraries split K
   (split-K, stream-K) in chunks of at least SPLIT_K_MIN to fill them.
+- waves t_wave: a FlashAttention kernel's blocks each load a Q tile and their K/V tiles, run the
+  softmax and write O, a pipeline that short sequences never fill: each wave of blocks
+  (ceil(u / sm)) takes at least t_wave = achievable.attention_wave_s x head_dim / 128, however few
+  FLOPs it holds (many short prompts in a batch: aiconfigurator's context rows at 32-512 tokens run
+  2-8x their FLOP and byte times).
 - f_bw: the share of the bandwidth a streaming kernel reaches; decode attention reads a paged KV
   cache at its own share; a weight-only quantized GEMV (int4 weights, bf16 activations)
   dequantizes on the fly at the engine's dequant efficiency for that format.
@@ -45,10 +50,14 @@ ATTENTION_TILE = 128  # query rows per FlashAttention-2/3 thread block
 SPLIT_K_MIN = 256  # the shortest K slice a split-K GEMM gives one SM
 
 _F, _RD, _WR, _ON, _P, _BW, _H = sym("flops bytes_read bytes_written present peak BW F_half")
-_FP, _FB, _ETA, _T0, _TL = sym("f_peak f_bw eta t_floor t_launch")
-FORECAST: Expr = _ON * emax(_TL, _T0 + emax((_F + _H) / (_P * _FP * _ETA), (_RD + _WR) / (_BW * _FB)))
-"""present * max(t_launch, t_floor + max((flops + F_half) / (peak f_peak eta), bytes / (BW f_bw)));
+_FP, _FB, _ETA, _T0, _TL, _NW, _TW = sym("f_peak f_bw eta t_floor t_launch waves t_wave")
+_ROOFS = emax((_F + _H) / (_P * _FP * _ETA), (_RD + _WR) / (_BW * _FB))
+FORECAST: Expr = _ON * emax(_TL, _T0 + emax(_ROOFS, _NW * _TW))
+"""present * max(t_launch, t_floor + max((flops + F_half) / (peak f_peak eta), bytes / (BW f_bw), waves t_wave));
 F_half is a calibrated profile's ramp-up work of a matmul (0 on a datasheet profile), as the bound has it."""
+
+UNWAVED: Expr = _ON * emax(_TL, _T0 + _ROOFS)
+"""FORECAST of an op without a wave term (t_wave = 0: every kernel but FlashAttention's prefill)."""
 
 _U, _SM = sym("u sm")
 WAVE: Expr = _U / (ceil(_U / _SM) * _SM)
@@ -92,6 +101,8 @@ class Parameters:
     f_bw: float
     t_floor: float
     t_launch: float
+    t_wave: float  # the named parameters' sum x wave_scale
+    wave_scale: float  # head_dim / 128 for FlashAttention (its blocks' tiles grow with it), else 0
     factors: tuple[tuple[str, tuple[str, ...]], ...]  # f_peak -> ("hw.peak_fraction.bf16", "engine.gemm_efficiency")
     sources: tuple[tuple[str, str], ...]
 
@@ -116,7 +127,15 @@ def factor_names(form, hw: Hardware, engine: Engine) -> dict[str, tuple[str, ...
     attention = form.name.startswith(("flash_attention", "flash_decode"))
     floor = "hw.attention_floor_s" if attention else "hw.kernel_floor_s"
     return {"f_peak": f_peak, "f_bw": f_bw, "t_floor": () if fused else (floor,),
-            "t_launch": () if fused or engine.graphs else ("engine.launch_s",)}
+            "t_launch": () if fused or engine.graphs else ("engine.launch_s",),
+            "t_wave": ("hw.attention_wave_s",) if form.name.startswith("flash_attention") else ()}
+
+
+def wave_scale(form) -> float:
+    """What one wave's least time scales by: head_dim / 128 for FlashAttention's prefill, else 0."""
+    if not form.name.startswith("flash_attention"):
+        return 0.0
+    return (form.tiling.head_dim if form.tiling is not None and form.tiling.head_dim else 128) / 128
 
 
 def parameter_value(name: str, hw: Hardware, engine: Engine) -> float:
@@ -142,16 +161,21 @@ def parameters(form, hw: Hardware, engine: Engine) -> Parameters:
         told = [f"{n} = {parameter_value(n, hw, engine):.4g}" + (
             f" ({src.get(n.split('.')[1], '')})" if n.startswith("hw.") else f" ({engine.name})") for n in factors]
         fused = not names["t_floor"]  # a fused op has neither a floor nor a launch of its own
+        if part == "t_wave":
+            if told:
+                sources.append((part, f"{told[0]} x head_dim / 128 = {wave_scale(form):g}"))
+            continue
         sources.append((part, " x ".join(told) if told else "none: fused" if fused else "none: CUDA graphs"))
+    scale = wave_scale(form)
     return Parameters(values["f_peak"], values["f_bw"], values["t_floor"], values["t_launch"],
-                      tuple(names.items()), tuple(sources))
+                      values["t_wave"] * scale, scale, tuple(names.items()), tuple(sources))
 
 
 def _roofs(form, hw: Hardware, p: Parameters) -> dict[str, float]:
     """FORECAST's numbers other than the op's own (FLOPs, bytes, present) and eta."""
     peak, bw, _, half = hardware_terms(hw, form.peak_key, form.kind)
     return {"peak": peak, "BW": bw, "F_half": half, "f_peak": p.f_peak, "f_bw": p.f_bw, "t_floor": p.t_floor,
-            "t_launch": p.t_launch}
+            "t_launch": p.t_launch, "t_wave": p.t_wave}
 
 
 def _eta(form, hw: Hardware) -> Expr:
@@ -160,11 +184,19 @@ def _eta(form, hw: Hardware) -> Expr:
     return WAVE.substitute({"u": units(form.tiling, Const(hw.sm_count)), "sm": Const(hw.sm_count)})
 
 
+def _waves(form, hw: Hardware) -> Expr:
+    """ceil(u / sm): the waves the kernel's thread blocks run in (0 untiled)."""
+    if form.tiling is None or not hw.sm_count:
+        return Const(0)
+    return ceil(units(form.tiling, Const(hw.sm_count)) / hw.sm_count)
+
+
 def forecast_expr(form, flops, read, written, present, hw: Hardware, engine: Engine) -> Expr:
     """FORECAST for one op, its parts and parameters bound (the tiles stay in the op's symbols)."""
-    roofs = {k: Const(v) for k, v in _roofs(form, hw, parameters(form, hw, engine)).items()}
-    return FORECAST.substitute({**roofs, "flops": wrap(flops), "bytes_read": wrap(read), "bytes_written": wrap(written),
-                                "present": wrap(present), "eta": _eta(form, hw)})
+    p = parameters(form, hw, engine)
+    roofs = {k: Const(v) for k, v in _roofs(form, hw, p).items()}
+    return (FORECAST if p.t_wave else UNWAVED).substitute({**roofs, "flops": wrap(flops), "bytes_read": wrap(read), "bytes_written": wrap(written),
+                                "present": wrap(present), "eta": _eta(form, hw), "waves": _waves(form, hw)})
 
 
 def place_forecast(op: Op, hw: Hardware, engine: Engine) -> Timed:
@@ -176,8 +208,11 @@ def place_forecast(op: Op, hw: Hardware, engine: Engine) -> Timed:
 def forecast_parts(o, hw: Hardware, engine: Engine) -> dict[str, float]:
     """The forecast's parameters for one evaluated op, and its wave efficiency."""
     p = parameters(o.form, hw, engine)
-    eta = float(_eta(o.form, hw).evaluate(dict(o.symbols)))
-    return {"f_peak": p.f_peak, "f_bw": p.f_bw, "wave_efficiency": eta, "t_floor_s": p.t_floor,
+    env = dict(o.symbols)
+    eta = float(_eta(o.form, hw).evaluate(env))
+    waves = float(_waves(o.form, hw).evaluate(env))
+    return {"f_peak": p.f_peak, "f_bw": p.f_bw, "wave_efficiency": eta, "waves": waves, "wave_scale": p.wave_scale,
+            "t_wave_s": p.t_wave, "t_floor_s": p.t_floor,
             "t_launch_s": p.t_launch, "F_half": _roofs(o.form, hw, p)["F_half"],
             "factors": {k: list(v) for k, v in p.factors}}
 
@@ -198,8 +233,9 @@ def forecast_terms(o, hw: Hardware, engine: Engine, prefix: str) -> list[Term]:
         out.append(Term(f"{prefix}.forecast.wave_efficiency", WAVE, {"u": u, "sm": hw.sm_count}, eta, "ratio",
                         what + split))
     values = {"flops": o.flops, "bytes_read": o.bytes_read, "bytes_written": o.bytes_written, "present": o.present,
-              "eta": eta, **_roofs(o.form, hw, p)}
-    expr = FORECAST if values["F_half"] else FORECAST.substitute({"F_half": Const(0)})  # a datasheet's: folded
+              "eta": eta, "waves": float(_waves(o.form, hw).evaluate(env)), **_roofs(o.form, hw, p)}
+    expr = FORECAST if values["t_wave"] else UNWAVED
+    expr = expr if values["F_half"] else expr.substitute({"F_half": Const(0)})  # a datasheet's: folded
     value = float(expr.evaluate(values))
     out.append(Term(f"{prefix}.time_forecast_s", expr, {k: values[k] for k in expr.symbols()}, value, "seconds"))
     return out

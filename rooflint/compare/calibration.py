@@ -149,8 +149,8 @@ class Calibration:
                   "kernel_floor_s": f"{when}: t0, the smallest copy less its bytes / bandwidth",
                   "attention_floor_s": f"{when}: t0 x the base profile's attention / kernel floor ratio"}
         inherited = f"from {base.name if base else 'the prior'}, relative to its own ceilings (not measured)"
-        source.update({k: inherited for k in ("decode_bandwidth_fraction", "attention_fraction", "link_fraction",
-                                              "collective_latency_s")})
+        source.update({k: inherited for k in ("decode_bandwidth_fraction", "attention_fraction", "attention_wave_s",
+                                              "link_fraction", "collective_latency_s")})
         t0 = stack.overhead_s or ref.kernel_floor_s
         return Achievable(
             bandwidth_fraction=1.0, copy_bandwidth_fraction=1.0,
@@ -159,7 +159,7 @@ class Calibration:
             attention_fraction={d: rel(v, ref.peak_fraction_of(key)) for d, v in ref.attention_fraction.items()},
             kernel_floor_s=min(t0, 1e-3),
             attention_floor_s=min(t0 * ref.attention_floor_s / ref.kernel_floor_s if ref.kernel_floor_s else t0, 1e-3),
-            link_fraction=ref.link_fraction, collective_latency_s=ref.collective_latency_s, source=source)
+            attention_wave_s=ref.attention_wave_s, link_fraction=ref.link_fraction, collective_latency_s=ref.collective_latency_s, source=source)
 
 
 def calibrate(measurements: Iterable[Measurement], device_name: str, date: str,

@@ -41,11 +41,12 @@ PRIOR_WEIGHT = 0.05  # residual per parameter: PRIOR_WEIGHT x log(value / start)
 LOSS_SCALE = 0.03  # soft-L1: errors beyond ~3% count linearly, not squared (outliers pull less)
 FOLDS = 5
 # Parameters whose value bounds are not (0, 1]: (lower, upper).
-_RANGES = {"kernel_floor_s": (1e-6, 1e-5), "attention_floor_s": (1e-6, 1.2e-5), "link_fraction": (0.25, 0.6), "launch_s": (1e-7, 1e-4), "step_overhead_s": (1e-6, 2e-2),
+_RANGES = {"kernel_floor_s": (1e-6, 1e-5), "attention_floor_s": (1e-6, 1.2e-5), "attention_wave_s": (1e-7, 5e-5), "link_fraction": (0.25, 0.6), "launch_s": (1e-7, 1e-4), "step_overhead_s": (1e-6, 2e-2),
            "allreduce_latency_s": (5e-7, 2e-4), "gemm_efficiency": (0.2, 2.0), "attention_efficiency": (0.2, 2.0),
            "decode_attention_efficiency": (0.2, 2.0)}
 _OP_INPUTS = ["flops", "bytes_read", "bytes_written", "present", "peak", "BW", "f_peak", "f_bw", "eta", "t_floor",
-              "t_launch", "F_half"]
+              "t_launch", "F_half", "waves", "t_wave"]
+_PARTS = ("f_peak", "f_bw", "t_floor", "t_launch", "t_wave")
 _RING_INPUTS = ["L", "N", "T", "D", "b_a", "link", "f_link", "t_ar"]
 
 
@@ -69,7 +70,8 @@ class Problem:
     case_ids: list[str]
     measured: Any
     weights: Any
-    ops: dict[str, Any]  # case, scale x count, flops, bytes_read, bytes_written, present, peak, BW, eta
+    ops: dict[str, Any]  # case, scale x count, flops, bytes_read, bytes_written, present, peak, BW, eta,
+    # waves x wave_scale
     factors: dict[str, Any]  # part -> [ops, k] parameter indices it multiplies (times: adds); padded
     passes: Any  # per case
     step_index: Any  # per case: its engine's step overhead parameter
@@ -88,7 +90,8 @@ class Problem:
             ix = np.where(ix < 0, n if part.startswith("f_") else n + 1, ix)
             parts[part] = np.minimum(1.0, padded[ix].prod(axis=1)) if part.startswith("f_") else padded[ix].sum(axis=1)
         (t,) = op_fn(o["flops"], o["bytes_read"], o["bytes_written"], o["present"], o["peak"], o["BW"],
-                     parts["f_peak"], parts["f_bw"], o["eta"], parts["t_floor"], parts["t_launch"], o["F_half"])
+                     parts["f_peak"], parts["f_bw"], o["eta"], parts["t_floor"], parts["t_launch"], o["F_half"],
+                     o["waves"], parts["t_wave"])
         out = np.bincount(o["case"], weights=o["weight"] * t, minlength=len(self.case_ids))
         out += self.passes * np.where(self.step_index >= 0, theta[np.maximum(self.step_index, 0)], 0.0)
         r = self.reduces
@@ -125,8 +128,8 @@ def build(results: Sequence[Result], value_of: Callable[[str, str], float],
     for r in usable:
         by_category[r.case.category] = by_category.get(r.case.category, 0) + 1
     cols = {k: [] for k in ("case", "weight", "flops", "bytes_read", "bytes_written", "present", "peak", "BW", "eta",
-                            "F_half")}
-    factors: dict[str, list[list[int]]] = {"f_peak": [], "f_bw": [], "t_floor": [], "t_launch": []}
+                            "F_half", "waves")}
+    factors: dict[str, list[list[int]]] = {part: [] for part in _PARTS}
     red = {k: [] for k in ("case", "count", "ranks", "bytes", "link", "f_link", "t_ar")}
     passes, steps = [], []
     for ci, r in enumerate(usable):
@@ -136,9 +139,11 @@ def build(results: Sequence[Result], value_of: Callable[[str, str], float],
             for k, v in (("case", ci), ("weight", o["scale"] * o["count"]), ("flops", o["flops"]),
                          ("bytes_read", o["bytes_read"]), ("bytes_written", o["bytes_written"]),
                          ("present", o["present"]), ("peak", o["peak"]), ("BW", o["BW"]),
-                         ("eta", o["forecast"]["wave_efficiency"]), ("F_half", o["forecast"].get("F_half", 0.0))):
+                         ("eta", o["forecast"]["wave_efficiency"]), ("F_half", o["forecast"].get("F_half", 0.0)),
+                         ("waves", o["forecast"].get("waves", 0.0) * o["forecast"].get("wave_scale", 0.0))):
                 cols[k].append(v)
-            for part, names in o["forecast"]["factors"].items():
+            for part in _PARTS:
+                names = o["forecast"]["factors"].get(part, [])
                 ix = []
                 for n in names:
                     owner, name = n.split(".", 1)

@@ -76,6 +76,7 @@ def achievable_dict(hw: Hardware) -> dict[str, Any]:
             "decode_attention_bandwidth_bytes_per_s": hw.bandwidth_bytes_per_s * a.decode_bandwidth_fraction,
             "peak_flop_per_s": {k: v * a.peak_fraction_of(k) for k, v in hw.peak_flop_per_s.items()},
             "kernel_floor_s": a.kernel_floor_s, "attention_floor_s": a.attention_floor_s,
+            "attention_wave_s": a.attention_wave_s,
             "interconnect_bytes_per_s": (hw.interconnect_bytes_per_s * a.link_fraction
                                          if hw.interconnect_bytes_per_s else None),
             "collective_latency_s": a.collective_latency_s,

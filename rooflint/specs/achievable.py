@@ -19,7 +19,8 @@ from rooflint.specs import fields
 # Every parameter's (lower, upper) bound in a file. Fractions are of the datasheet figure.
 BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05, 1.0),
           "copy_bandwidth_fraction": (0.05, 1.0), "peak_fraction": (0.01, 1.0), "attention_fraction": (0.01, 1.0),
-          "kernel_floor_s": (0.0, 1e-3), "attention_floor_s": (0.0, 1e-3), "link_fraction": (0.01, 1.0),
+          "kernel_floor_s": (0.0, 1e-3), "attention_floor_s": (0.0, 1e-3),
+          "attention_wave_s": (0.0, 1e-3), "link_fraction": (0.01, 1.0),
           "collective_latency_s": (0.0, 1e-2)}
 TABLES = ("peak_fraction", "attention_fraction")  # the parameters keyed by dtype or head_dim
 
@@ -34,6 +35,8 @@ class Achievable:
     attention_fraction: Mapping[int, float]  # head_dim -> of the matmul peak, FlashAttention's prefill
     kernel_floor_s: float  # the least time a kernel takes on the GPU (launch to completion, graphs)
     attention_floor_s: float  # the same for an attention kernel (paged-KV lookups, split-K setup)
+    attention_wave_s: float  # the least time of one wave of FlashAttention thread blocks at head_dim 128
+    # (load a Q tile, one K/V tile, softmax, write O: a pipeline that short work never fills)
     link_fraction: float  # of interconnect, a large all-reduce's bus bandwidth
     collective_latency_s: float  # a small all-reduce's time
     copy_bandwidth_fraction: float  # of memory.bandwidth, a device-to-device copy (read and write the
@@ -60,7 +63,8 @@ PEAK_ALIASES = {"fp16": "bf16"}
 PRIOR = Achievable(
     bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75,
     peak_fraction={"*": 0.75, "bf16": 0.75, "fp8": 0.6, "int8": 0.6, "fp32": 0.8},
-    attention_fraction={64: 0.4, 128: 0.55, 192: 0.55, 256: 0.55}, kernel_floor_s=3e-6, attention_floor_s=6e-6,
+    attention_fraction={64: 0.4, 128: 0.55, 192: 0.55, 256: 0.55, 512: 0.4}, kernel_floor_s=3e-6, attention_floor_s=6e-6,
+    attention_wave_s=5e-6,
     link_fraction=0.4, collective_latency_s=1.5e-5, copy_bandwidth_fraction=0.8,
     source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU" for k in BOUNDS})
 """For a Hardware built in code without a fit; catalog.py attaches the fitted values."""
@@ -68,14 +72,16 @@ PRIOR = Achievable(
 
 def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable") -> Achievable:
     """An `achievable` section: every parameter present, finite and within BOUNDS (an older file
-    without copy_bandwidth_fraction copies at its streaming share)."""
+    without copy_bandwidth_fraction copies at its streaming share; one without attention_wave_s has
+    no wave term)."""
     if not isinstance(raw, Mapping):
         raise SpecError(where, prefix, "expected a mapping")
     fields.known_keys(raw, {*BOUNDS, "source"}, where, prefix + ".")
     values: dict[str, object] = {}
     for key, (lo, hi) in BOUNDS.items():
         at = f"{prefix}.{key}"
-        value = raw.get(key, raw.get("bandwidth_fraction") if key == "copy_bandwidth_fraction" else None)
+        value = raw.get(key, raw.get("bandwidth_fraction") if key == "copy_bandwidth_fraction"
+                        else 0.0 if key == "attention_wave_s" else None)
         if key not in TABLES:
             values[key] = fields.bounded(where, at, value, lo, hi)
             continue
