@@ -24,9 +24,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
 from rooflint.cli.validate_cmd import run_command, shipped_sets  # noqa: E402
+from rooflint.compare import collective_fit  # noqa: E402
 from rooflint.compare import forecast_fit as ff  # noqa: E402
 from rooflint.compare.validation import category_stats, evaluate, load_cases  # noqa: E402
 from rooflint.specs.achievable import BOUNDS, PRIOR, TABLES, achievable_document  # noqa: E402
+from rooflint.specs.catalog import load_hardware  # noqa: E402
 
 FITTED = ROOT / "hardware" / "achievable" / "fitted.yaml"
 ENGINES = ROOT / "engines"
@@ -55,6 +57,7 @@ def main() -> None:
           f"{ {g: round(v * 1e6, 1) for g, v in cf.latency_s.items()} } us, engine all-reduce "
           f"{ {e: round(v * 1e6, 1) for e, v in cf.engine_latency_s.items()} } us", file=sys.stderr)
     held = ff.held_from(cf)
+    ops, points = fit_collective_ops()
     final = ff.fit_all(results, held)
     gpus = ff.covered_gpus(results)
     final.update({(g, "hw.collective_latency_s"): v for g, v in cf.latency_s.items()})
@@ -67,7 +70,7 @@ def main() -> None:
     table(results, fitted_fc, held_out, by_gpu)
     if args.dry_run:
         return
-    write_fitted(value_final, gpus, results, cf)
+    write_fitted(value_final, gpus, results, cf, ops, points)
     write_engines(final, sorted({r.case.engine for r in results}))
 
 
@@ -97,7 +100,26 @@ def _source(owner: str, results, cf) -> str:
             f"rooflint/data/validation, from shared/reference/measured, {day}")
 
 
-def write_fitted(value, gpus, results, cf) -> None:
+def fit_collective_ops():
+    """analysis/collectives.py's parameters per GPU and op, fitted on the shipped nccl-tests
+    rows; prints the error of the fit per (GPU, op)."""
+    points = collective_fit.load_points()
+    links = {g: load_hardware(g).interconnect_bytes_per_s for g in {p.gpu for p in points}}
+    ops = collective_fit.fit_all(points, links)
+    # held out: each GPU forecast by the fit over the other GPU alone
+    other = {g: collective_fit.fit_all([p for p in points if p.gpu != g], links)["default"] for g in links}
+    held = {(e.gpu, e.op): e for e in collective_fit.errors(points, other, links)}
+    print(f"collective ops: {len(points)} nccl-tests points (medians of their runs); |forecast - measured| / measured",
+          file=sys.stderr)
+    print(f"{'GPU':10} {'op':15} {'n':>4} {'fit med':>8} {'p90':>6} {'other-GPU med':>13} {'p90':>6} {'bound beaten':>12}")
+    for e in collective_fit.errors(points, ops, links):
+        h = held[(e.gpu, e.op)]
+        print(f"{e.gpu:10} {e.op:15} {e.points:4d} {e.median_error:8.1%} {e.p90_error:6.1%} {h.median_error:13.1%}"
+              f" {h.p90_error:6.1%} {e.bound_beaten:12d}")
+    return ops, points
+
+
+def write_fitted(value, gpus, results, cf, ops, points) -> None:
     doc = {"about": "Achievable shares of the datasheet figures, fitted by bench/fit_forecast.py (do not edit by hand; "
                     "rerun it). `default` is the fit over every GPU pooled: what every GPU without an entry gets.",
            "gpus": {}}
@@ -114,6 +136,16 @@ def write_fitted(value, gpus, results, cf) -> None:
                       "rooflint/data/validation/collectives.csv" + (", the mean of the GPUs'" if owner == "default" else ""))
         a["source"]["link_fraction"] = "median NCCL bus bandwidth at >= 64 MiB / interconnect, " + collective
         a["source"]["collective_latency_s"] = "median smallest NCCL all-reduce time, " + collective
+        own = ops.get(owner, ops["default"])
+        a["collectives"].update(own)
+        n = sum(1 for p in points if owner in ("default", p.gpu))
+        a["source"]["collectives"] = (f"fitted by bench/fit_forecast.py on {n} single-node nccl-tests points "
+                                      f"({'A100 and H100 pooled' if owner == 'default' else owner}; "
+                                      f"{', '.join(sorted(own))}) of rooflint/data/validation/collectives.csv")
+        a["source"]["collectives.send_recv"] = ("prior: no measured send/recv table (aiconfigurator models "
+                                                "point-to-point analytically)")
+        for k in ("network_fraction", "network_latency_s"):
+            a["source"][k] = "prior: the shipped nccl-tests tables are single-node"
         doc["gpus"][owner] = a
     FITTED.parent.mkdir(parents=True, exist_ok=True)
     FITTED.write_text("# Written by bench/fit_forecast.py; rerun it to refit.\n" +

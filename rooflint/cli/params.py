@@ -140,3 +140,8 @@ def overrides(pairs: list[str] | None) -> dict[str, str]:
             raise SpecError("--set", key.strip(), "given twice")
         out[key.strip()] = value.strip()
     return out
+
+
+def bandwidth(text: str | None, option: str) -> float | None:
+    """A bandwidth with its unit: 50GB/s, 400 Gb/s is not one (bytes, not bits)."""
+    return None if text is None else _positive(_parsed(text, "bytes_per_s", option), text, option, "bandwidth")

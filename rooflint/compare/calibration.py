@@ -118,6 +118,7 @@ class Calibration:
             sram_per_sm_bytes=base.sram_per_sm_bytes if base else None,
             l2_bytes=base.l2_bytes if base else None,
             interconnect_bytes_per_s=base.interconnect_bytes_per_s if base else None,
+            network_bytes_per_s=base.network_bytes_per_s if base else None,
             vendor=base.vendor if base else "",
             source=f"rooflint measure ({backend}), {self.date}" + (f"; unmeasured fields from {base.name}" if base else ""),
             provenance=freeze(prov),
@@ -150,7 +151,8 @@ class Calibration:
                   "attention_floor_s": f"{when}: t0 x the base profile's attention / kernel floor ratio"}
         inherited = f"from {base.name if base else 'the prior'}, relative to its own ceilings (not measured)"
         source.update({k: inherited for k in ("decode_bandwidth_fraction", "attention_fraction", "attention_wave_s",
-                                              "link_fraction", "collective_latency_s")})
+                                              "link_fraction", "collective_latency_s", "network_fraction",
+                                              "network_latency_s", "collectives")})
         t0 = stack.overhead_s or ref.kernel_floor_s
         return Achievable(
             bandwidth_fraction=1.0, copy_bandwidth_fraction=1.0,
@@ -159,7 +161,9 @@ class Calibration:
             attention_fraction={d: rel(v, ref.peak_fraction_of(key)) for d, v in ref.attention_fraction.items()},
             kernel_floor_s=min(t0, 1e-3),
             attention_floor_s=min(t0 * ref.attention_floor_s / ref.kernel_floor_s if ref.kernel_floor_s else t0, 1e-3),
-            attention_wave_s=ref.attention_wave_s, link_fraction=ref.link_fraction, collective_latency_s=ref.collective_latency_s, source=source)
+            attention_wave_s=ref.attention_wave_s, link_fraction=ref.link_fraction,
+            collective_latency_s=ref.collective_latency_s, network_fraction=ref.network_fraction,
+            network_latency_s=ref.network_latency_s, collectives=ref.collectives, source=source)
 
 
 def calibrate(measurements: Iterable[Measurement], device_name: str, date: str,
@@ -312,7 +316,8 @@ def profile_document(hw: Hardware) -> dict[str, Any]:
     if hw.vendor:
         doc["vendor"] = hw.vendor
     for key, value, unit in (("sm_count", hw.sm_count, None), ("sram_per_sm", hw.sram_per_sm_bytes, "B"),
-                             ("l2_cache", hw.l2_bytes, "B"), ("interconnect", hw.interconnect_bytes_per_s, "B/s")):
+                             ("l2_cache", hw.l2_bytes, "B"), ("interconnect", hw.interconnect_bytes_per_s, "B/s"),
+                             ("network", hw.network_bytes_per_s, "B/s")):
         if value is not None:
             doc[key] = value if unit is None else f"{value:.0f} {unit}"
     doc["source"] = hw.source

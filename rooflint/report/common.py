@@ -80,6 +80,8 @@ def achievable_dict(hw: Hardware) -> dict[str, Any]:
             "interconnect_bytes_per_s": (hw.interconnect_bytes_per_s * a.link_fraction
                                          if hw.interconnect_bytes_per_s else None),
             "collective_latency_s": a.collective_latency_s,
+            "collectives": {op: dict(v) for op, v in a.collectives.items()},
+            "network_fraction": a.network_fraction, "network_latency_s": a.network_latency_s,
             "fractions": {"bandwidth": a.bandwidth_fraction, "decode_bandwidth": a.decode_bandwidth_fraction,
                           "copy_bandwidth": a.copy_bandwidth_fraction,
                           "peak": dict(a.peak_fraction), "attention": {str(k): v for k, v in a.attention_fraction.items()},

@@ -48,6 +48,7 @@ def hardware_show_report(h: Hardware) -> Report:
                 "text"),
                ("SMs", h.sm_count, "int"), ("shared memory per SM", h.sram_per_sm_bytes, "bytes"),
                ("L2", h.l2_bytes, "bytes"), ("interconnect", h.interconnect_bytes_per_s, "bytes_per_s"),
+               ("network (per GPU)", h.network_bytes_per_s, "bytes_per_s"),
                ("source", " ".join(h.source.split()), "text"), ("file", h.path, "text"),
                ("achievable from", a.source.get("bandwidth_fraction", ""), "text"))
     return Report("rooflint.hardware/1", f"hardware {h.name}",

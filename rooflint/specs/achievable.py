@@ -21,8 +21,12 @@ BOUNDS = {"bandwidth_fraction": (0.05, 1.0), "decode_bandwidth_fraction": (0.05,
           "copy_bandwidth_fraction": (0.05, 1.0), "peak_fraction": (0.01, 1.0), "attention_fraction": (0.01, 1.0),
           "kernel_floor_s": (0.0, 1e-3), "attention_floor_s": (0.0, 1e-3),
           "attention_wave_s": (0.0, 1e-3), "link_fraction": (0.01, 1.0),
-          "collective_latency_s": (0.0, 1e-2)}
+          "collective_latency_s": (0.0, 1e-2), "network_fraction": (0.01, 1.0), "network_latency_s": (0.0, 1e-2)}
 TABLES = ("peak_fraction", "attention_fraction")  # the parameters keyed by dtype or head_dim
+# analysis/collectives.py's six numbers per op (each protocol's latency, time per hop, link share)
+COLLECTIVE_OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
+COLLECTIVE_BOUNDS = {f"{p}_{k}": b for p in ("ll", "simple")
+                     for k, b in (("latency_s", (0.0, 1e-2)), ("hop_s", (0.0, 1e-3)), ("fraction", (0.001, 1.0)))}
 
 
 @dataclass(frozen=True, slots=True)
@@ -41,6 +45,10 @@ class Achievable:
     collective_latency_s: float  # a small all-reduce's time
     copy_bandwidth_fraction: float  # of memory.bandwidth, a device-to-device copy (read and write the
     # same bytes: the bus turns around, so a bandwidth test reaches less than a read-mostly GEMV)
+    network_fraction: float = 0.8  # of the per-GPU network, a collective's share across nodes
+    network_latency_s: float = 5e-6  # what each hop between nodes adds
+    # op -> COLLECTIVE_BOUNDS' parameters (NCCL's LL and Simple protocols, analysis/collectives.py)
+    collectives: Mapping[str, Mapping[str, float]] = field(default_factory=lambda: PRIOR_COLLECTIVES)
     source: Mapping[str, str] = field(default_factory=dict)  # parameter -> the data it came from
 
     def peak_key(self, key: str) -> str:
@@ -60,13 +68,18 @@ class Achievable:
 # GPU rooflint knows, so one fitted share serves both.
 PEAK_ALIASES = {"fp16": "bf16"}
 
+PRIOR_COLLECTIVES = {op: {"ll_latency_s": 6e-6, "ll_hop_s": 8e-7, "ll_fraction": 0.12, "simple_latency_s": 2.5e-5,
+                           "simple_hop_s": 1e-7, "simple_fraction": 0.35} for op in COLLECTIVE_OPS}
+"""Round figures of NCCL on NVLink (fractions of the profile's bidirectional interconnect figure)."""
+
 PRIOR = Achievable(
     bandwidth_fraction=0.85, decode_bandwidth_fraction=0.75,
     peak_fraction={"*": 0.75, "bf16": 0.75, "fp8": 0.6, "int8": 0.6, "fp32": 0.8},
     attention_fraction={64: 0.4, 128: 0.55, 192: 0.55, 256: 0.55, 512: 0.4}, kernel_floor_s=3e-6, attention_floor_s=6e-6,
     attention_wave_s=5e-6,
     link_fraction=0.4, collective_latency_s=1.5e-5, copy_bandwidth_fraction=0.8,
-    source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU" for k in BOUNDS})
+    source={k: "prior: round figures of vendor tuning guides, used when no fit covers the GPU"
+            for k in (*BOUNDS, "collectives")})
 """For a Hardware built in code without a fit; catalog.py attaches the fitted values."""
 
 
@@ -76,12 +89,12 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
     no wave term)."""
     if not isinstance(raw, Mapping):
         raise SpecError(where, prefix, "expected a mapping")
-    fields.known_keys(raw, {*BOUNDS, "source"}, where, prefix + ".")
+    fields.known_keys(raw, {*BOUNDS, "collectives", "source"}, where, prefix + ".")
     values: dict[str, object] = {}
     for key, (lo, hi) in BOUNDS.items():
         at = f"{prefix}.{key}"
         value = raw.get(key, raw.get("bandwidth_fraction") if key == "copy_bandwidth_fraction"
-                        else 0.0 if key == "attention_wave_s" else None)
+                        else _OPTIONAL.get(key))
         if key not in TABLES:
             values[key] = fields.bounded(where, at, value, lo, hi)
             continue
@@ -93,11 +106,34 @@ def achievable_from_mapping(raw: object, where: str, prefix: str = "achievable")
                        for k, v in value.items()}
     if "*" not in values["peak_fraction"]:
         raise SpecError(where, f"{prefix}.peak_fraction", "expected a '*' entry: the share of the dtypes not listed")
+    values["collectives"] = _collectives(raw.get("collectives"), where, f"{prefix}.collectives")
     source = fields.mapping(where, f"{prefix}.source", raw.get("source")) or {}
     return Achievable(**values, source={str(k): fields.text(where, f"{prefix}.source.{k}", v, optional=False)
                                         for k, v in source.items()})
 
 
+# what an older file without them gets: no wave term; the priors of the collectives across nodes
+_OPTIONAL = {"attention_wave_s": 0.0, "network_fraction": 0.8, "network_latency_s": 5e-6}
+
+
+def _collectives(raw: object, where: str, at: str) -> Mapping[str, Mapping[str, float]]:
+    """The per-op collective parameters: every op given has all six; an op not given has the prior's."""
+    if raw is None:
+        return PRIOR_COLLECTIVES
+    if not isinstance(raw, Mapping):
+        raise SpecError(where, at, "expected a mapping of collective ops")
+    fields.known_keys(raw, set(COLLECTIVE_OPS), where, at + ".")
+    out = dict(PRIOR_COLLECTIVES)
+    for op, params in raw.items():
+        if not isinstance(params, Mapping):
+            raise SpecError(where, f"{at}.{op}", "expected a mapping")
+        fields.known_keys(params, set(COLLECTIVE_BOUNDS), where, f"{at}.{op}.")
+        out[op] = {k: fields.bounded(where, f"{at}.{op}.{k}", params.get(k), lo, hi)
+                   for k, (lo, hi) in COLLECTIVE_BOUNDS.items()}
+    return out
+
+
 def achievable_document(a: Achievable) -> dict:
     """The section as a profile or fitted.yaml writes it (read back by achievable_from_mapping)."""
-    return {**{k: dict(getattr(a, k)) if k in TABLES else getattr(a, k) for k in BOUNDS}, "source": dict(a.source)}
+    return {**{k: dict(getattr(a, k)) if k in TABLES else getattr(a, k) for k in BOUNDS},
+            "collectives": {op: dict(v) for op, v in a.collectives.items()}, "source": dict(a.source)}

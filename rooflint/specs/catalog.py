@@ -89,7 +89,7 @@ def resolve_path(kind: str, name_or_path: str) -> Path:
 # ---------------------------------------------------------------- hardware
 
 _HARDWARE_KEYS = {"name", "aliases", "description", "vendor", "memory", "compute", "sm_count",
-                  "sram_per_sm", "l2_cache", "interconnect", "tdp", "source", "notes", "provenance",
+                  "sram_per_sm", "l2_cache", "interconnect", "network", "tdp", "source", "notes", "provenance",
                   "calibration", "device_names", "achievable"}
 _COMPUTE_KEYS = set(PEAK_KEYS)
 
@@ -129,6 +129,7 @@ def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
         sram_per_sm_bytes=optional("sram_per_sm", "bytes"),
         l2_bytes=optional("l2_cache", "bytes"),
         interconnect_bytes_per_s=optional("interconnect", "bytes_per_s"),
+        network_bytes_per_s=optional("network", "bytes_per_s"),
         vendor="" if vendor is None else fields.name(where, "vendor", vendor),
         aliases=fields.names(where, "aliases", raw.get("aliases")),
         source=fields.text(where, "source", raw.get("source")),

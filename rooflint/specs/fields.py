@@ -63,6 +63,7 @@ QUANTITY_BOUNDS: dict[str, tuple[float, float]] = {
     "sram_per_sm": (1.0, 2.0**30),  # bytes: 1 GiB (H100: 228 KiB)
     "l2_cache": (1.0, 2.0**40),  # bytes: 1 TiB (L40S: 96 MiB)
     "interconnect": (1.0, 1e15),  # B/s (NVLink 4: 900 GB/s)
+    "network": (1.0, 1e15),  # B/s per GPU between nodes (NDR InfiniBand: 50 GB/s)
     "tdp": (1.0, 1e6),  # W (H100 SXM: 700 W)
     "calibration.kernel_overhead": (0.0, 1.0),  # s (a launch: ~5 us)
     "calibration.matmul_half_work": (0.0, 1e18),  # FLOP (fits reach ~1e13)

@@ -28,6 +28,7 @@ class Hardware:
     sram_per_sm_bytes: float | None = None  # max shared memory per SM (FlashAttention's M)
     l2_bytes: float | None = None
     interconnect_bytes_per_s: float | None = None
+    network_bytes_per_s: float | None = None  # per GPU between nodes: its NIC's line rate, one way
     vendor: str = ""
     aliases: tuple[str, ...] = ()
     source: str = ""
@@ -50,7 +51,7 @@ class Hardware:
             raise SpecError(str(where), "name", "expected text")
         figures = {"memory.capacity": self.capacity_bytes, "memory.bandwidth": self.bandwidth_bytes_per_s,
                    "sram_per_sm": self.sram_per_sm_bytes, "l2_cache": self.l2_bytes,
-                   "interconnect": self.interconnect_bytes_per_s}
+                   "interconnect": self.interconnect_bytes_per_s, "network": self.network_bytes_per_s}
         figures.update({f"compute.{k}": v for k, v in self.peak_flop_per_s.items()})
         for key, value in figures.items():
             if value is not None and not _finite(value, positive=True):

@@ -1,0 +1,131 @@
+"""The collective model (analysis/collectives.py) against nccl-tests: its fit and its error.
+
+The rows are aiconfigurator's nccl-tests tables (rooflint/data/validation/collectives.csv, copied
+from shared/reference/measured): single-node NCCL all-reduce, all-gather, reduce-scatter and
+all-to-all on 2, 4 and 8 A100s and H100s, 512 B to 512 MiB. Repeated runs of a point are taken
+at their median. Per GPU and op the six parameters are fitted (scipy least_squares, soft-L1 on
+the log error, a weak pull to the prior); `default` is the same fit over both GPUs at once, the
+fractions being shares of each profile's own interconnect figure.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from statistics import median
+
+from rooflint.analysis.collectives import PARAMETERS, figures
+from rooflint.analysis.terms import figure_values
+from rooflint.measure.stats import quantile
+from rooflint.specs.achievable import COLLECTIVE_BOUNDS, PRIOR_COLLECTIVES
+from rooflint.specs.catalog import load_hardware
+
+ROWS = Path(__file__).resolve().parents[1] / "data" / "validation" / "collectives.csv"
+SYSTEMS = {"a100_sxm": "a100-80gb", "h100_sxm": "h100-sxm"}  # aiconfigurator's system names
+OP_NAMES = {"all_reduce": "all_reduce", "all_gather": "all_gather", "reduce_scatter": "reduce_scatter",
+            "alltoall": "all_to_all"}  # nccl-tests' names -> rooflint's
+PRIOR_WEIGHT = 0.02
+
+
+@dataclass(frozen=True, slots=True)
+class Point:
+    """One measured point: the median of its runs."""
+
+    gpu: str
+    op: str
+    gpus: int
+    message_bytes: float
+    time_s: float
+    runs: int
+
+
+def load_points(path: Path | str = ROWS) -> list[Point]:
+    """The single-node NCCL rows of a collectives CSV, one point per (GPU, op, n, size)."""
+    runs: dict[tuple[str, str, int, float], list[float]] = {}
+    with open(path, encoding="utf-8") as f:
+        for r in csv.DictReader(f):
+            if r["impl"] != "nccl" or r["n_nodes"] != "1" or r["system"] not in SYSTEMS or r["op"] not in OP_NAMES:
+                continue
+            if r["dtype"] not in ("fp16", "bf16"):
+                continue  # int8 rows move half the bytes per element and run the same curves
+            key = (SYSTEMS[r["system"]], OP_NAMES[r["op"]], int(r["n_gpus"]), float(r["message_bytes"]))
+            runs.setdefault(key, []).append(float(r["time_s"]))
+    return [Point(g, op, n, size, float(median(ts)), len(ts)) for (g, op, n, size), ts in sorted(runs.items())]
+
+
+def _figures(op: str, params: Mapping[str, float], gpus, sizes, links) -> dict:
+    """analysis/collectives.py's figures of one op over arrays of points (its own expressions)."""
+    values = {"n": gpus, "T": sizes, "link": links,
+              **{f"{short}_{q}": params[f"{q}_{name}"] for q in ("ll", "simple")
+                 for short, name in (("t0", "latency_s"), ("hop", "hop_s"), ("f", "fraction"))}}
+    return figure_values(figures(op, 1), values)
+
+
+def fit(points: Sequence[Point], links: Mapping[str, float]) -> dict[str, float]:
+    """The six parameters of one op fitted to its points (of one GPU or several): the bandwidth
+    shares of each GPU's `links` figure."""
+    import numpy as np
+    from scipy.optimize import least_squares
+
+    keys = PARAMETERS
+    op, = {p.op for p in points}
+    prior = np.log([PRIOR_COLLECTIVES[op][k] for k in keys])
+    lo = np.log([max(COLLECTIVE_BOUNDS[k][0], 1e-9) for k in keys])
+    hi = np.log([COLLECTIVE_BOUNDS[k][1] for k in keys])
+    measured = np.log([p.time_s for p in points])
+    gpus = np.array([p.gpus for p in points], dtype=float)
+    sizes = np.array([p.message_bytes for p in points])
+    link = np.array([links[p.gpu] for p in points])
+
+    def residuals(x):
+        model = np.log(_figures(op, dict(zip(keys, np.exp(x))), gpus, sizes, link)["time_forecast_s"])
+        return np.concatenate([model - measured, PRIOR_WEIGHT * (x - prior)])
+
+    res = least_squares(residuals, np.clip(prior, lo + 1e-9, hi - 1e-9), bounds=(lo, hi), loss="soft_l1", f_scale=0.1)
+    return {k: float(f"{v:.4g}") for k, v in zip(keys, np.exp(res.x))}
+
+
+def fit_all(points: Sequence[Point], links: Mapping[str, float]) -> dict[str, dict[str, dict[str, float]]]:
+    """owner (each GPU, and `default` over all of them) -> op -> its six parameters."""
+    out: dict[str, dict[str, dict[str, float]]] = {}
+    for owner in (*sorted({p.gpu for p in points}), "default"):
+        mine = [p for p in points if owner in ("default", p.gpu)]
+        out[owner] = {op: fit([p for p in mine if p.op == op], links) for op in sorted({p.op for p in mine})}
+    return out
+
+
+@dataclass(frozen=True, slots=True)
+class OpError:
+    gpu: str
+    op: str
+    points: int
+    median_error: float
+    p90_error: float
+    bound_beaten: int  # points measured below 0.95 x the bound
+    min_bound_ratio: float
+
+
+def errors(points: Sequence[Point], params: Mapping[str, Mapping[str, Mapping[str, float]]],
+           links: Mapping[str, float]) -> list[OpError]:
+    """The collective forecast (with params[gpu][op]) and bound at every point, per (GPU, op)."""
+    import numpy as np
+
+    out = []
+    for gpu, op in sorted({(p.gpu, p.op) for p in points}):
+        mine = [p for p in points if (p.gpu, p.op) == (gpu, op)]
+        measured = np.array([p.time_s for p in mine])
+        got = _figures(op, params[gpu][op], np.array([p.gpus for p in mine], dtype=float),
+                       np.array([p.message_bytes for p in mine]), links[gpu])
+        errs = sorted(np.abs(got["time_forecast_s"] / measured - 1).tolist())
+        ratios = (measured / got["time_s"]).tolist()
+        out.append(OpError(gpu, op, len(mine), float(median(errs)), quantile(errs, 0.9),
+                           sum(r < 0.95 for r in ratios), min(ratios)))
+    return out
+
+
+def shipped(points: Sequence[Point]) -> tuple[dict, dict]:
+    """The parameters rooflint ships for the points' GPUs, and their links."""
+    hw = {g: load_hardware(g) for g in {p.gpu for p in points}}
+    return {g: h.achievable.collectives for g, h in hw.items()}, {g: h.interconnect_bytes_per_s for g, h in hw.items()}
