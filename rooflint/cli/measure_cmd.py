@@ -20,14 +20,17 @@ from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
 from rooflint.compare.calibration import Calibration
+from rooflint.compare.collective_fit import compare_run, with_measured_collectives
 from rooflint.compare.profile import calibrate_run, datasheet_profile, profile_yaml
 from rooflint.errors import RooflintError, SpecError
 from rooflint.measure import cases, session
 from rooflint.measure.backends import BACKENDS
 from rooflint.measure.cases import CALIBRATION_KERNELS
+from rooflint.measure.collectives import run_collectives
 from rooflint.measure.result import Run
+from rooflint.report.collectives_run_view import collectives_run_report
 from rooflint.report.measure_view import measure_report
-from rooflint.report.output import signals_held
+from rooflint.report.output import check_target, signals_held
 from rooflint.specs import Hardware
 from rooflint.specs.catalog import load_hardware
 
@@ -49,14 +52,23 @@ Gpu = Annotated[Optional[str], typer.Option("--gpu", "-g", metavar="GPU", show_d
                                                  "YAML.")]
 Load = Annotated[Optional[str], typer.Option("--load", metavar="FILE",
                                              help="Compare a run saved with -f json instead of measuring.")]
+Collectives = Annotated[bool, typer.Option("--collectives", help="Time collectives through torch.distributed "
+                                           "instead of kernels (gloo on CPU, NCCL on GPUs) and fit their latency "
+                                           "and bandwidth.")]
+WorldSize = Annotated[Optional[str], typer.Option("--world-size", metavar=p.COUNT, show_default="2",
+                                                  help="Ranks spawned for --collectives.")]
 
 
 @command()
 def measure(suite: Suite = None, backend: Backend = None, device: Device = None, time_budget: TimeBudget = None,
-            save_profile: SaveProfile = None, gpu: Gpu = None, load: Load = None, fmt: o.Format = None,
-            output: o.Output = None, explain: o.Explain = False) -> None:
+            save_profile: SaveProfile = None, gpu: Gpu = None, load: Load = None, collectives: Collectives = False,
+            world_size: WorldSize = None, fmt: o.Format = None, output: o.Output = None,
+            explain: o.Explain = False) -> None:
     """Time real kernels, fit the empirical roofline, and compare every prediction with it."""
     form = o.fmt(fmt)
+    if collectives:
+        _collectives(world_size, device, time_budget, save_profile, gpu, load, form, output)
+        return
     which = p.choice(suite, SUITES, "--suite") or "quick"
     names = p.choices(backend, ("all", *BACKENDS), "--backend") if backend else ["all"]
     names = ["all"] if "all" in names else list(dict.fromkeys(names))
@@ -132,3 +144,37 @@ def _check_can_calibrate(backends: list, which: str, device: str) -> None:
             raise SpecError("--save-profile", None, f"none of the backends ({', '.join(b.name for b in backends)}) "
                             f"times a {'GEMM' if kernel == 'gemm' else kernel} on {device}: a profile is fitted "
                             "from copies and GEMMs")
+
+
+def _collectives(world_size: str | None, device: str | None, time_budget: str | None, save_profile: str | None,
+                 gpu: str | None, load: str | None, form: str, output: str | None) -> None:
+    """`measure --collectives`: spawn the ranks, time, fit; the report (and profile) written whole."""
+    if load:
+        raise SpecError("--load", None, "--collectives measures; a saved collective run is not read back")
+    n = p.whole(world_size, "--world-size", 2) or 2
+    if n > 64:
+        raise SpecError("--world-size", None, f"at most 64 ranks on one machine, got {n}")
+    budget = p.seconds(time_budget, "--time-budget")
+    dev = session.resolve_device(p.choice(device, DEVICES, "--device") or "auto")
+    base = load_hardware(gpu) if gpu else None
+    if save_profile and base is None:
+        raise SpecError("--save-profile", None, "--collectives adds the measured collectives to a profile: give "
+                        "--gpu (a built-in name, or a YAML such as one `measure --save-profile` wrote)")
+    if save_profile:
+        check_target(save_profile)
+    if output:
+        check_target(output)
+    note(f"measuring collectives on {n} {'GPUs' if dev == 'cuda' else 'CPU ranks'} (Ctrl-C stops)")
+    run = run_collectives(n, dev, time_budget_s=budget, progress=note)
+    rows, fits = compare_run(run)
+    also: tuple[tuple[str, str], ...] = ()
+    if save_profile and fits:
+        hw = with_measured_collectives(base, fits, run, base.name + "-measured-collectives")
+        also = ((save_profile, profile_yaml(hw, save_profile)),)
+    with signals_held():
+        emit(collectives_run_report(run, rows, fits, save_profile if also else None), form, output, False, also=also)
+    if save_profile and not fits:
+        note(f"note: no profile written to {save_profile}: no op was measured at two sizes")
+        raise typer.Exit(1)
+    if run.interrupted:
+        raise typer.Exit(130)

@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import csv
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 
@@ -129,3 +129,92 @@ def shipped(points: Sequence[Point]) -> tuple[dict, dict]:
     """The parameters rooflint ships for the points' GPUs, and their links."""
     hw = {g: load_hardware(g) for g in {p.gpu for p in points}}
     return {g: h.achievable.collectives for g, h in hw.items()}, {g: h.interconnect_bytes_per_s for g, h in hw.items()}
+
+
+# ---------------------------------------------------------------- a measured run (rooflint measure --collectives)
+
+@dataclass(frozen=True, slots=True)
+class MeasuredFit:
+    """One op's latency + bandwidth fit to a measured run: t = latency + factor T / bandwidth,
+    the bandwidth being the bus bandwidth (each rank's traffic over its time)."""
+
+    op: str
+    latency_s: float
+    bandwidth_bytes_per_s: float
+    points: int
+
+
+def fit_measured(op: str, world: int, sizes: Sequence[float], times: Sequence[float]) -> MeasuredFit:
+    """Least squares on the relative error (each point weighted by 1 / its time) of the medians;
+    a latency that comes out negative (noise at the small sizes) is held at half the smallest time."""
+    import numpy as np
+
+    factor = float(figure_values(figures(op, 1)[:1], {"n": world})["factor"])
+    t = np.asarray(times, dtype=float)
+    traffic = factor * np.asarray(sizes, dtype=float)
+    a = np.stack([1 / t, traffic / t], axis=1)
+    (latency, inverse), *_ = np.linalg.lstsq(a, np.ones_like(t), rcond=None)
+    if latency <= 0 or inverse <= 0:
+        latency = 0.5 * float(t.min())
+        inverse = float(np.sum((t - latency) * traffic / t**2) / np.sum(traffic**2 / t**2))
+    inverse = max(inverse, 1e-15)
+    return MeasuredFit(op, float(latency), float(1 / inverse), len(t))
+
+
+def measured_time(fit: MeasuredFit, world: int, size: float) -> float:
+    """The fitted time of one point: analysis/collectives.py's forecast with both protocols the
+    measured latency and bandwidth (what a profile saved from the fit forecasts)."""
+    params = {f"{q}_{k}": v for q in ("ll", "simple")
+              for k, v in (("latency_s", fit.latency_s), ("hop_s", 0.0), ("fraction", 1.0))}
+    return float(_figures(fit.op, params, world, size, fit.bandwidth_bytes_per_s)["time_forecast_s"])
+
+
+@dataclass(frozen=True, slots=True)
+class MeasuredPoint:
+    op: str
+    message_bytes: float
+    median_s: float
+    rel_iqr: float
+    samples: int
+    busbw_bytes_per_s: float  # each rank's traffic / the median time
+    fitted_s: float
+
+    @property
+    def error(self) -> float:
+        return self.fitted_s / self.median_s - 1
+
+
+def compare_run(run) -> tuple[list[MeasuredPoint], dict[str, MeasuredFit]]:
+    """A measured collective run (measure/collectives.py's CollectiveRun): each op's fit, and
+    each point beside its fitted time."""
+    fits: dict[str, MeasuredFit] = {}
+    rows: list[MeasuredPoint] = []
+    for op in dict.fromkeys(p.op for p in run.points):
+        mine = [p for p in run.points if p.op == op]
+        if len(mine) < 2:
+            continue  # a line needs two points
+        fits[op] = fit_measured(op, run.world_size, [p.message_bytes for p in mine], [p.stats.median for p in mine])
+        factor = float(figure_values(figures(op, 1)[:1], {"n": run.world_size})["factor"])
+        rows += [MeasuredPoint(op, p.message_bytes, p.stats.median, p.stats.rel_iqr, len(p.samples_s),
+                               factor * p.message_bytes / p.stats.median,
+                               measured_time(fits[op], run.world_size, p.message_bytes)) for p in mine]
+    return rows, fits
+
+
+def with_measured_collectives(base, fits: Mapping[str, MeasuredFit], run, name: str):
+    """`base` (a Hardware) with the run's collectives as its achievable.collectives: both of NCCL's
+    protocols the measured latency and bus bandwidth (a share of the interconnect figure, raised to
+    the fastest measured op's bandwidth when the base has none or a slower one)."""
+    link = max([base.interconnect_bytes_per_s or 0.0, *(f.bandwidth_bytes_per_s for f in fits.values())])
+    ops = dict(base.achievable.collectives)
+    for op, f in fits.items():
+        ops[op] = {f"{q}_{k}": v for q in ("ll", "simple")
+                   for k, v in (("latency_s", min(f.latency_s, 1e-2)), ("hop_s", 0.0),
+                                ("fraction", min(1.0, max(1e-3, f.bandwidth_bytes_per_s / link))))}
+    when = f"rooflint measure --collectives ({run.backend}, {run.world_size} ranks, {run.environment.get('date', '')})"
+    source = {**base.achievable.source, "collectives": f"{when}: latency + bus bandwidth of {', '.join(fits)}"}
+    achievable = replace(base.achievable, collectives=ops, source=source)
+    prov = {**base.provenance, "interconnect": {"note": f"{when}: the fastest op's bus bandwidth"
+                                                if link != base.interconnect_bytes_per_s else "datasheet, not measured"}}
+    return replace(base, name=name, aliases=(), interconnect_bytes_per_s=link, achievable=achievable,
+                   provenance=prov, path="")
