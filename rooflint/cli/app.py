@@ -40,7 +40,8 @@ def _as_given(param: Any) -> Any:
 COMMANDS = {"analyze": "analyze_cmd", "gemm": "kernels_cmd", "attention": "kernels_cmd", "kv": "kernels_cmd",
             "paged": "paged_cmd", "generate": "request_cmd", "plan": "request_cmd", "hardware": "specs_cmd",
             "models": "specs_cmd", "measure": "measure_cmd", "sweep": "sweep_cmd", "check": "check_cmd",
-            "plot": "plot_cmd", "validate": "validate_cmd", "comm": "comm_cmd"}
+            "plot": "plot_cmd", "validate": "validate_cmd", "comm": "comm_cmd",
+            "serve": "serve_cmd"}
 _REGISTERED: dict[str, typer.Typer] = {}
 
 

@@ -193,3 +193,34 @@ def validation_png_or_svg(path: str, results) -> bytes:
     fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight")
     plt.close(fig)
     return buf.getvalue()
+
+
+def frontier_png_or_svg(path: str, s) -> bytes:
+    """Throughput per GPU against tokens/s per user (analysis/serve.py's Serving): a line per
+    layout through its concurrency levels, the frontier over them, points that do not fit hollow."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    fmt = "svg" if path.lower().endswith(".svg") else "png"
+    fig, ax = plt.subplots(figsize=(7.5, 5.5), constrained_layout=True)
+    cmap = plt.get_cmap("tab10")
+    for i, layout in enumerate(dict.fromkeys(p.layout for p in s.points)):
+        mine = [p for p in s.points if p.layout == layout]
+        x = [p.value("interactivity") for p in mine]
+        y = [p.value("throughput_per_gpu") for p in mine]
+        ax.plot(x, y, color=cmap(i % 10), lw=0.8, alpha=0.6)
+        ax.scatter(x, y, s=18, color=[cmap(i % 10) if p.fits else "none" for p in mine], edgecolors=cmap(i % 10),
+                   label=f"tp{layout.tp} x dp{layout.dp}")
+    front = [s.points[i] for i in s.frontier]
+    ax.plot([p.value("interactivity") for p in front], [p.value("throughput_per_gpu") for p in front], color="k",
+            lw=1.6, label="frontier")
+    ax.set(xscale="log", yscale="log", xlabel="tokens/s per user (forecast)", ylabel="output tokens/s per GPU (forecast)",
+           title=f"{s.model.name} on {s.gpus} x {s.hardware.name}, isl {s.isl} / osl {s.osl}")
+    ax.legend(fontsize=8)
+    ax.grid(True, which="major", alpha=0.3)
+    buf = io.BytesIO()
+    fig.savefig(buf, format=fmt, dpi=DPI, bbox_inches="tight")
+    plt.close(fig)
+    return buf.getvalue()

@@ -1,0 +1,67 @@
+"""`rooflint serve`: steady-state continuous batching over concurrency levels and layouts."""
+
+from __future__ import annotations
+
+from typing import Annotated, Optional
+
+import typer
+
+from rooflint.analysis.serve import serve as run_serve
+from rooflint.cli import options as o
+from rooflint.cli import params as p
+from rooflint.cli.app import command, emit, note
+from rooflint.errors import SpecError
+from rooflint.report.output import check_target
+from rooflint.report.plot import frontier_png_or_svg, require_matplotlib
+from rooflint.report.serve_view import serve_report
+from rooflint.specs.catalog import load_model
+from rooflint.workload import target_gpu
+
+
+def _count(default: int, what: str):
+    return typer.Option(metavar=p.COUNT, show_default=str(default), help=what)
+
+
+@command()
+def serve(model: o.ModelArg, gpu: o.Gpu = None,
+          gpus: Annotated[Optional[str], typer.Option("--gpus", "-n", metavar=p.COUNT, show_default="1",
+                                                      help="GPUs serving the model.")] = None,
+          isl: Annotated[Optional[str], typer.Option("--isl", metavar=p.COUNT, show_default="1024",
+                                                     help="Prompt tokens per request.")] = None,
+          osl: Annotated[Optional[str], typer.Option("--osl", metavar=p.COUNT, show_default="1024",
+                                                     help="Output tokens per request.")] = None,
+          concurrency: Annotated[Optional[str], typer.Option("--concurrency", metavar=p.COUNTS,
+                                                             show_default="1,2,4,...,1024",
+                                                             help="Requests in flight over all the GPUs.")] = None,
+          tp: Annotated[Optional[str], typer.Option("--tp", metavar=p.COUNT, show_default="every power of 2 up to 8",
+                                                    help="Tensor-parallel GPUs per replica (the rest replicas).")] = None,
+          prefix_hit: Annotated[Optional[str], typer.Option("--prefix-hit", metavar="SHARE", show_default="0",
+                                                            help="Share of each prompt found in the prefix cache.")] = None,
+          dtype: o.Dtype = None, kv_dtype: o.KvDtype = None, weight_dtype: o.WeightDtype = None,
+          attention: o.Attention = None, mla_mode: o.MlaMode = None, mem_util: o.MemUtil = None,
+          chunk: o.Chunk = None, set_: o.Set = None, as_family: o.AsFamily = None, engine: o.Engine = None,
+          plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png|FILE.svg",
+                                                      help="Also draw the frontier here.")] = None,
+          fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
+    """Throughput per GPU against tokens/s per user at each concurrency and layout, and the frontier."""
+    form = o.fmt(fmt)
+    if plot is not None:
+        if not plot.lower().endswith((".png", ".svg")):
+            raise SpecError("--plot", None, f"expected a .png or .svg file, got {plot}")
+        require_matplotlib("--plot")
+        check_target(plot)
+    hit = 0.0
+    if prefix_hit is not None:
+        try:
+            hit = float(prefix_hit)
+        except ValueError:
+            raise SpecError("--prefix-hit", None, f"expected a share such as 0.5, got {prefix_hit!r}") from None
+    spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
+    work = o.workload(dtype=dtype, kv_dtype=kv_dtype, weight_dtype=weight_dtype, attention=attention,
+                      mla_mode=mla_mode, mem_util=mem_util, chunk=chunk, engine=engine)
+    s = run_serve(spec, hw, p.whole(gpus, "--gpus") or 1, p.whole(isl, "--isl") or 1024, p.whole(osl, "--osl") or 1024,
+                  work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit)
+    also = ((plot, frontier_png_or_svg(plot, s)),) if plot else ()
+    emit(serve_report(s), form, output, explain, also)
+    if plot:
+        note(f"wrote {plot}")

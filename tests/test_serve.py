@@ -1,0 +1,114 @@
+"""`rooflint serve`: a frontier point computed by hand from the single-request figures (one dense
+and one MoE model), concurrency 1 against `analyze`, the KV capacity against a first-principles
+count, and the frontier as the Pareto set it claims to be."""
+
+import math
+
+import pytest
+
+ISL, OSL = 1024, 1024
+
+
+def serve(cli, *args):
+    return cli.json("serve", *args, "--isl", str(ISL), "--osl", str(OSL))
+
+
+def point(doc, concurrency, tp):
+    return next(p for p in doc["points"] if p["concurrency"] == concurrency and p["layout"]["tp"] == tp)
+
+
+def by_hand(cli, model, gpu, tp, per_replica, concurrency, gpus):
+    """The steady state in the test's own words: a step is the batch's decode at the mean context
+    (isl + osl/2) plus c/osl of one prompt's prefill; tokens/s per user is 1 / that step, per GPU
+    concurrency / step / GPUs. The decode and the prefill are `plan`'s own (per replica)."""
+    decode = cli.json("plan", model, "--gpu", gpu, "--tp", str(tp), "--batch", str(per_replica),
+                      "--context", str(ISL + OSL // 2), "--prompt", "1")
+    prefill = cli.json("plan", model, "--gpu", gpu, "--tp", str(tp), "--batch", "1", "--prompt", str(ISL))
+    t_dec, t_pre = decode["plan"]["tpot_forecast_s"], prefill["plan"]["ttft_forecast_s"]
+    step = t_dec + per_replica / OSL * t_pre
+    return {"tpot_forecast_s": step, "ttft_forecast_s": t_pre + t_dec, "interactivity": 1 / step,
+            "throughput_per_gpu": concurrency / step / gpus}
+
+
+@pytest.mark.parametrize("model,gpu,gpus,tp,concurrency", [
+    ("llama3-8b", "h100", 2, 1, 64),  # dense: two replicas of 32
+    ("mixtral-8x7b", "h100", 2, 2, 32),  # MoE over tensor parallelism
+])
+def test_a_point_against_a_hand_computed_one(cli, model, gpu, gpus, tp, concurrency):
+    doc = serve(cli, model, "--gpu", gpu, "--gpus", str(gpus), "--concurrency", str(concurrency))
+    p = point(doc, concurrency, tp)
+    per = math.ceil(concurrency / (gpus // tp))
+    assert p["per_replica"] == per and p["layout"] == {"tp": tp, "dp": gpus // tp, "pp": 1, "ep": 1}
+    want = by_hand(cli, model, gpu, tp, per, concurrency, gpus)
+    for key, value in want.items():
+        assert p[key] == pytest.approx(value, rel=1e-9), key
+
+
+def test_concurrency_one_is_the_single_gpu_analysis(cli):
+    """One request on one GPU: its TPOT is analyze's decode step at the mean context (plus its
+    prefill spread over its osl steps), its TTFT analyze's prefill and one such step."""
+    p = point(serve(cli, "llama3-8b", "--gpu", "h100", "--concurrency", "1"), 1, 1)
+    dec = cli.json("analyze", "llama3-8b", "--gpu", "h100", "--prefix", str(ISL + OSL // 2 - 1), "--prompt", "1")
+    pre = cli.json("analyze", "llama3-8b", "--gpu", "h100", "--prompt", str(ISL))
+    t_dec, t_pre = dec["totals"]["tpot_forecast_s"], pre["totals"]["ttft_forecast_s"]
+    assert p["tpot_forecast_s"] == pytest.approx(t_dec + t_pre / OSL, rel=1e-9)
+    assert p["ttft_forecast_s"] == pytest.approx(t_pre + t_dec, rel=1e-9)
+    assert p["tpot_s"] < p["tpot_forecast_s"]  # the bound beside it
+
+
+def test_kv_capacity_limits_the_concurrency(cli):
+    """llama3-8b: 32 layers x 8 KV heads x 128 x 2 (K, V) x 2 B = 128 KiB per token; a request of
+    1024 + 1024 tokens holds 256 MiB. The budget is plan's (0.9 x 80 GiB less the weights and the
+    workspace); concurrency beyond budget / 256 MiB does not fit and is off the frontier."""
+    doc = serve(cli, "llama3-8b", "--gpu", "h100", "--concurrency", "64,512")
+    budget = cli.json("plan", "llama3-8b", "--gpu", "h100", "--context", "2048")["plan"]["kv_budget_bytes"]
+    cap = math.floor(budget / (32 * 8 * 128 * 2 * 2 * 2048))
+    for p in doc["points"]:
+        assert p["kv_capacity"] == cap
+        assert p["fits"] == (p["per_replica"] <= cap)
+    assert not point(doc, 512, 1)["fits"] and point(doc, 512, 1)["frontier"] is False
+
+
+def test_the_frontier_is_the_pareto_set(cli):
+    doc = serve(cli, "llama3-70b", "--gpu", "h100", "--gpus", "8", "--concurrency", "1,4,16,64,256")
+    fitting = [p for p in doc["points"] if p["fits"]]
+    front = doc["frontier"]
+    assert front and all(p["frontier"] for p in front)
+
+    def beats(a, b):
+        return (a["interactivity"] >= b["interactivity"] and a["throughput_per_gpu"] >= b["throughput_per_gpu"]
+                and (a["interactivity"], a["throughput_per_gpu"]) != (b["interactivity"], b["throughput_per_gpu"]))
+
+    for p in fitting:
+        dominated = any(beats(q, p) for q in fitting)
+        assert dominated != p["frontier"], p
+    assert {p["layout"]["tp"] for p in doc["points"]} == {1, 2, 4, 8}
+    assert not any(p["fits"] for p in doc["points"] if p["layout"]["tp"] == 1)  # 140 GB of weights on one GPU
+    assert len(doc["points"]) == 5 * 4  # tp 1, 2, 4, 8 x 5 levels
+
+
+def test_a_prefix_cache_hit_prefills_only_the_rest(cli):
+    cold = point(serve(cli, "llama3-8b", "--gpu", "h100", "--concurrency", "16"), 16, 1)
+    warm = point(serve(cli, "llama3-8b", "--gpu", "h100", "--concurrency", "16", "--prefix-hit", "0.75"), 16, 1)
+    assert warm["ttft_forecast_s"] < 0.7 * cold["ttft_forecast_s"]
+    assert warm["tpot_forecast_s"] < cold["tpot_forecast_s"]
+
+
+def test_the_frontier_plot_is_written(cli, tmp_path):
+    pytest.importorskip("matplotlib")
+    path = tmp_path / "frontier.png"
+    cli("serve", "llama3-8b", "--gpu", "h100", "--gpus", "2", "--concurrency", "1,16,64", "--plot", str(path))
+    assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n" and path.stat().st_size > 10_000
+
+
+@pytest.mark.parametrize("args,needle", [
+    (["--gpus", "3", "--tp", "2"], "--tp"),
+    (["--isl", "0"], "--isl"),
+    (["--prefix-hit", "1.5"], "--prefix-hit"),
+    (["--prefix-hit", "most"], "--prefix-hit"),
+    (["--concurrency", "0"], "--concurrency"),
+    (["--plot", "x.gif"], "--plot"),
+])
+def test_bad_input_is_one_line(cli, args, needle):
+    r = cli("serve", "llama3-8b", *args, code=2)
+    assert r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
