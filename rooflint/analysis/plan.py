@@ -148,21 +148,10 @@ def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None =
     rest = P - full * chunk
     last = analyze(part, hw, replace(r.workload, prompt=rest, prefix=prefix + full * chunk, context=r.context)) \
         if rest else None
-    ring = {"N": tp, "L": m.num_hidden_layers, "D": m.hidden_size, "b_a": r.b_a,
-            "link": hw.interconnect_bytes_per_s or 0, "f_link": hw.achievable.link_fraction,
-            "t_ar": r.engine.allreduce_latency_s}
-    if tp > 1 and not hw.interconnect_bytes_per_s:
-        raise SpecError("--tp", None, f"{hw.name} has no interconnect bandwidth to time all-reduces")
-
-    def reduce(tokens: int, key: str, expr=RING) -> Term:
-        if tp == 1:
-            return Term(key, Sym("zero"), {"zero": 0}, 0.0, "seconds", "one GPU")
-        return evaluate_figures([figure(key, expr, "seconds")], {**ring, "T": tokens})[0]
-
     ar = {}
     for name, tokens in (("chunk", r.batch * chunk), ("last", r.batch * rest), ("decode", r.batch)):
-        ar[name] = reduce(tokens, f"plan.allreduce_{name}_s")
-        ar[name + "_forecast"] = reduce(tokens, f"plan.allreduce_{name}_forecast_s", RING_FORECAST)
+        ar[name] = allreduce(m, r, tp, tokens, f"plan.allreduce_{name}_s")
+        ar[name + "_forecast"] = allreduce(m, r, tp, tokens, f"plan.allreduce_{name}_forecast_s", RING_FORECAST)
     chunk_total, chunk_ops = _chunks_forecast(part, hw, r, full)
     steps = [("chunks_s", chunks.time_s), ("last_chunk_s", last.ttft_s if last else 0.0),
              ("chunks_forecast_s", chunk_total),
@@ -175,15 +164,46 @@ def plan(m: Model, hw: Hardware | str | None = None, workload: Workload | None =
             figure("plan.ttft_forecast_s", sym("chunks_forecast_s") + sym("last_chunk_forecast_s")
                    + sym("n_chunks") * sym("allreduce_chunk_forecast") + sym("allreduce_last_forecast"), "seconds",
                    what + f": each chunk's forecast (a forward pass of {r.engine.name}) and its all-reduces"),
-            figure("plan.tpot_s", sym("tpot_gpu") + sym("allreduce_decode"), "seconds",
-                   "one decode step per GPU plus its all-reduces"),
-            figure("plan.tpot_forecast_s", sym("tpot_gpu_forecast") + sym("allreduce_decode_forecast"), "seconds",
-                   f"one decode step's forecast per GPU ({r.engine.name}) plus its all-reduces' forecast"),
-            figure("plan.decode_tokens_per_s", sym("B") / sym("tpot_s"), "per_second")]
+            *_decode_figures(r.engine.name), figure("plan.decode_tokens_per_s", sym("B") / sym("tpot_s"), "per_second")]
     for t in evaluate_figures(more, dict(steps)):
         terms[t.key] = t
     terms.update({t.key: t for k, t in ar.items() if not k.startswith("last")})
     return Plan(m, part, tp, r, a, chunks, last, terms, chunk_ops, chunk_total)
+
+
+def allreduce(m: Model, r: Resolved, tp: int, tokens: int, key: str, expr=RING) -> Term:
+    """The two all-reduces per layer of `tokens` rows of the whole model m, tensor parallel over
+    tp GPUs of r's hardware (0 on one GPU)."""
+    if tp == 1:
+        return Term(key, Sym("zero"), {"zero": 0}, 0.0, "seconds", "one GPU")
+    hw = r.hardware
+    if not hw.interconnect_bytes_per_s:
+        raise SpecError("--tp", None, f"{hw.name} has no interconnect bandwidth to time all-reduces")
+    ring = {"N": tp, "L": m.num_hidden_layers, "D": m.hidden_size, "b_a": r.b_a, "T": tokens,
+            "link": hw.interconnect_bytes_per_s, "f_link": hw.achievable.link_fraction,
+            "t_ar": r.engine.allreduce_latency_s}
+    return evaluate_figures([figure(key, expr, "seconds")], ring)[0]
+
+
+def _decode_figures(engine: str) -> tuple:
+    return (figure("plan.tpot_s", sym("tpot_gpu") + sym("allreduce_decode"), "seconds",
+                   "one decode step per GPU plus its all-reduces"),
+            figure("plan.tpot_forecast_s", sym("tpot_gpu_forecast") + sym("allreduce_decode_forecast"), "seconds",
+                   f"one decode step's forecast per GPU ({engine}) plus its all-reduces' forecast"))
+
+
+def decode_step(m: Model, part: Model, hw: Hardware, workload: Workload, tp: int) -> tuple[Term, Term]:
+    """plan's TPOT and its forecast (plan.tpot_s, plan.tpot_forecast_s) alone: one decode step of
+    the workload's batch at its context on the shard `part` of m, and its all-reduces; without
+    the prompt's chunks and the memory plan runs too (what serve evaluates at every point)."""
+    r = resolve(part, hw, workload)
+    a = analyze(part, hw, r)
+    values = {"tpot_gpu": a.tpot_s, "tpot_gpu_forecast": a.tpot_forecast_s,
+              "allreduce_decode": allreduce(m, r, tp, r.batch, "plan.allreduce_decode_s").value,
+              "allreduce_decode_forecast": allreduce(m, r, tp, r.batch, "plan.allreduce_decode_forecast_s",
+                                                     RING_FORECAST).value}
+    tpot, forecast = evaluate_figures(_decode_figures(r.engine.name), values)
+    return tpot, forecast
 
 
 def prompt_pass(p: Plan) -> Analysis:

@@ -26,7 +26,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rooflint.analysis.expr import sym
-from rooflint.analysis.plan import Plan, plan, shard
+from rooflint.analysis.plan import Plan, decode_step, plan, shard
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
@@ -140,14 +140,16 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
             m, hw, replace(base, batch=batch, prompt=prompt, prefix=prefix, context=context), layout.tp)
         capacity = at(1, 1, longest - 1, longest).max_batch
         prefill: Plan = at(1, isl - cached, cached, isl)
+        part = shard(m, layout.tp)
         for c in levels:
             per = math.ceil(c / layout.dp)
-            decode = at(per, 1, mean - 1, mean)
+            tpot, tpot_forecast = decode_step(m, part, hw, replace(base, batch=per, prompt=1, prefix=mean - 1,
+                                                                   context=mean), layout.tp)
             values = {"c": per, "osl": osl, "concurrency": c, "N": gpus,
-                      "t_decode": decode.tpot_s, "t_prefill": prefill.ttft_s,
-                      "t_decode_forecast": decode.tpot_forecast_s, "t_prefill_forecast": prefill.ttft_forecast_s}
+                      "t_decode": tpot.value, "t_prefill": prefill.ttft_s,
+                      "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": prefill.ttft_forecast_s}
             inputs = [replace(t, key=name) for name, t in (
-                ("t_decode", decode.terms["plan.tpot_s"]), ("t_decode_forecast", decode.terms["plan.tpot_forecast_s"]),
+                ("t_decode", tpot), ("t_decode_forecast", tpot_forecast),
                 ("t_prefill", prefill.terms["plan.ttft_s"]),
                 ("t_prefill_forecast", prefill.terms["plan.ttft_forecast_s"]))]
             terms = evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values)
