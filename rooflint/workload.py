@@ -269,7 +269,9 @@ def _weight_classes(model: Model, hardware: Hardware | None, w: Workload, weight
     q = model.quantization
     formats: dict[str, WeightFormat | None] = {}
     for c in WEIGHT_CLASSES:
-        if w.weight_dtype is not None:
+        # --weight-dtype, or (no checkpoint formats) --dtype when it is not 16-bit: `--dtype fp8`
+        # stores the linear layers in fp8 as it says, not at 16 bits
+        if w.weight_dtype is not None or (q is None and weight.bits < 16):
             formats[c] = None if c == "lm_head" else override(weight, wg)
         elif q is not None:
             formats[c] = q.format(c)

@@ -136,3 +136,15 @@ def test_fp32_and_bf16(cli):
 def test_default_prompt_capped_at_model_max(cli):
     out = cli.json("analyze", "gpt2", "--gpu", "h100")
     assert out["settings"]["prompt"] == 1024
+
+
+def test_dtype_fp8_stores_the_linear_weights_in_fp8(cli):
+    """--dtype sets the weights unless --weight-dtype is given: fp8 halves the linear layers
+    (llama3-70b: 68.5 G of its 70.6 G parameters; embedding and lm_head stay 16-bit), as
+    --weight-dtype fp8 does. (It once kept them at 16 bits while reporting fp8.)"""
+    def weights(*args):
+        return cli.json("analyze", "llama3-70b", "--gpu", "h100", *args)["memory"]["weights_bytes"]
+    fp16, fp8 = weights(), weights("--dtype", "fp8")
+    assert fp8 == weights("--dtype", "fp8", "--weight-dtype", "fp8")
+    embed = 128256 * 8192  # vocabulary x hidden, once for the embedding and once for lm_head
+    assert fp8 == pytest.approx((fp16 - 4 * embed) / 2 + 4 * embed, rel=1e-3)

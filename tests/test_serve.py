@@ -112,3 +112,42 @@ def test_the_frontier_plot_is_written(cli, tmp_path):
 def test_bad_input_is_one_line(cli, args, needle):
     r = cli("serve", "llama3-8b", *args, code=2)
     assert r.stderr.count("\n") == 1 and needle in r.stderr, r.stderr
+
+
+def test_dp_attention_with_experts_over_all_gpus(cli):
+    """DeepSeek-V3 fp8 on 8 H200s with data-parallel attention and the 256 experts over the 8 GPUs
+    (32 each), at concurrency 256: each GPU runs 32 requests; its step is the model with 32
+    experts (routed over all 256) at batch 32 (`analyze --set num_experts=32 --set
+    router_experts=256`) plus, per MoE layer (58 of 61), a dispatch
+    and a combine all-to-all of each rank's 32 tokens x 8 picks x 7168 fp8 bytes (`comm`)."""
+    doc = serve(cli, "deepseek-v3", "--gpu", "h200", "--gpus", "8", "--dtype", "fp8", "--concurrency", "256",
+                "--dp-attention")
+    (p,) = doc["points"]
+    assert p["layout"] == {"tp": 1, "dp": 8, "pp": 1, "ep": 8} and p["per_replica"] == 32
+    one = cli.json("analyze", "deepseek-v3", "--gpu", "h200", "--dtype", "fp8", "--set", "num_experts=32", "--set", "router_experts=256",
+                   "--batch", "32", "--prefix", str(ISL + OSL // 2 - 1), "--prompt", "1")["totals"]
+    a2a = cli.json("comm", "all_to_all", str(32 * 8 * 7168), "--gpu", "h200", "--gpus", "8")
+    prefill = cli.json("analyze", "deepseek-v3", "--gpu", "h200", "--dtype", "fp8", "--set", "num_experts=32", "--set", "router_experts=256",
+                       "--prompt", str(ISL))["totals"]
+    a2a_prompt = cli.json("comm", "all_to_all", str(ISL * 8 * 7168), "--gpu", "h200", "--gpus", "8")
+    t_pre = prefill["ttft_s"] + 2 * 58 * a2a_prompt["time_s"]
+    step = one["tpot_s"] + 2 * 58 * a2a["time_s"]
+    assert p["tpot_s"] == pytest.approx(step + 32 / OSL * t_pre, rel=1e-9)
+
+
+def test_expert_placement_divides_the_expert_weights(cli):
+    """Per GPU: everything but the routed experts whole (the router too: each GPU routes its own
+    tokens over all 256), and 1/8 of those: 58 MoE layers x 256 experts x 3 matrices of
+    7168 x 2048, one fp8 byte each."""
+    full = cli.json("analyze", "deepseek-v3", "--gpu", "h200", "--dtype", "fp8")["memory"]["weights_bytes"]
+    per_gpu = cli.json("analyze", "deepseek-v3", "--gpu", "h200", "--dtype", "fp8",
+                       "--set", "num_experts=32", "--set", "router_experts=256")["memory"]["weights_bytes"]
+    experts = 58 * 256 * 3 * 7168 * 2048
+    assert per_gpu == pytest.approx(full - 7 / 8 * experts, rel=1e-3)
+
+
+def test_experts_that_do_not_split_are_refused(cli):
+    r = cli("serve", "mixtral-8x7b", "--gpus", "8", "--dp-attention", code=2)  # 8 experts, 2 picks: 1 each
+    assert r.stderr.count("\n") == 1 and "--ep" in r.stderr
+    doc = serve(cli, "mixtral-8x7b", "--gpu", "h100", "--gpus", "4", "--concurrency", "16")
+    assert {p["layout"]["ep"] for p in doc["points"]} == {1, 4}  # tried beside the tensor-parallel ones

@@ -16,7 +16,7 @@ from rooflint.analysis.ops import ELEMENTWISE, MATMUL, OpForm, op
 from rooflint.dtypes import VECTOR_PEAK_KEY
 from rooflint.specs import Model
 
-E, k, F_e, S_e, F_s, E_hit = sym("E k F_e S_e F_s E_hit")
+E, k, F_e, S_e, F_s, E_hit, E_r = sym("E k F_e S_e F_s E_hit E_r")
 EXPECTED_EXPERTS_HIT: Expr = E * (1 - (1 - k / E) ** T)
 """E * (1 - (1 - k/E)^T): distinct experts chosen by T tokens under uniform top-k routing."""
 
@@ -26,7 +26,8 @@ def expected_experts_hit(experts: int, top_k: int, tokens: int) -> float:
 
 
 def constants(m: Model) -> dict[str, int]:
-    return {"E": m.num_experts, "k": m.num_experts_per_tok, "F_e": m.moe_intermediate_size,
+    return {"E": m.num_experts, "E_r": m.router_experts or m.num_experts, "k": m.num_experts_per_tok,
+            "F_e": m.moe_intermediate_size,
             "S_e": m.num_shared_experts, "F_s": m.shared_width}
 
 
@@ -35,10 +36,10 @@ def moe_ops(m: Model, count: int, kernels: Kernels) -> list[OpForm]:
     c = ACT_FLOP_PER_ELEMENT["gated"]
     hit = (("E_hit", EXPECTED_EXPERTS_HIT),)
     mm, mm_e = kernels.mm, kernels.mm_of("experts")
-    router_bias = E * b_h if m.router_bias else 0
+    router_bias = E_r * b_h if m.router_bias else 0
     gate_up_bias, down_bias = (2 * F_e * b_h, D * b_h) if m.expert_bias else (0, 0)
-    ops = [op("router", "layer", count, MATMUL, mm, flops=2 * T * D * E + (T * E if m.router_bias else 0), read=D * E * b_h + router_bias + T * D * b_a,
-              write=T * E * b_a, note="router logits (its weight unquantized)" + (", with a bias per expert"
+    ops = [op("router", "layer", count, MATMUL, mm, flops=2 * T * D * E_r + (T * E_r if m.router_bias else 0),
+              read=D * E_r * b_h + router_bias + T * D * b_a, write=T * E_r * b_a, note="router logits (its weight unquantized)" + (", with a bias per expert"
                                                                                  if m.router_bias else "")),
            op("experts_gate_up", "layer", count, MATMUL, mm_e, defs=hit,
               flops=2 * T * k * D * 2 * F_e + (T * k * 2 * F_e if m.expert_bias else 0),

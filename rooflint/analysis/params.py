@@ -69,7 +69,8 @@ def _layer_counts(m: Model) -> tuple[int, int, int]:
 def _moe_layer(m: Model) -> dict[str, tuple[int, int]]:
     """One MoE layer's router, routed experts and shared experts."""
     E = m.num_experts or 0
-    return {"router": (0, m.hidden_size * E + (E if m.router_bias else 0)),
+    R = m.router_experts or E
+    return {"router": (0, m.hidden_size * R + (R if m.router_bias else 0)),
             "experts": tuple(E * n for n in _mlp(m, m.moe_intermediate_size or 0, m.expert_bias)),
             "shared_experts": _mlp(m, m.shared_width, m.mlp_bias),
             "shared_expert_gate": (0, m.hidden_size if m.shared_expert_gate else 0)}

@@ -25,8 +25,9 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rooflint.analysis.expert_parallel import ep_pass, ep_shard
 from rooflint.analysis.expr import sym
-from rooflint.analysis.plan import Plan, decode_step, plan, shard
+from rooflint.analysis.plan import decode_step, plan, shard
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
@@ -51,13 +52,18 @@ _RATES = (figure("interactivity", 1 / sym("tpot_forecast_s"), "per_second", "tok
 class Layout:
     tp: int
     dp: int
+    ep: int = 1  # > 1: data-parallel attention over ep GPUs, the routed experts placed over them
 
     @property
     def gpus(self) -> int:
         return self.tp * self.dp
 
+    @property
+    def label(self) -> str:
+        return f"dp{self.dp} attn + ep{self.ep}" if self.ep > 1 else f"tp{self.tp} x dp{self.dp}"
+
     def as_dict(self) -> dict[str, int]:
-        return {"tp": self.tp, "dp": self.dp, "pp": 1, "ep": 1}
+        return {"tp": self.tp, "dp": self.dp, "pp": 1, "ep": self.ep}
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,8 +95,24 @@ class Serving:
     engine: str
 
 
-def layouts(m: Model, gpus: int, tp: int | None = None) -> list[Layout]:
-    """Every tp (a power of two up to MAX_TP, or the given one) that divides the GPUs and the model."""
+def layouts(m: Model, gpus: int, tp: int | None = None, ep: bool | None = None) -> list[Layout]:
+    """Every tp (a power of two up to MAX_TP, or the given one) that divides the GPUs and the model,
+    and for a MoE model over several GPUs data-parallel attention with the experts over all of
+    them (ep True: that alone; False: never)."""
+    if ep:
+        ep_shard(m, gpus)  # refused here when the experts do not split over the GPUs
+        return [Layout(1, gpus, gpus)]
+    more = []
+    if ep is None and m.num_experts and gpus > 1 and tp is None:
+        try:
+            ep_shard(m, gpus)
+            more = [Layout(1, gpus, gpus)]
+        except SpecError:
+            pass
+    return _tp_layouts(m, gpus, tp) + more
+
+
+def _tp_layouts(m: Model, gpus: int, tp: int | None) -> list[Layout]:
     if tp is not None:
         if gpus % tp:
             raise SpecError("--tp", None, f"{tp} GPUs per replica do not divide --gpus {gpus}")
@@ -125,7 +147,8 @@ def pareto(points: Sequence[Point]) -> tuple[int, ...]:
 
 
 def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, workload: Workload | None = None,
-          concurrency: Sequence[int] | None = None, tp: int | None = None, prefix_hit: float = 0.0) -> Serving:
+          concurrency: Sequence[int] | None = None, tp: int | None = None, prefix_hit: float = 0.0,
+          ep: bool | None = None) -> Serving:
     hw = target_gpu(hw)
     base = workload or Workload()
     if not 0 <= prefix_hit < 1:
@@ -135,24 +158,31 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
     mean = isl + osl // 2
     longest = math.ceil((isl + osl) / BLOCK) * BLOCK
     points: list[Point] = []
-    for layout in layouts(m, gpus, tp):
+    engine = ""
+    for layout in layouts(m, gpus, tp, ep):
+        whole = ep_shard(m, layout.ep) if layout.ep > 1 else m  # what plan shards by tp
         at = lambda batch, prompt, prefix, context: plan(  # noqa: E731
-            m, hw, replace(base, batch=batch, prompt=prompt, prefix=prefix, context=context), layout.tp)
+            whole, hw, replace(base, batch=batch, prompt=prompt, prefix=prefix, context=context), layout.tp)
         capacity = at(1, 1, longest - 1, longest).max_batch
-        prefill: Plan = at(1, isl - cached, cached, isl)
-        part = shard(m, layout.tp)
+        prompt_work = replace(base, batch=1, prompt=isl - cached, prefix=cached, context=isl)
+        if layout.ep > 1:
+            pre, pre_forecast = ep_pass(m, whole, hw, prompt_work, layout.ep, "prefill")
+        else:
+            p = at(1, isl - cached, cached, isl)
+            pre, pre_forecast = p.terms["plan.ttft_s"], p.terms["plan.ttft_forecast_s"]
+            engine = p.resolved.engine.name if p.resolved.engine else ""
+        part = shard(whole, layout.tp)
         for c in levels:
             per = math.ceil(c / layout.dp)
-            tpot, tpot_forecast = decode_step(m, part, hw, replace(base, batch=per, prompt=1, prefix=mean - 1,
-                                                                   context=mean), layout.tp)
+            work = replace(base, batch=per, prompt=1, prefix=mean - 1, context=mean)
+            tpot, tpot_forecast = (ep_pass(m, part, hw, work, layout.ep, "decode") if layout.ep > 1
+                                   else decode_step(whole, part, hw, work, layout.tp))
             values = {"c": per, "osl": osl, "concurrency": c, "N": gpus,
-                      "t_decode": tpot.value, "t_prefill": prefill.ttft_s,
-                      "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": prefill.ttft_forecast_s}
+                      "t_decode": tpot.value, "t_prefill": pre.value,
+                      "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": pre_forecast.value}
             inputs = [replace(t, key=name) for name, t in (
                 ("t_decode", tpot), ("t_decode_forecast", tpot_forecast),
-                ("t_prefill", prefill.terms["plan.ttft_s"]),
-                ("t_prefill_forecast", prefill.terms["plan.ttft_forecast_s"]))]
+                ("t_prefill", pre), ("t_prefill_forecast", pre_forecast))]
             terms = evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values)
             points.append(Point(c, layout, per, capacity, (*inputs, *terms)))
-    engine = prefill.resolved.engine.name if prefill.resolved.engine else ""
     return Serving(m, hw, gpus, isl, osl, prefix_hit, tuple(points), pareto(points), engine)

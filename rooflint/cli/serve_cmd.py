@@ -37,6 +37,10 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
                                                     help="Tensor-parallel GPUs per replica (the rest replicas).")] = None,
           prefix_hit: Annotated[Optional[str], typer.Option("--prefix-hit", metavar="SHARE", show_default="0",
                                                             help="Share of each prompt found in the prefix cache.")] = None,
+          dp_attention: Annotated[Optional[bool], typer.Option(
+              "--dp-attention/--no-dp-attention", show_default="tried for MoE models",
+              help="Data-parallel attention with the routed experts over all the GPUs (only that layout), "
+                   "or never.")] = None,
           dtype: o.Dtype = None, kv_dtype: o.KvDtype = None, weight_dtype: o.WeightDtype = None,
           attention: o.Attention = None, mla_mode: o.MlaMode = None, mem_util: o.MemUtil = None,
           chunk: o.Chunk = None, set_: o.Set = None, as_family: o.AsFamily = None, engine: o.Engine = None,
@@ -60,7 +64,7 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
     work = o.workload(dtype=dtype, kv_dtype=kv_dtype, weight_dtype=weight_dtype, attention=attention,
                       mla_mode=mla_mode, mem_util=mem_util, chunk=chunk, engine=engine)
     s = run_serve(spec, hw, p.whole(gpus, "--gpus") or 1, p.whole(isl, "--isl") or 1024, p.whole(osl, "--osl") or 1024,
-                  work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit)
+                  work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit, dp_attention)
     also = ((plot, frontier_png_or_svg(plot, s)),) if plot else ()
     emit(serve_report(s), form, output, explain, also)
     if plot:

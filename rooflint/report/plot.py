@@ -212,7 +212,7 @@ def frontier_png_or_svg(path: str, s) -> bytes:
         y = [p.value("throughput_per_gpu") for p in mine]
         ax.plot(x, y, color=cmap(i % 10), lw=0.8, alpha=0.6)
         ax.scatter(x, y, s=18, color=[cmap(i % 10) if p.fits else "none" for p in mine], edgecolors=cmap(i % 10),
-                   label=f"tp{layout.tp} x dp{layout.dp}")
+                   label=layout.label)
     front = [s.points[i] for i in s.frontier]
     ax.plot([p.value("interactivity") for p in front], [p.value("throughput_per_gpu") for p in front], color="k",
             lw=1.6, label="frontier")

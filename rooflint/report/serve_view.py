@@ -18,7 +18,7 @@ _KEYS = ("ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s", "interactivit
 
 
 def _row(p: Point, on: bool) -> dict[str, Any]:
-    return {"concurrency": p.concurrency, "layout": f"tp{p.layout.tp} x dp{p.layout.dp}",
+    return {"concurrency": p.concurrency, "layout": p.layout.label,
             "per_replica": p.per_replica, "kv_capacity": p.kv_capacity, "fits": "yes" if p.fits else "no",
             **{k: p.value(k) for k in _KEYS}, "on_frontier": "*" if on else ""}
 
@@ -42,8 +42,8 @@ def serve_report(s: Serving) -> Report:
              "fits: the replica's KV budget holds its requests at isl + osl tokens (blocks of 16)")
 
     def explain() -> tuple[Section, ...]:
-        return tuple(Section(f"concurrency {s.points[i].concurrency}, tp{s.points[i].layout.tp} x "
-                             f"dp{s.points[i].layout.dp} (frontier)", s.points[i].terms) for i in s.frontier)
+        return tuple(Section(f"concurrency {s.points[i].concurrency}, {s.points[i].layout.label} (frontier)",
+                             s.points[i].terms) for i in s.frontier)
     frontier_rows = tuple(rows[i] for i in s.frontier)
     tables = (Table("frontier", _COLUMNS, frontier_rows),)
     if len(rows) > len(frontier_rows):  # the points off the frontier too

@@ -37,6 +37,7 @@ INT_BOUNDS: dict[str, tuple[int, int]] = {
     "qk_nope_head_dim": (1, 2**13),  # 128
     "v_head_dim": (1, 2**14),  # 128
     "num_experts": (1, 2**16),  # 256 (DeepSeek-V3)
+    "router_experts": (1, 2**16),  # the experts a router scores (an expert-parallel shard: all of them)
     "num_experts_per_tok": (1, 2**16),
     "num_shared_experts": (0, 2**16),
     "moe_intermediate_size": (1, 2**22),

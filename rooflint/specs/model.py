@@ -24,7 +24,8 @@ BOOL_FIELDS = ("tie_word_embeddings", "qkv_bias", "o_bias", "mlp_bias", "qk_norm
 OPTIONAL_COUNTS = ("max_position_embeddings", "sliding_window", "kv_lora_rank", "q_lora_rank", "qk_rope_head_dim",
                    "qk_nope_head_dim", "v_head_dim", "num_experts", "num_experts_per_tok", "moe_intermediate_size",
                    "rotary_dim", "shared_expert_intermediate_size", "attention_chunk_size", "linear_num_key_heads",
-                   "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim", "linear_conv_kernel_dim")
+                   "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim", "linear_conv_kernel_dim",
+                   "router_experts")
 LINEAR_FIELDS = ("linear_num_key_heads", "linear_num_value_heads", "linear_key_head_dim", "linear_value_head_dim",
                  "linear_conv_kernel_dim")
 
@@ -85,6 +86,8 @@ class Model:
     # and the first layers that keep a dense MLP of intermediate_size.
     num_experts: int | None = None
     num_experts_per_tok: int | None = None
+    router_experts: int | None = None  # experts the router scores (None: num_experts); an expert-parallel
+    # GPU (analysis/expert_parallel.py) holds E / ep of them but routes over all E
     num_shared_experts: int = 0
     moe_intermediate_size: int | None = None
     first_dense_layers: int = 0
@@ -157,6 +160,9 @@ class Model:
             if self.num_experts_per_tok is None or self.moe_intermediate_size is None:
                 raise SpecError(where, "num_experts_per_tok", "a mixture of experts needs "
                                 "num_experts_per_tok and moe_intermediate_size")
+            if self.router_experts is not None and self.router_experts < self.num_experts:
+                raise SpecError(where, "router_experts", f"{self.router_experts} is fewer than num_experts "
+                                f"{self.num_experts}")
             if self.num_experts_per_tok > self.num_experts:
                 raise SpecError(where, "num_experts_per_tok",
                                 f"{self.num_experts_per_tok} exceeds num_experts {self.num_experts}")

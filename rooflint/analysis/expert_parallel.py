@@ -1,0 +1,75 @@
+"""Data-parallel attention with expert parallelism (as DeepSeek-V3 is served: SGLang's and vLLM's
+`--enable-dp-attention` / `--enable-expert-parallel`): each of the ep GPUs runs the attention,
+the dense layers and the shared experts of its own requests with full weights, and holds E / ep
+of the routed experts whole.
+
+What one GPU does is then the model with E / ep experts, for its own batch: its tokens' T k
+selections spread over all E experts, so a GPU serves T k / ep of the whole group's (its own
+T tokens picking k of its E / ep local experts is the same count), and the distinct local experts
+its batch hits, (E / ep)(1 - (1 - k ep / E)^T), is to first order the T k / E per expert of the
+whole group's routing. That is `ep_shard`: the analysis of it is one GPU's work.
+
+Each MoE layer adds two all-to-alls over the ep GPUs: dispatch (each token's hidden state to the
+GPUs of its k experts) and combine (the k outputs back). A rank's buffer is T k D b_a bytes
+(nccl-tests' all-to-all size), of which (ep - 1) / ep leaves it; both are timed by the collective
+model (analysis/collectives.py) over the NVLink domain, across nodes beyond 8 GPUs. Routing is
+taken as balanced (the busiest GPU's excess over the mean is left out).
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import replace
+
+from rooflint.analysis.collectives import collective
+from rooflint.analysis.expr import sym
+from rooflint.analysis.inference import analyze
+from rooflint.analysis.terms import Term, evaluate_figures, figure
+from rooflint.errors import SpecError
+from rooflint.specs import Hardware, Model
+from rooflint.workload import Resolved, Workload, resolve
+
+GPUS_PER_NODE = 8
+
+
+def ep_shard(m: Model, ep: int) -> Model:
+    """One GPU of ep: the model with E / ep whole experts (attention and dense layers whole)."""
+    if not m.num_experts:
+        raise SpecError("--ep", None, f"{m.name} has no routed experts to place")
+    if m.num_experts % ep:
+        raise SpecError("--ep", None, f"{ep} GPUs do not divide {m.name}'s {m.num_experts} experts")
+    if m.num_experts // ep < m.num_experts_per_tok:
+        raise SpecError("--ep", None, f"{ep} GPUs leave {m.num_experts // ep} experts each, fewer than the "
+                        f"{m.num_experts_per_tok} a token picks")
+    return replace(m, num_experts=m.num_experts // ep, router_experts=m.router_experts or m.num_experts,
+                   name=f"{m.name}/ep{ep}", path=m.path)
+
+
+def moe_layers(m: Model) -> int:
+    return sum(1 for i in range(m.num_hidden_layers) if m.layer_is_moe(i))
+
+
+def all_to_all_bytes(m: Model, tokens: int, b_a: float) -> float:
+    """A rank's all-to-all buffer for `tokens` of its own: each token's k selections of D elements."""
+    return tokens * m.num_experts_per_tok * m.hidden_size * b_a
+
+
+_STEP = (figure("ep_time_s", sym("t_gpu") + 2 * sym("L_moe") * sym("t_a2a"), "seconds",
+                "one GPU's pass plus a dispatch and a combine per MoE layer"),
+         figure("ep_time_forecast_s", sym("t_gpu_forecast") + 2 * sym("L_moe") * sym("t_a2a_forecast"), "seconds",
+                "the same from the forecasts"))
+
+
+def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, phase: str) -> tuple[Term, Term]:
+    """A decode step ("decode") or the prompt's prefill ("prefill") of one GPU of ep, with its
+    all-to-alls: (time, forecast)."""
+    r: Resolved = resolve(part, hw, workload)
+    a = analyze(part, hw, r)
+    tokens = r.batch * (1 if phase == "decode" else r.prompt)
+    nodes = max(1, math.ceil(ep / GPUS_PER_NODE))
+    c = collective("all_to_all", all_to_all_bytes(m, tokens, r.b_a), ep, hw, nodes if ep % nodes == 0 else 1)
+    t, f = (a.tpot_s, a.tpot_forecast_s) if phase == "decode" else (a.ttft_s, a.ttft_forecast_s)
+    values = {"t_gpu": t, "t_gpu_forecast": f, "L_moe": moe_layers(m), "t_a2a": c.value("time_s"),
+              "t_a2a_forecast": c.value("time_forecast_s")}
+    time, forecast = evaluate_figures(_STEP, values)
+    return time, forecast
