@@ -147,6 +147,12 @@ class PhaseResult:
             self._ops = tuple(out)
         return self._ops
 
+    def time_by_scope(self, scope: str, forecast: bool = False) -> float:
+        """The ops' times (or forecasts) summed over the ops of one scope: "layer" or "model"
+        (the embedding, the final norm and lm_head)."""
+        return sum(o.count * self.values[PER_OP * i + (5 if forecast else 4)]
+                   for i, o in enumerate(self.form.ops) if o.scope == scope)
+
     def time_by_bound(self, bound: str, forecast: bool = False) -> float:
         """The ops' times (or forecasts) summed over the ops under one roof."""
         total = 0.0

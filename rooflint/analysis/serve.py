@@ -25,16 +25,18 @@ import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
+from rooflint.analysis import pipeline
 from rooflint.analysis.expert_parallel import ep_pass, ep_shard
 from rooflint.analysis.expr import sym
-from rooflint.analysis.plan import decode_step, plan, shard
+from rooflint.analysis.inference import analyze
+from rooflint.analysis.layouts import Layout, layouts
+from rooflint.analysis.plan import RING_FORECAST, allreduce, decode_step, plan, shard
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
-from rooflint.workload import Workload, target_gpu
+from rooflint.workload import Workload, resolve, target_gpu
 
 BLOCK = 16  # tokens per KV block (vLLM's default)
-MAX_TP = 8  # tensor parallelism stays inside one node's NVLink domain
 DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))  # 1 .. 1024
 
 _c, _osl, _n, _conc = sym("c osl N concurrency")
@@ -46,24 +48,6 @@ _FIGURES = {kind: (figure(f"tpot{kind}_s", sym(f"t_decode{kind}") + _c / _osl * 
 _RATES = (figure("interactivity", 1 / sym("tpot_forecast_s"), "per_second", "tokens/s per user (forecast)"),
           figure("throughput_per_gpu", _conc / sym("tpot_forecast_s") / _n, "per_second",
                  "output tokens/s per GPU (forecast)"))
-
-
-@dataclass(frozen=True, slots=True)
-class Layout:
-    tp: int
-    dp: int
-    ep: int = 1  # > 1: data-parallel attention over ep GPUs, the routed experts placed over them
-
-    @property
-    def gpus(self) -> int:
-        return self.tp * self.dp
-
-    @property
-    def label(self) -> str:
-        return f"dp{self.dp} attn + ep{self.ep}" if self.ep > 1 else f"tp{self.tp} x dp{self.dp}"
-
-    def as_dict(self) -> dict[str, int]:
-        return {"tp": self.tp, "dp": self.dp, "pp": 1, "ep": self.ep}
 
 
 @dataclass(frozen=True, slots=True)
@@ -95,43 +79,6 @@ class Serving:
     engine: str
 
 
-def layouts(m: Model, gpus: int, tp: int | None = None, ep: bool | None = None) -> list[Layout]:
-    """Every tp (a power of two up to MAX_TP, or the given one) that divides the GPUs and the model,
-    and for a MoE model over several GPUs data-parallel attention with the experts over all of
-    them (ep True: that alone; False: never)."""
-    if ep:
-        ep_shard(m, gpus)  # refused here when the experts do not split over the GPUs
-        return [Layout(1, gpus, gpus)]
-    more = []
-    if ep is None and m.num_experts and gpus > 1 and tp is None:
-        try:
-            ep_shard(m, gpus)
-            more = [Layout(1, gpus, gpus)]
-        except SpecError:
-            pass
-    return _tp_layouts(m, gpus, tp) + more
-
-
-def _tp_layouts(m: Model, gpus: int, tp: int | None) -> list[Layout]:
-    if tp is not None:
-        if gpus % tp:
-            raise SpecError("--tp", None, f"{tp} GPUs per replica do not divide --gpus {gpus}")
-        shard(m, tp)  # a tp the model cannot be split by is refused here
-        return [Layout(tp, gpus // tp)]
-    out = []
-    for t in (2**i for i in range(int(math.log2(MAX_TP)) + 1)):
-        if t > gpus or gpus % t:
-            continue
-        try:
-            shard(m, t)
-        except SpecError:
-            continue
-        out.append(Layout(t, gpus // t))
-    if not out:
-        raise SpecError("--gpus", None, f"no tensor-parallel size up to {MAX_TP} divides {gpus} GPUs and {m.name}")
-    return out
-
-
 def pareto(points: Sequence[Point]) -> tuple[int, ...]:
     """Indices of the fitting points no other fitting point beats on both interactivity and
     throughput per GPU, by interactivity descending."""
@@ -148,7 +95,7 @@ def pareto(points: Sequence[Point]) -> tuple[int, ...]:
 
 def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, workload: Workload | None = None,
           concurrency: Sequence[int] | None = None, tp: int | None = None, prefix_hit: float = 0.0,
-          ep: bool | None = None) -> Serving:
+          ep: bool | None = None, pp: int | None = None) -> Serving:
     hw = target_gpu(hw)
     base = workload or Workload()
     if not 0 <= prefix_hit < 1:
@@ -158,25 +105,13 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
     mean = isl + osl // 2
     longest = math.ceil((isl + osl) / BLOCK) * BLOCK
     points: list[Point] = []
-    engine = ""
-    for layout in layouts(m, gpus, tp, ep):
+    for layout in layouts(m, gpus, tp, ep, pp):
         whole = ep_shard(m, layout.ep) if layout.ep > 1 else m  # what plan shards by tp
-        at = lambda batch, prompt, prefix, context: plan(  # noqa: E731
-            whole, hw, replace(base, batch=batch, prompt=prompt, prefix=prefix, context=context), layout.tp)
-        capacity = at(1, 1, longest - 1, longest).max_batch
-        prompt_work = replace(base, batch=1, prompt=isl - cached, prefix=cached, context=isl)
-        if layout.ep > 1:
-            pre, pre_forecast = ep_pass(m, whole, hw, prompt_work, layout.ep, "prefill")
-        else:
-            p = at(1, isl - cached, cached, isl)
-            pre, pre_forecast = p.terms["plan.ttft_s"], p.terms["plan.ttft_forecast_s"]
-            engine = p.resolved.engine.name if p.resolved.engine else ""
         part = shard(whole, layout.tp)
+        capacity, pre, pre_forecast = _replica(m, whole, part, hw, layout, base, isl, cached, longest)
         for c in levels:
             per = math.ceil(c / layout.dp)
-            work = replace(base, batch=per, prompt=1, prefix=mean - 1, context=mean)
-            tpot, tpot_forecast = (ep_pass(m, part, hw, work, layout.ep, "decode") if layout.ep > 1
-                                   else decode_step(whole, part, hw, work, layout.tp))
+            tpot, tpot_forecast = _decode(m, whole, part, hw, layout, base, per, mean)
             values = {"c": per, "osl": osl, "concurrency": c, "N": gpus,
                       "t_decode": tpot.value, "t_prefill": pre.value,
                       "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": pre_forecast.value}
@@ -185,4 +120,44 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
                 ("t_prefill", pre), ("t_prefill_forecast", pre_forecast))]
             terms = evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values)
             points.append(Point(c, layout, per, capacity, (*inputs, *terms)))
+    engine = resolve(m, hw, base).engine.name
     return Serving(m, hw, gpus, isl, osl, prefix_hit, tuple(points), pareto(points), engine)
+
+
+def _replica(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, isl: int, cached: int,
+             longest: int) -> tuple[int, Term, Term]:
+    """A replica's KV capacity (requests of `longest` tokens) and one prompt's prefill (bound, forecast)."""
+    prompt = replace(base, batch=1, prompt=isl - cached, prefix=cached, context=isl)
+    if layout.pp > 1:
+        a = analyze(part, hw, replace(base, batch=1, prompt=1, prefix=longest - 1, context=longest))
+        mem = pipeline.stage_memory(a, layout.pp)
+        budget = mem["memory.usable_bytes"] - mem["memory.weights_bytes"] - mem["memory.workspace_bytes"]
+        capacity = max(0, math.floor(budget / (a.kv_bytes_per_sequence * mem["kv_share"])))
+        p = plan(m, hw, prompt, layout.tp)
+        pre = pipeline.latency(a, isl - cached, p.terms["plan.ttft_s"], p.terms["plan.ttft_forecast_s"], layout.pp,
+                               layout.tp, hw)
+        return capacity, *pre
+    capacity = plan(whole, hw, replace(base, batch=1, prompt=1, prefix=longest - 1, context=longest),
+                    layout.tp).max_batch
+    if layout.ep > 1:
+        return capacity, *ep_pass(m, whole, hw, prompt, layout.ep, "prefill")
+    p = plan(m, hw, prompt, layout.tp)
+    return capacity, p.terms["plan.ttft_s"], p.terms["plan.ttft_forecast_s"]
+
+
+def _decode(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, per: int,
+            mean: int) -> tuple[Term, Term]:
+    """A replica's time between tokens with `per` requests at the mean context (bound, forecast):
+    one decode step, or with pp stages a cycle of pp micro-batches."""
+    if layout.pp > 1:
+        mb = math.ceil(per / layout.pp)
+        work = replace(base, batch=mb, prompt=1, prefix=mean - 1, context=mean)
+        r = resolve(part, hw, work)
+        a = analyze(part, hw, r)
+        ar = (allreduce(m, r, layout.tp, mb, "t_ar").value,
+              allreduce(m, r, layout.tp, mb, "t_ar_forecast", RING_FORECAST).value)
+        return pipeline.cycle(a, layout.pp, layout.tp, hw, ar)
+    work = replace(base, batch=per, prompt=1, prefix=mean - 1, context=mean)
+    if layout.ep > 1:
+        return ep_pass(m, part, hw, work, layout.ep, "decode")
+    return decode_step(whole, part, hw, work, layout.tp)

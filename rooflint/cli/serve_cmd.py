@@ -35,6 +35,9 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
                                                              help="Requests in flight over all the GPUs.")] = None,
           tp: Annotated[Optional[str], typer.Option("--tp", metavar=p.COUNT, show_default="every power of 2 up to 8",
                                                     help="Tensor-parallel GPUs per replica (the rest replicas).")] = None,
+          pp: Annotated[Optional[str], typer.Option("--pp", metavar=p.COUNT,
+                                                    show_default="1 (and across nodes with tp 8)",
+                                                    help="Pipeline stages per replica.")] = None,
           prefix_hit: Annotated[Optional[str], typer.Option("--prefix-hit", metavar="SHARE", show_default="0",
                                                             help="Share of each prompt found in the prefix cache.")] = None,
           dp_attention: Annotated[Optional[bool], typer.Option(
@@ -64,7 +67,8 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
     work = o.workload(dtype=dtype, kv_dtype=kv_dtype, weight_dtype=weight_dtype, attention=attention,
                       mla_mode=mla_mode, mem_util=mem_util, chunk=chunk, engine=engine)
     s = run_serve(spec, hw, p.whole(gpus, "--gpus") or 1, p.whole(isl, "--isl") or 1024, p.whole(osl, "--osl") or 1024,
-                  work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit, dp_attention)
+                  work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit, dp_attention,
+                  p.whole(pp, "--pp"))
     also = ((plot, frontier_png_or_svg(plot, s)),) if plot else ()
     emit(serve_report(s), form, output, explain, also)
     if plot:

@@ -12,7 +12,7 @@ _COLUMNS = (Column("rank", "rank"), Column("layout", "layout"), Column("per_repl
             Column("ttft_s", "TTFT", "seconds"), Column("ttft_forecast_s", "forecast", "seconds"),
             Column("tpot_s", "TPOT", "seconds"), Column("tpot_forecast_s", "forecast", "seconds"),
             Column("tokens_per_s", "tok/s", "ratio"), Column("reason", "why"))
-_KEYS = ("per_replica", "memory_bytes", "usable_bytes", "ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s")
+_KEYS = ("per_replica", "memory_bytes", "weights_bytes", "usable_bytes", "ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s")
 
 
 def ranking_report(rows: list[Ranked], m: Model, hw: Hardware, gpus: int) -> Report:
