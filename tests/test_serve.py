@@ -108,6 +108,12 @@ def test_the_frontier_plot_is_written(cli, tmp_path):
     (["--prefix-hit", "most"], "--prefix-hit"),
     (["--concurrency", "0"], "--concurrency"),
     (["--plot", "x.gif"], "--plot"),
+    (["--disagg", "2"], "--disagg"),
+    (["--gpus", "4", "--disagg", "1:0"], "--disagg"),
+    (["--gpus", "3", "--disagg", "1:1"], "--disagg"),
+    (["--spec-tokens", "2"], "--spec-tokens"),  # llama3-8b has no MTP module to draft with
+    (["--draft", "llama3-8b", "--acceptance", "1.5"], "--acceptance"),
+    (["--draft", "no-such-model"], "no-such-model"),
 ])
 def test_bad_input_is_one_line(cli, args, needle):
     r = cli("serve", "llama3-8b", *args, code=2)
@@ -151,3 +157,50 @@ def test_experts_that_do_not_split_are_refused(cli):
     assert r.stderr.count("\n") == 1 and "--ep" in r.stderr
     doc = serve(cli, "mixtral-8x7b", "--gpu", "h100", "--gpus", "4", "--concurrency", "16")
     assert {p["layout"]["ep"] for p in doc["points"]} == {1, 4}  # tried beside the tensor-parallel ones
+
+
+def test_speculative_decoding_yields_tau_tokens_a_step(cli):
+    """llama3-70b on 4 H100s (tp4) drafting 3 tokens a step with llama3-8b, each accepted with
+    probability 0.7: a step yields tau = (1 - 0.7^4) / (1 - 0.7) = 2.533 tokens per sequence for
+    one verify pass of the target over 4 tokens (logits at all of them) and 3 draft steps; the
+    time per token is that step / tau plus the usual c/osl of a prefill."""
+    from rooflint.analysis.plan import decode_step, plan, shard
+    from rooflint.specs.catalog import load_model
+    from rooflint.workload import Workload
+
+    doc = serve(cli, "llama3-70b", "--gpu", "h100", "--gpus", "4", "--tp", "4", "--concurrency", "16",
+                "--spec-tokens", "3", "--acceptance", "0.7", "--draft", "llama3-8b")
+    (p,) = doc["points"]
+    tau = (1 - 0.7**4) / (1 - 0.7)
+    mean = ISL + OSL // 2
+    target, draft = load_model("llama3-70b"), load_model("llama3-8b")
+    verify = plan(target, "h100", Workload(batch=16, prompt=4, prefix=mean - 4, context=mean, all_logits=True), 4)
+    step = decode_step(draft, shard(draft, 4), __import__("rooflint").load_hardware("h100"),
+                       Workload(batch=16, prompt=1, prefix=mean - 1, context=mean), 4)[0].value
+    prefill = plan(target, "h100", Workload(batch=1, prompt=ISL), 4).ttft_s
+    assert p["tpot_s"] == pytest.approx((verify.ttft_s + 3 * step) / tau + 16 / OSL * prefill, rel=1e-9)
+    plain = point(serve(cli, "llama3-70b", "--gpu", "h100", "--gpus", "4", "--tp", "4", "--concurrency", "16"), 16, 4)
+    assert p["tpot_forecast_s"] < plain["tpot_forecast_s"]
+
+
+def test_disaggregated_decode_steps_carry_no_prefill(cli):
+    """llama3-70b on 8 H100s split 1:1: four prefill, four decode (tp4). A decode step is the
+    batch's alone; a prompt's TTFT adds its KV cache's move (80 layers x 8 KV heads / 4 GPUs x 128
+    x 2 x 2 B x 1024 tokens per GPU, send/recv); and where requests finish faster than one tp4
+    group prefills them (c / (osl tpot) > 1 / t_prefill: short answers) the point does not fit."""
+    doc = serve(cli, "llama3-70b", "--gpu", "h100", "--gpus", "8", "--tp", "4", "--concurrency", "64",
+                "--disagg", "1:1")
+    p = point(doc, 64, 4)
+    dec = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "4", "--batch", "64", "--context",
+                   str(ISL + OSL // 2), "--prompt", "1")["plan"]
+    pre = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "4", "--prompt", str(ISL))["plan"]
+    kv = cli.json("comm", "send_recv", str(80 * 2 * 128 * 2 * 2 * ISL), "--gpu", "h100", "--gpus", "2")
+    assert p["tpot_s"] == pytest.approx(dec["tpot_s"], rel=1e-9)
+    assert p["ttft_s"] == pytest.approx(pre["ttft_s"] + kv["time_s"] + dec["tpot_s"], rel=1e-9)
+    prefills = 1 / cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "4", "--prompt",
+                            str(ISL))["plan"]["ttft_forecast_s"]
+    assert p["fits"] and 64 / (OSL * p["tpot_forecast_s"]) <= prefills
+    short = cli.json("serve", "llama3-70b", "--gpu", "h100", "--gpus", "8", "--tp", "4", "--concurrency", "256",
+                     "--isl", str(ISL), "--osl", "16", "--disagg", "1:1")["points"][0]  # 16-token answers
+    assert 256 / (16 * short["tpot_forecast_s"]) > prefills
+    assert short["per_replica"] <= short["kv_capacity"] and not short["fits"]  # the prefill pool, not the KV

@@ -15,8 +15,15 @@ one decode pass of the batch plus c / osl of a prompt's prefill:
 both from the forecast, with the bound's beside them. A prefix-cache hit rate h prefills only
 the (1 - h) isl tokens not cached. The KV cache is paged in blocks of 16 tokens: a replica holds
 as many requests of isl + osl tokens (rounded up to a block) as its KV budget does
-(plan.max_batch); a concurrency beyond that does not fit and is not on the frontier. Queueing,
-schedulers' prefill chunk budgets and speculative decoding are left out.
+(plan.max_batch); a concurrency beyond that does not fit and is not on the frontier.
+
+Speculative decoding (speculative.py) makes a step yield tau tokens per sequence for the price of
+a verify pass and K draft steps: t_decode becomes the step over tau, and a request joins a whole
+step. Disaggregated serving gives P of every P + D GPUs to prefill: the decode pool's steps no
+longer carry prefills (the c / osl term goes), a prompt's KV cache moves to its decode GPU
+(send/recv) before it joins, and a point fits only while the prefill pool's groups / t_prefill
+requests per second keep up with the c / (osl tpot) that finish. Queueing and schedulers'
+prefill chunk budgets are left out.
 """
 
 from __future__ import annotations
@@ -26,11 +33,13 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rooflint.analysis import pipeline
+from rooflint.analysis.collectives import collective
 from rooflint.analysis.expert_parallel import ep_pass, ep_shard
 from rooflint.analysis.expr import sym
 from rooflint.analysis.inference import analyze
 from rooflint.analysis.layouts import Layout, layouts
 from rooflint.analysis.plan import RING_FORECAST, allreduce, decode_step, plan, shard
+from rooflint.analysis.speculative import Speculation, speculative_step
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
@@ -40,10 +49,10 @@ BLOCK = 16  # tokens per KV block (vLLM's default)
 DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))  # 1 .. 1024
 
 _c, _osl, _n, _conc = sym("c osl N concurrency")
-_FIGURES = {kind: (figure(f"tpot{kind}_s", sym(f"t_decode{kind}") + _c / _osl * sym(f"t_prefill{kind}"), "seconds",
-                          "a step: the batch's decode pass and c / osl of a prefill"),
-                   figure(f"ttft{kind}_s", sym(f"t_prefill{kind}") + sym(f"t_decode{kind}"), "seconds",
-                          "the prompt's prefill and the step it joins"))
+_FIGURES = {kind: (figure(f"tpot{kind}_s", sym(f"t_decode{kind}") + sym("mixed") * _c / _osl * sym(f"t_prefill{kind}"),
+                          "seconds", "a step per token: the batch's decode and (prefill mixed in) c / osl of a prefill"),
+                   figure(f"ttft{kind}_s", sym(f"t_prefill{kind}") + sym(f"t_kv{kind}") + sym(f"t_join{kind}"),
+                          "seconds", "the prompt's prefill, its KV cache's move (disaggregated), the step it joins"))
             for kind in ("", "_forecast")}
 _RATES = (figure("interactivity", 1 / sym("tpot_forecast_s"), "per_second", "tokens/s per user (forecast)"),
           figure("throughput_per_gpu", _conc / sym("tpot_forecast_s") / _n, "per_second",
@@ -57,10 +66,11 @@ class Point:
     per_replica: int  # requests on the busiest replica
     kv_capacity: int  # requests of isl + osl tokens a replica's KV budget holds
     terms: tuple[Term, ...]
+    prefill_keeps_up: bool = True  # disaggregated: the prefill pool prefills as fast as requests finish
 
     @property
     def fits(self) -> bool:
-        return self.per_replica <= self.kv_capacity
+        return self.per_replica <= self.kv_capacity and self.prefill_keeps_up
 
     def value(self, key: str) -> float:
         return next(t.value for t in self.terms if t.key == key)
@@ -95,7 +105,8 @@ def pareto(points: Sequence[Point]) -> tuple[int, ...]:
 
 def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, workload: Workload | None = None,
           concurrency: Sequence[int] | None = None, tp: int | None = None, prefix_hit: float = 0.0,
-          ep: bool | None = None, pp: int | None = None) -> Serving:
+          ep: bool | None = None, pp: int | None = None, spec: Speculation | None = None,
+          disagg: tuple[int, int] | None = None) -> Serving:
     hw = target_gpu(hw)
     base = workload or Workload()
     if not 0 <= prefix_hit < 1:
@@ -105,21 +116,47 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
     mean = isl + osl // 2
     longest = math.ceil((isl + osl) / BLOCK) * BLOCK
     points: list[Point] = []
-    for layout in layouts(m, gpus, tp, ep, pp):
+    prefill_gpus = 0
+    if disagg is not None:
+        p_share, d_share = disagg
+        prefill_gpus = gpus * p_share // (p_share + d_share)
+        if prefill_gpus * (p_share + d_share) != gpus * p_share or not 0 < prefill_gpus < gpus:
+            raise SpecError("--disagg", None, f"{p_share}:{d_share} does not split {gpus} GPUs into two pools")
+    candidates = layouts(m, gpus - prefill_gpus, tp, ep, pp)
+    if spec is not None:
+        candidates = [lay for lay in candidates if lay.pp == 1 and lay.ep == 1]
+    for layout in candidates:
+        per_group = layout.tp * layout.pp
+        if prefill_gpus % per_group or (layout.ep > 1 and prefill_gpus):
+            continue  # the prefill pool is made of the same groups (an expert-parallel pool is one group)
         whole = ep_shard(m, layout.ep) if layout.ep > 1 else m  # what plan shards by tp
         part = shard(whole, layout.tp)
         capacity, pre, pre_forecast = _replica(m, whole, part, hw, layout, base, isl, cached, longest)
+        kv = _kv_move(whole, part, hw, layout, base, isl, gpus) if prefill_gpus else (0.0, 0.0)
         for c in levels:
             per = math.ceil(c / layout.dp)
-            tpot, tpot_forecast = _decode(m, whole, part, hw, layout, base, per, mean)
-            values = {"c": per, "osl": osl, "concurrency": c, "N": gpus,
-                      "t_decode": tpot.value, "t_prefill": pre.value,
+            if spec is not None:
+                step = {t.key: t for t in speculative_step(m, hw, base, layout.tp, per, mean, spec)}
+                tpot, tpot_forecast = step["t_decode"], step["t_decode_forecast"]
+                join = (step["t_step"].value, step["t_step_forecast"].value)
+                extra = [step["tau"], step["t_step"], step["t_step_forecast"]]
+            else:
+                tpot, tpot_forecast = _decode(m, whole, part, hw, layout, base, per, mean)
+                join, extra = (tpot.value, tpot_forecast.value), []
+            values = {"c": per, "osl": osl, "concurrency": c, "N": gpus, "mixed": 0 if prefill_gpus else 1,
+                      "t_decode": tpot.value, "t_prefill": pre.value, "t_join": join[0], "t_join_forecast": join[1],
+                      "t_kv": kv[0], "t_kv_forecast": kv[1],
                       "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": pre_forecast.value}
             inputs = [replace(t, key=name) for name, t in (
                 ("t_decode", tpot), ("t_decode_forecast", tpot_forecast),
                 ("t_prefill", pre), ("t_prefill_forecast", pre_forecast))]
             terms = evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values)
-            points.append(Point(c, layout, per, capacity, (*inputs, *terms)))
+            # a prefill pool must keep up: c / (osl tpot) requests/s against its groups / t_prefill
+            tpot_f = next(t.value for t in terms if t.key == "tpot_forecast_s")
+            keeps_up = not prefill_gpus or c / (osl * tpot_f) <= prefill_gpus // per_group / pre_forecast.value
+            points.append(Point(c, layout, per, capacity, (*inputs, *extra, *terms), keeps_up))
+    if not points:
+        raise SpecError("--disagg", None, "no layout of the decode pool also divides the prefill pool")
     engine = resolve(m, hw, base).engine.name
     return Serving(m, hw, gpus, isl, osl, prefix_hit, tuple(points), pareto(points), engine)
 
@@ -161,3 +198,12 @@ def _decode(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, b
     if layout.ep > 1:
         return ep_pass(m, part, hw, work, layout.ep, "decode")
     return decode_step(whole, part, hw, work, layout.tp)
+
+
+def _kv_move(whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, isl: int,
+             gpus: int) -> tuple[float, float]:
+    """A prompt's KV cache from a prefill GPU to its decode GPU (each GPU of the group its shard, at
+    once): send/recv of the comm model, across nodes when the GPUs span them."""
+    a = analyze(part, hw, replace(base, batch=1, prompt=1, prefix=isl - 1, context=isl))
+    c = collective("send_recv", a.kv_bytes_per_sequence, 2, hw, 2 if gpus > 8 else 1)
+    return c.value("time_s"), c.value("time_forecast_s")

@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 import typer
 
 from rooflint.analysis.serve import serve as run_serve
+from rooflint.analysis.speculative import Speculation
 from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
@@ -40,6 +41,15 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
                                                     help="Pipeline stages per replica.")] = None,
           prefix_hit: Annotated[Optional[str], typer.Option("--prefix-hit", metavar="SHARE", show_default="0",
                                                             help="Share of each prompt found in the prefix cache.")] = None,
+          spec_tokens: Annotated[Optional[str], typer.Option("--spec-tokens", metavar=p.COUNT, show_default="none",
+                                                             help="Speculative decoding: tokens drafted per step.")] = None,
+          acceptance: Annotated[Optional[str], typer.Option("--acceptance", metavar="SHARE", show_default="0.7",
+                                                            help="Chance a drafted token is accepted.")] = None,
+          draft: Annotated[Optional[str], typer.Option("--draft", metavar="MODEL", show_default="the model's MTP module",
+                                                       help="The draft model of speculative decoding.")] = None,
+          disagg: Annotated[Optional[str], typer.Option("--disagg", metavar="P:D", show_default="none",
+                                                        help="Disaggregated prefill and decode pools: P of every "
+                                                             "P + D GPUs prefill.")] = None,
           dp_attention: Annotated[Optional[bool], typer.Option(
               "--dp-attention/--no-dp-attention", show_default="tried for MoE models",
               help="Data-parallel attention with the routed experts over all the GPUs (only that layout), "
@@ -57,19 +67,33 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
             raise SpecError("--plot", None, f"expected a .png or .svg file, got {plot}")
         require_matplotlib("--plot")
         check_target(plot)
-    hit = 0.0
-    if prefix_hit is not None:
-        try:
-            hit = float(prefix_hit)
-        except ValueError:
-            raise SpecError("--prefix-hit", None, f"expected a share such as 0.5, got {prefix_hit!r}") from None
+    hit = _share(prefix_hit, "--prefix-hit", 0.0)
     spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
+    speculation = None
+    if spec_tokens is not None or acceptance is not None or draft is not None:
+        speculation = Speculation(p.whole(spec_tokens, "--spec-tokens") or 1, _share(acceptance, "--acceptance", 0.7),
+                                  load_model(draft) if draft else None)
+    pools = None
+    if disagg is not None:
+        parts = disagg.split(":")
+        if len(parts) != 2:
+            raise SpecError("--disagg", None, f"expected P:D such as 1:3, got {disagg!r}")
+        pools = (p.whole(parts[0], "--disagg"), p.whole(parts[1], "--disagg"))
     work = o.workload(dtype=dtype, kv_dtype=kv_dtype, weight_dtype=weight_dtype, attention=attention,
                       mla_mode=mla_mode, mem_util=mem_util, chunk=chunk, engine=engine)
     s = run_serve(spec, hw, p.whole(gpus, "--gpus") or 1, p.whole(isl, "--isl") or 1024, p.whole(osl, "--osl") or 1024,
                   work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit, dp_attention,
-                  p.whole(pp, "--pp"))
+                  p.whole(pp, "--pp"), speculation, pools)
     also = ((plot, frontier_png_or_svg(plot, s)),) if plot else ()
     emit(serve_report(s), form, output, explain, also)
     if plot:
         note(f"wrote {plot}")
+
+
+def _share(text: str | None, option: str, default: float) -> float:
+    if text is None:
+        return default
+    try:
+        return float(text)
+    except ValueError:
+        raise SpecError(option, None, f"expected a share such as 0.5, got {text!r}") from None
