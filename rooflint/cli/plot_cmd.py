@@ -11,10 +11,9 @@ from rooflint.cli import params as p
 from rooflint.cli.app import command, note
 from rooflint.compare.comparison import compare
 from rooflint.compare.profile import calibrate_run
-from rooflint.errors import SpecError
 from rooflint.measure.session import load_run
 from rooflint.report.output import write_atomic
-from rooflint.report.plot import render_png_or_svg, require_matplotlib
+from rooflint.report.plot import image_target, render_png_or_svg
 from rooflint.specs.catalog import load_model
 from rooflint.workload import target_gpu
 
@@ -30,9 +29,7 @@ def plot(model: o.ModelArg,
                                                               "are placed too.")] = None,
          set_: o.Set = None, as_family: o.AsFamily = None) -> None:
     """The roofline with prefill and decode ops (and measured kernels) placed on it, and memory vs context."""
-    if not output.lower().endswith((".png", ".svg")):
-        raise SpecError("--output", None, f"expected a .png or .svg file, got {output}")
-    require_matplotlib("plot")
+    image_target(output, "--output")
     spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
     work = o.workload(batch=batch, prompt=prompt, context=context, dtype=dtype, kv_dtype=kv_dtype, attention=attention)
     rows = ()

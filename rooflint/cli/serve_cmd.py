@@ -12,8 +12,7 @@ from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
 from rooflint.errors import SpecError
-from rooflint.report.output import check_target
-from rooflint.report.plot import frontier_png_or_svg, require_matplotlib
+from rooflint.report.plot import frontier_png_or_svg, image_target
 from rooflint.report.serve_view import serve_report
 from rooflint.specs.catalog import load_model
 from rooflint.workload import target_gpu
@@ -63,10 +62,7 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
     """Throughput per GPU against tokens/s per user at each concurrency and layout, and the frontier."""
     form = o.fmt(fmt)
     if plot is not None:
-        if not plot.lower().endswith((".png", ".svg")):
-            raise SpecError("--plot", None, f"expected a .png or .svg file, got {plot}")
-        require_matplotlib("--plot")
-        check_target(plot)
+        image_target(plot, "--plot")
     hit = _share(prefix_hit, "--prefix-hit", 0.0)
     spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
     speculation = None

@@ -19,8 +19,7 @@ from rooflint.cli.app import app, command, emit, note
 from rooflint.compare import forecast_fit as ff
 from rooflint.compare.validation import Case, evaluate, load_cases
 from rooflint.errors import RooflintError, SpecError
-from rooflint.report.output import check_target
-from rooflint.report.plot import require_matplotlib, validation_png_or_svg
+from rooflint.report.plot import image_target, validation_png_or_svg
 from rooflint.report.validate_view import validate_report
 
 SHIPPED = Path(__file__).resolve().parents[1] / "data" / "validation"
@@ -75,10 +74,7 @@ def validate(data: Annotated[Optional[list[str]], typer.Argument(
     """Forecast and bound against published measurements: median and p90 error per category."""
     form = o.fmt(fmt)
     if plot is not None:
-        if not plot.lower().endswith((".png", ".svg")):
-            raise SpecError("--output", None, f"expected a .png or .svg file, got {plot}")
-        require_matplotlib("--output")
-        check_target(plot)
+        image_target(plot, "--output")
     thresholds = {"max_median": p.fraction(max_median, "--max-median"), "max_p90": p.fraction(max_p90, "--max-p90"),
                   "max_violations": p.whole(max_violations, "--max-violations", 0),
                   "min_cases": p.whole(min_cases, "--min-cases") or 5}

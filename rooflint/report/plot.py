@@ -15,6 +15,7 @@ from rooflint.analysis.attention import SP_BYTES
 from rooflint.analysis.inference import Analysis, analyze
 from rooflint.analysis.kv_cache import kv_bytes
 from rooflint.errors import SpecError
+from rooflint.report.output import check_target
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Workload, resolve
 
@@ -163,6 +164,15 @@ def require_matplotlib(what: str) -> None:
         import matplotlib  # noqa: F401  (the optional plot extra)
     except ImportError:
         raise SpecError(what, None, "needs matplotlib: pip install 'rooflint[plot]'") from None
+
+
+def image_target(path: str, option: str) -> None:
+    """An image a command will write: .png or .svg, matplotlib present, the place writable; all
+    checked before any work."""
+    if not path.lower().endswith((".png", ".svg")):
+        raise SpecError(option, None, f"expected a .png or .svg file, got {path}")
+    require_matplotlib(option)
+    check_target(path)
 
 
 def validation_png_or_svg(path: str, results) -> bytes:
