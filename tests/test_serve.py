@@ -114,6 +114,8 @@ def test_the_frontier_plot_is_written(cli, tmp_path):
     (["--spec-tokens", "2"], "--spec-tokens"),  # llama3-8b has no MTP module to draft with
     (["--draft", "llama3-8b", "--acceptance", "1.5"], "--acceptance"),
     (["--draft", "no-such-model"], "no-such-model"),
+    (["--dist", "zipf"], "--dist"),
+    (["--num-seqs", "100"], "--num-seqs"),
 ])
 def test_bad_input_is_one_line(cli, args, needle):
     r = cli("serve", "llama3-8b", *args, code=2)
@@ -204,3 +206,27 @@ def test_disaggregated_decode_steps_carry_no_prefill(cli):
                      "--isl", str(ISL), "--osl", "16", "--disagg", "1:1")["points"][0]  # 16-token answers
     assert 256 / (16 * short["tpot_forecast_s"]) > prefills
     assert short["per_replica"] <= short["kv_capacity"] and not short["fits"]  # the prefill pool, not the KV
+
+
+def test_a_mix_of_lengths_weights_the_context_by_each_requests_steps(cli):
+    """--dist lognormal: 256 prompts of mean 1024 and outputs of mean 1024 (the next seed), drawn
+    as `paged` draws them. The decode batch's mean context is sum osl_i (isl_i + osl_i / 2) /
+    sum osl_i (a long answer spends more steps in the batch), requests finish at c / mean(osl)
+    per step, and a request's KV blocks at its end are ceil((isl_i + osl_i) / 16)."""
+    import numpy as np
+
+    from rooflint.analysis.paged import LengthDraw, draw_lengths
+
+    doc = serve(cli, "llama3-8b", "--gpu", "h100", "--concurrency", "32", "--dist", "lognormal")
+    isl = draw_lengths(LengthDraw("lognormal", 256, ISL, None, 0, 8192)).astype(float)
+    osl = draw_lengths(LengthDraw("lognormal", 256, OSL, None, 1, 8192)).astype(float)
+    context = round(float(np.sum(osl * (isl + osl / 2)) / np.sum(osl)))
+    kv_tokens = round(float(np.ceil((isl + osl) / 16).mean()) * 16)
+    lengths = doc["settings"]["lengths"]
+    assert lengths["mean_context"] == context and lengths["mean_kv_tokens"] == kv_tokens
+    assert doc["settings"]["osl"] == pytest.approx(osl.mean())
+    (p,) = doc["points"]
+    dec = cli.json("plan", "llama3-8b", "--gpu", "h100", "--batch", "32", "--context", str(context),
+                   "--prompt", "1")["plan"]
+    pre = cli.json("plan", "llama3-8b", "--gpu", "h100", "--prompt", str(round(isl.mean())))["plan"]
+    assert p["tpot_s"] == pytest.approx(dec["tpot_s"] + 32 / osl.mean() * pre["ttft_s"], rel=1e-9)

@@ -22,8 +22,9 @@ a verify pass and K draft steps: t_decode becomes the step over tau, and a reque
 step. Disaggregated serving gives P of every P + D GPUs to prefill: the decode pool's steps no
 longer carry prefills (the c / osl term goes), a prompt's KV cache moves to its decode GPU
 (send/recv) before it joins, and a point fits only while the prefill pool's groups / t_prefill
-requests per second keep up with the c / (osl tpot) that finish. Queueing and schedulers'
-prefill chunk budgets are left out.
+requests per second keep up with the c / (osl tpot) that finish. With `--dist` the
+lengths are drawn (length_mix.py): the mean context, the finishing rate and the KV blocks per
+request come from the mix. Queueing and schedulers' prefill chunk budgets are left out.
 """
 
 from __future__ import annotations
@@ -38,6 +39,8 @@ from rooflint.analysis.expert_parallel import ep_pass, ep_shard
 from rooflint.analysis.expr import sym
 from rooflint.analysis.inference import analyze
 from rooflint.analysis.layouts import Layout, layouts
+from rooflint.analysis.length_mix import LengthMix, length_mix
+from rooflint.analysis.paged import LengthDraw
 from rooflint.analysis.plan import RING_FORECAST, allreduce, decode_step, plan, shard
 from rooflint.analysis.speculative import Speculation, speculative_step
 from rooflint.analysis.terms import Term, evaluate_figures, figure
@@ -87,6 +90,7 @@ class Serving:
     points: tuple[Point, ...]
     frontier: tuple[int, ...]  # indices into points: the Pareto set of (interactivity, throughput per GPU)
     engine: str
+    mix: LengthMix | None = None  # drawn lengths (--dist): isl and osl are then their means
 
 
 def pareto(points: Sequence[Point]) -> tuple[int, ...]:
@@ -106,15 +110,20 @@ def pareto(points: Sequence[Point]) -> tuple[int, ...]:
 def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, workload: Workload | None = None,
           concurrency: Sequence[int] | None = None, tp: int | None = None, prefix_hit: float = 0.0,
           ep: bool | None = None, pp: int | None = None, spec: Speculation | None = None,
-          disagg: tuple[int, int] | None = None) -> Serving:
+          disagg: tuple[int, int] | None = None, dist: LengthDraw | None = None) -> Serving:
     hw = target_gpu(hw)
     base = workload or Workload()
     if not 0 <= prefix_hit < 1:
         raise SpecError("--prefix-hit", None, f"expected a share in [0, 1), got {prefix_hit}")
     levels = tuple(concurrency or DEFAULT_CONCURRENCY)
+    mix = None
+    if dist is not None:  # isl and osl are the means of the drawn prompts and outputs
+        mix = length_mix(replace(dist, mean=isl), replace(dist, mean=osl), BLOCK)
+        isl, osl, mean, longest = mix.isl, mix.osl, mix.context, mix.longest
+    else:
+        mean = isl + osl // 2
+        longest = math.ceil((isl + osl) / BLOCK) * BLOCK
     cached = math.floor(prefix_hit * isl)
-    mean = isl + osl // 2
-    longest = math.ceil((isl + osl) / BLOCK) * BLOCK
     points: list[Point] = []
     prefill_gpus = 0
     if disagg is not None:
@@ -158,7 +167,7 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
     if not points:
         raise SpecError("--disagg", None, "no layout of the decode pool also divides the prefill pool")
     engine = resolve(m, hw, base).engine.name
-    return Serving(m, hw, gpus, isl, osl, prefix_hit, tuple(points), pareto(points), engine)
+    return Serving(m, hw, gpus, isl, osl, prefix_hit, tuple(points), pareto(points), engine, mix)
 
 
 def _replica(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, isl: int, cached: int,

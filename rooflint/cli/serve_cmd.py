@@ -6,6 +6,7 @@ from typing import Annotated, Optional
 
 import typer
 
+from rooflint.analysis.paged import DISTRIBUTIONS, LengthDraw
 from rooflint.analysis.serve import serve as run_serve
 from rooflint.analysis.speculative import Speculation
 from rooflint.cli import options as o
@@ -49,6 +50,13 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
           disagg: Annotated[Optional[str], typer.Option("--disagg", metavar="P:D", show_default="none",
                                                         help="Disaggregated prefill and decode pools: P of every "
                                                              "P + D GPUs prefill.")] = None,
+          dist: Annotated[Optional[str], typer.Option("--dist", metavar="|".join(DISTRIBUTIONS), show_default="none",
+                                                      help="Draw prompts and outputs of means --isl and --osl from "
+                                                           "this distribution (as paged does).")] = None,
+          num_seqs: Annotated[Optional[str], typer.Option("--num-seqs", metavar=p.COUNT, show_default="256",
+                                                          help="Requests drawn with --dist.")] = None,
+          seed: Annotated[Optional[str], typer.Option("--seed", metavar=p.COUNT, show_default="0",
+                                                      help="Seed of the draw.")] = None,
           dp_attention: Annotated[Optional[bool], typer.Option(
               "--dp-attention/--no-dp-attention", show_default="tried for MoE models",
               help="Data-parallel attention with the routed experts over all the GPUs (only that layout), "
@@ -69,6 +77,12 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
     if spec_tokens is not None or acceptance is not None or draft is not None:
         speculation = Speculation(p.whole(spec_tokens, "--spec-tokens") or 1, _share(acceptance, "--acceptance", 0.7),
                                   load_model(draft) if draft else None)
+    draw = None
+    if dist is not None:
+        draw = LengthDraw(dist.strip().lower(), p.whole(num_seqs, "--num-seqs"), 1, None,
+                          p.whole(seed, "--seed", 0), spec.max_position_embeddings)
+    elif num_seqs is not None or seed is not None:
+        raise SpecError("--num-seqs" if num_seqs is not None else "--seed", None, "applies to drawn lengths (--dist) only")
     pools = None
     if disagg is not None:
         parts = disagg.split(":")
@@ -79,7 +93,7 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
                       mla_mode=mla_mode, mem_util=mem_util, chunk=chunk, engine=engine)
     s = run_serve(spec, hw, p.whole(gpus, "--gpus") or 1, p.whole(isl, "--isl") or 1024, p.whole(osl, "--osl") or 1024,
                   work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit, dp_attention,
-                  p.whole(pp, "--pp"), speculation, pools)
+                  p.whole(pp, "--pp"), speculation, pools, draw)
     also = ((plot, frontier_png_or_svg(plot, s)),) if plot else ()
     emit(serve_report(s), form, output, explain, also)
     if plot:

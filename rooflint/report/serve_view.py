@@ -32,10 +32,12 @@ def serve_report(s: Serving) -> Report:
     front = set(s.frontier)
     rows = tuple(_row(p, i in front) for i, p in enumerate(s.points))
     data = {"schema": "rooflint.serve/1", "model": model_dict(s.model), "hardware": hardware_dict(s.hardware),
-            "settings": {"gpus": s.gpus, "isl": s.isl, "osl": s.osl, "prefix_hit": s.prefix_hit, "engine": s.engine},
+            "settings": {"gpus": s.gpus, "isl": s.isl, "osl": s.osl, "prefix_hit": s.prefix_hit, "engine": s.engine,
+                         "lengths": ({"requests": s.mix.requests, "mean_context": s.mix.context,
+                                      "mean_kv_tokens": s.mix.longest} if s.mix else None)},
             "points": [_doc(p, i in front) for i, p in enumerate(s.points)],
             "frontier": [_doc(s.points[i], True) for i in s.frontier]}
-    title = f"rooflint serve {s.model.name} on {s.gpus} x {s.hardware.name}: isl {s.isl}, osl {s.osl}, {s.engine}"
+    title = f"rooflint serve {s.model.name} on {s.gpus} x {s.hardware.name}: isl {s.isl}, osl {s.osl:.0f}, {s.engine}"
     notes = ("tpot = a step: the batch's decode at the mean context (isl + osl/2) and c/osl of a prefill; "
              "ttft = the prefill and the step it joins; tok/s from the forecast; frontier (*): no fitting point has "
              "both more tok/s/user and more tok/s/GPU",
