@@ -126,21 +126,38 @@ def test_dp_attention_with_experts_over_all_gpus(cli):
     """DeepSeek-V3 fp8 on 8 H200s with data-parallel attention and the 256 experts over the 8 GPUs
     (32 each), at concurrency 256: each GPU runs 32 requests; its step is the model with 32
     experts (routed over all 256) at batch 32 (`analyze --set num_experts=32 --set
-    router_experts=256`) plus, per MoE layer (58 of 61), a dispatch
-    and a combine all-to-all of each rank's 32 tokens x 8 picks x 7168 fp8 bytes (`comm`)."""
+    router_experts=256`), its expert ops at the busiest GPU's tokens (uniform routing: 32 x 8 picks
+    a GPU, the largest of 8 binomials about sqrt(2 ln 8) spreads above: 1 + sqrt(2 ln 8 x 7/8 /
+    256) = 1.12 times), plus per MoE layer (58 of 61) a dispatch and a combine all-to-all of each
+    rank's 32 tokens x 8 picks x 7168 fp8 bytes (`comm`)."""
+    import math
+
     doc = serve(cli, "deepseek-v3", "--gpu", "h200", "--gpus", "8", "--dtype", "fp8", "--concurrency", "256",
                 "--dp-attention")
     (p,) = doc["points"]
     assert p["layout"] == {"tp": 1, "dp": 8, "pp": 1, "ep": 8} and p["per_replica"] == 32
-    one = cli.json("analyze", "deepseek-v3", "--gpu", "h200", "--dtype", "fp8", "--set", "num_experts=32", "--set", "router_experts=256",
-                   "--batch", "32", "--prefix", str(ISL + OSL // 2 - 1), "--prompt", "1")["totals"]
-    a2a = cli.json("comm", "all_to_all", str(32 * 8 * 7168), "--gpu", "h200", "--gpus", "8")
-    prefill = cli.json("analyze", "deepseek-v3", "--gpu", "h200", "--dtype", "fp8", "--set", "num_experts=32", "--set", "router_experts=256",
-                       "--prompt", str(ISL))["totals"]
-    a2a_prompt = cli.json("comm", "all_to_all", str(ISL * 8 * 7168), "--gpu", "h200", "--gpus", "8")
-    t_pre = prefill["ttft_s"] + 2 * 58 * a2a_prompt["time_s"]
-    step = one["tpot_s"] + 2 * 58 * a2a["time_s"]
-    assert p["tpot_s"] == pytest.approx(step + 32 / OSL * t_pre, rel=1e-9)
+    shard = ["deepseek-v3", "--gpu", "h200", "--dtype", "fp8", "--set", "num_experts=32", "--set", "router_experts=256"]
+
+    def pass_time(phase, *args):
+        doc = cli.json("analyze", *shard, *args)
+        ops = doc["phases"][phase]["ops"]
+        experts = sum(o["total_time_s"] for o in ops if o["name"].startswith("experts_"))
+        return doc["totals"]["tpot_s" if phase == "decode" else "ttft_s"], experts
+
+    def imbalance(tokens):
+        return 1 + math.sqrt(2 * math.log(8) * (1 - 1 / 8) / (tokens * 8))
+
+    context = ["--prefix", str(ISL + OSL // 2 - 1), "--prompt", "1"]
+    t_dec, e_dec = pass_time("decode", "--batch", "32", *context)
+    _, e_busy = pass_time("decode", "--batch", str(math.ceil(32 * imbalance(32))), *context)
+    t_pre, e_pre = pass_time("prefill", "--prompt", str(ISL))
+    _, e_pre_busy = pass_time("prefill", "--prompt", str(math.ceil(ISL * imbalance(ISL))))
+    a2a = cli.json("comm", "all_to_all", str(32 * 8 * 7168), "--gpu", "h200", "--gpus", "8")["time_s"]
+    a2a_prompt = cli.json("comm", "all_to_all", str(ISL * 8 * 7168), "--gpu", "h200", "--gpus", "8")["time_s"]
+    step = t_dec - e_dec + e_busy + 2 * 58 * a2a
+    prefill = t_pre - e_pre + e_pre_busy + 2 * 58 * a2a_prompt
+    assert p["tpot_s"] == pytest.approx(step + 32 / OSL * prefill, rel=1e-9)
+    assert round(imbalance(32), 2) == 1.12
 
 
 def test_expert_placement_divides_the_expert_weights(cli):

@@ -12,8 +12,14 @@ whole group's routing. That is `ep_shard`: the analysis of it is one GPU's work.
 Each MoE layer adds two all-to-alls over the ep GPUs: dispatch (each token's hidden state to the
 GPUs of its k experts) and combine (the k outputs back). A rank's buffer is T k D b_a bytes
 (nccl-tests' all-to-all size), of which (ep - 1) / ep leaves it; both are timed by the collective
-model (analysis/collectives.py) over the NVLink domain, across nodes beyond 8 GPUs. Routing is
-taken as balanced (the busiest GPU's excess over the mean is left out).
+model (analysis/collectives.py) over the NVLink domain, across nodes beyond 8 GPUs.
+
+A step waits for the busiest GPU. Under uniform routing the T k ep selections of a step fall on a
+GPU's experts with probability 1 / ep each, a binomial of mean T k and relative spread
+sqrt((1 - 1/ep) / (T k)); the largest of ep such is about sqrt(2 ln ep) spreads above the mean
+(the Gaussian extreme), so the busiest GPU's experts see imbalance = 1 + sqrt(2 ln ep (1 - 1/ep) /
+(T k)) times the mean's tokens: its expert ops are timed at that many tokens (1.12 for DeepSeek-V3
+at 32 tokens a GPU on 8; real routers are more skewed, which redundant experts (EPLB) offset).
 """
 
 from __future__ import annotations
@@ -54,10 +60,12 @@ def all_to_all_bytes(m: Model, tokens: int, b_a: float) -> float:
     return tokens * m.num_experts_per_tok * m.hidden_size * b_a
 
 
-_STEP = (figure("ep_time_s", sym("t_gpu") + 2 * sym("L_moe") * sym("t_a2a"), "seconds",
-                "one GPU's pass plus a dispatch and a combine per MoE layer"),
-         figure("ep_time_forecast_s", sym("t_gpu_forecast") + 2 * sym("L_moe") * sym("t_a2a_forecast"), "seconds",
-                "the same from the forecasts"))
+IMBALANCE = figure("imbalance", 1 + (2 * sym("ln_ep") * (1 - 1 / sym("ep")) / (sym("T") * sym("k"))) ** 0.5,
+                   "ratio", "the busiest GPU's expert tokens over the mean's (uniform routing, Gaussian extreme)")
+_STEP = (figure("ep_time_s", sym("t_gpu") - sym("t_experts") + sym("t_experts_busy") + 2 * sym("L_moe") * sym("t_a2a"),
+                "seconds", "one GPU's pass with the busiest GPU's experts, a dispatch and a combine per MoE layer"),
+         figure("ep_time_forecast_s", sym("t_gpu_forecast") - sym("t_experts_forecast") + sym("t_experts_busy_forecast")
+                + 2 * sym("L_moe") * sym("t_a2a_forecast"), "seconds", "the same from the forecasts"))
 
 
 def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, phase: str) -> tuple[Term, Term]:
@@ -69,7 +77,18 @@ def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, ph
     nodes = max(1, math.ceil(ep / GPUS_PER_NODE))
     c = collective("all_to_all", all_to_all_bytes(m, tokens, r.b_a), ep, hw, nodes if ep % nodes == 0 else 1)
     t, f = (a.tpot_s, a.tpot_forecast_s) if phase == "decode" else (a.ttft_s, a.ttft_forecast_s)
+    (imbalance,) = evaluate_figures([IMBALANCE], {"ep": ep, "ln_ep": math.log(ep), "T": tokens,
+                                                  "k": m.num_experts_per_tok})
+    if phase == "decode":
+        busy_work = replace(workload, batch=math.ceil(r.batch * imbalance.value))
+    else:
+        busy_prompt = math.ceil(r.prompt * imbalance.value)
+        busy_work = replace(workload, prompt=busy_prompt, context=r.prefix + busy_prompt)
+    busy = analyze(part, hw, resolve(part, hw, busy_work))
+    phase_of = (lambda x: x.decode) if phase == "decode" else (lambda x: x.prefill)  # noqa: E731
     values = {"t_gpu": t, "t_gpu_forecast": f, "L_moe": moe_layers(m), "t_a2a": c.value("time_s"),
-              "t_a2a_forecast": c.value("time_forecast_s")}
+              "t_a2a_forecast": c.value("time_forecast_s"),
+              **{f"t_experts{b}{fc}": phase_of(x).time_of("experts_", bool(fc))
+                 for b, x in (("", a), ("_busy", busy)) for fc in ("", "_forecast")}}
     time, forecast = evaluate_figures(_STEP, values)
     return time, forecast

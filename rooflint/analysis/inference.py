@@ -153,6 +153,11 @@ class PhaseResult:
         return sum(o.count * self.values[PER_OP * i + (5 if forecast else 4)]
                    for i, o in enumerate(self.form.ops) if o.scope == scope)
 
+    def time_of(self, prefix: str, forecast: bool = False) -> float:
+        """The ops' times (or forecasts) summed over the ops whose names start with `prefix`."""
+        return sum(o.count * self.values[PER_OP * i + (5 if forecast else 4)]
+                   for i, o in enumerate(self.form.ops) if o.name.startswith(prefix))
+
     def time_by_bound(self, bound: str, forecast: bool = False) -> float:
         """The ops' times (or forecasts) summed over the ops under one roof."""
         total = 0.0
