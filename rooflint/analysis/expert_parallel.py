@@ -19,7 +19,8 @@ GPU's experts with probability 1 / ep each, a binomial of mean T k and relative 
 sqrt((1 - 1/ep) / (T k)); the largest of ep such is about sqrt(2 ln ep) spreads above the mean
 (the Gaussian extreme), so the busiest GPU's experts see imbalance = 1 + sqrt(2 ln ep (1 - 1/ep) /
 (T k)) times the mean's tokens: its expert ops are timed at that many tokens (1.12 for DeepSeek-V3
-at 32 tokens a GPU on 8; real routers are more skewed, which redundant experts (EPLB) offset).
+at 32 tokens a GPU on 8; real routers are more skewed, which redundant experts (EPLB) offset),
+interpolated between the whole token counts either side.
 """
 
 from __future__ import annotations
@@ -41,11 +42,11 @@ GPUS_PER_NODE = 8
 def ep_shard(m: Model, ep: int) -> Model:
     """One GPU of ep: the model with E / ep whole experts (attention and dense layers whole)."""
     if not m.num_experts:
-        raise SpecError("--ep", None, f"{m.name} has no routed experts to place")
+        raise SpecError("--dp-attention", None, f"{m.name} has no routed experts to place")
     if m.num_experts % ep:
-        raise SpecError("--ep", None, f"{ep} GPUs do not divide {m.name}'s {m.num_experts} experts")
+        raise SpecError("--dp-attention", None, f"{ep} GPUs do not divide {m.name}'s {m.num_experts} experts")
     if m.num_experts // ep < m.num_experts_per_tok:
-        raise SpecError("--ep", None, f"{ep} GPUs leave {m.num_experts // ep} experts each, fewer than the "
+        raise SpecError("--dp-attention", None, f"{ep} GPUs leave {m.num_experts // ep} experts each, fewer than the "
                         f"{m.num_experts_per_tok} a token picks")
     return replace(m, num_experts=m.num_experts // ep, router_experts=m.router_experts or m.num_experts,
                    name=f"{m.name}/ep{ep}", path=m.path)
@@ -79,16 +80,28 @@ def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, ph
     t, f = (a.tpot_s, a.tpot_forecast_s) if phase == "decode" else (a.ttft_s, a.ttft_forecast_s)
     (imbalance,) = evaluate_figures([IMBALANCE], {"ep": ep, "ln_ep": math.log(ep), "T": tokens,
                                                   "k": m.num_experts_per_tok})
-    if phase == "decode":
-        busy_work = replace(workload, batch=math.ceil(r.batch * imbalance.value))
-    else:
-        busy_prompt = math.ceil(r.prompt * imbalance.value)
-        busy_work = replace(workload, prompt=busy_prompt, context=r.prefix + busy_prompt)
-    busy = analyze(part, hw, resolve(part, hw, busy_work))
-    phase_of = (lambda x: x.decode) if phase == "decode" else (lambda x: x.prefill)  # noqa: E731
+    # the busiest GPU's tokens are count x imbalance, not whole: its expert time is interpolated
+    # between the whole counts either side
+    count = r.batch if phase == "decode" else r.prompt
+    want = count * imbalance.value
+    low = math.floor(want)
+
+    def experts_at(n: int, forecast: bool) -> float:
+        if n == count:
+            x = a
+        else:
+            work = (replace(workload, batch=n) if phase == "decode"
+                    else replace(workload, prompt=n, context=r.prefix + n))
+            x = analyze(part, hw, resolve(part, hw, work))
+        return (x.decode if phase == "decode" else x.prefill).time_of("experts_", forecast)
+
+    def busy(forecast: bool) -> float:
+        lo = experts_at(low, forecast)
+        return lo + (want - low) * (experts_at(low + 1, forecast) - lo) if want > low else lo
+
     values = {"t_gpu": t, "t_gpu_forecast": f, "L_moe": moe_layers(m), "t_a2a": c.value("time_s"),
               "t_a2a_forecast": c.value("time_forecast_s"),
-              **{f"t_experts{b}{fc}": phase_of(x).time_of("experts_", bool(fc))
-                 for b, x in (("", a), ("_busy", busy)) for fc in ("", "_forecast")}}
+              "t_experts": experts_at(count, False), "t_experts_forecast": experts_at(count, True),
+              "t_experts_busy": busy(False), "t_experts_busy_forecast": busy(True)}
     time, forecast = evaluate_figures(_STEP, values)
     return time, forecast

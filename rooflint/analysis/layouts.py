@@ -52,6 +52,9 @@ def layouts(m: Model, gpus: int, tp: int | None = None, ep: bool | None = None, 
             raise SpecError("--dp-attention", None, "the expert-parallel layout has no --tp or --pp of its own")
         ep_shard(m, gpus)  # refused here when the experts do not split over the GPUs
         return [Layout(1, gpus, gpus)]
+    if tp is not None and tp > MAX_TP:
+        raise SpecError("--tp", None, f"tensor parallelism stays inside a node's {MAX_TP} NVLink GPUs; "
+                        f"got {tp} (use --pp across nodes)")
     out = []
     for t in (tp,) if tp is not None else POWERS:
         if t > gpus or gpus % t or (tp is None and t > MAX_TP):

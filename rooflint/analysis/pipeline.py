@@ -61,17 +61,25 @@ def stage_memory(a: Analysis, pp: int) -> dict[str, float]:
     return out
 
 
-def send(a: Analysis, tokens: int, pp: int, tp: int, hw: Hardware) -> tuple[float, float]:
-    """(bound, forecast) of one stage-to-stage send of `tokens` activations."""
-    nodes = 2 if pp * tp > GPUS_PER_NODE else 1
-    c = collective("send_recv", tokens * a.model.hidden_size * a.resolved.b_a, 2, hw, nodes)
+def send(a: Analysis, tokens: int, pp: int, tp: int, hw: Hardware, across: bool | None = None) -> tuple[float, float]:
+    """(bound, forecast) of one stage-to-stage send of `tokens` activations: across nodes when
+    `across` (None: when the replica spans nodes at all, the slowest of its sends)."""
+    if across is None:
+        across = pp * tp > GPUS_PER_NODE
+    c = collective("send_recv", tokens * a.model.hidden_size * a.resolved.b_a, 2, hw, 2 if across else 1)
     return c.value("time_s"), c.value("time_forecast_s")
 
 
-_LATENCY = (figure("pipeline_s", sym("t_pass") + (sym("pp") - 1) * sym("t_send"), "seconds",
-                   "every stage in turn, and a send between each two"),
-            figure("pipeline_forecast_s", sym("t_pass_forecast") + (sym("pp") - 1) * sym("t_send_forecast"),
-                   "seconds", "the same from the forecasts"))
+def network_sends(pp: int, tp: int) -> int:
+    """Of a replica's pp - 1 sends, those between nodes: its stages fill nodes of GPUS_PER_NODE."""
+    return min(pp - 1, max(0, math.ceil(pp * tp / GPUS_PER_NODE) - 1))
+
+
+_LATENCY = (figure("pipeline_s", sym("t_pass") + (sym("pp") - 1 - sym("n_net")) * sym("t_send")
+                   + sym("n_net") * sym("t_send_net"), "seconds",
+                   "every stage in turn, and a send between each two (n_net of them between nodes)"),
+            figure("pipeline_forecast_s", sym("t_pass_forecast") + (sym("pp") - 1 - sym("n_net")) * sym("t_send_forecast")
+                   + sym("n_net") * sym("t_send_net_forecast"), "seconds", "the same from the forecasts"))
 _CYCLE = (figure("cycle_s", sym("pp") * (sym("share") * (sym("t_layers") + sym("t_ar")) + sym("t_ends")
                                          + sym("t_send")), "seconds",
                  "pp micro-batches through the heaviest stage: its share of the layers and their all-reduces, "
@@ -85,9 +93,12 @@ def latency(a: Analysis, tokens: int, t_pass: Term, t_pass_forecast: Term, pp: i
             hw: Hardware) -> tuple[Term, Term]:
     """A pass of `tokens` through the pipeline, given its time on one group (plan's TTFT or TPOT
     with their all-reduces): (bound, forecast)."""
-    s, sf = send(a, tokens, pp, tp, hw)
+    s, sf = send(a, tokens, pp, tp, hw, across=False)
+    n_net = network_sends(pp, tp)
+    net, net_f = send(a, tokens, pp, tp, hw, across=True) if n_net else (0.0, 0.0)
     return tuple(evaluate_figures(_LATENCY, {"t_pass": t_pass.value, "t_pass_forecast": t_pass_forecast.value,
-                                             "pp": pp, "t_send": s, "t_send_forecast": sf}))
+                                             "pp": pp, "n_net": n_net, "t_send": s, "t_send_forecast": sf,
+                                             "t_send_net": net, "t_send_net_forecast": net_f}))
 
 
 def cycle(a: Analysis, pp: int, tp: int, hw: Hardware, allreduce: tuple[float, float] = (0.0, 0.0)) -> tuple[Term, Term]:

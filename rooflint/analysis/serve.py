@@ -24,7 +24,10 @@ longer carry prefills (the c / osl term goes), a prompt's KV cache moves to its 
 (send/recv) before it joins, and a point fits only while the prefill pool's groups / t_prefill
 requests per second keep up with the c / (osl tpot) that finish. With `--dist` the
 lengths are drawn (length_mix.py): the mean context, the finishing rate and the KV blocks per
-request come from the mix. Queueing and schedulers' prefill chunk budgets are left out.
+request come from the mix. Queueing and schedulers' prefill chunk budgets are left out, and a
+prefill mixed into a step is charged as a pass of its own: its weight reads, launches and step
+overhead are not shared with the decode it rides with, which overstates short prompts (isl 128,
+concurrency 256 on one H100: about 1.7x the step a single fused pass would take).
 """
 
 from __future__ import annotations
@@ -131,6 +134,12 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
         prefill_gpus = gpus * p_share // (p_share + d_share)
         if prefill_gpus * (p_share + d_share) != gpus * p_share or not 0 < prefill_gpus < gpus:
             raise SpecError("--disagg", None, f"{p_share}:{d_share} does not split {gpus} GPUs into two pools")
+    if spec is not None and mean <= spec.tokens + 1:
+        raise SpecError("--spec-tokens", None, f"{spec.tokens} drafts need a context above {spec.tokens + 1} tokens; "
+                        f"the mean is {mean}")
+    if spec is not None and (ep or (pp or 1) > 1):
+        raise SpecError("--spec-tokens", None, "speculative decoding is modelled on tensor-parallel replicas only "
+                        "(not with --pp or --dp-attention)")
     candidates = layouts(m, gpus - prefill_gpus, tp, ep, pp)
     if spec is not None:
         candidates = [lay for lay in candidates if lay.pp == 1 and lay.ep == 1]
@@ -165,7 +174,9 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
             keeps_up = not prefill_gpus or c / (osl * tpot_f) <= prefill_gpus // per_group / pre_forecast.value
             points.append(Point(c, layout, per, capacity, (*inputs, *extra, *terms), keeps_up))
     if not points:
-        raise SpecError("--disagg", None, "no layout of the decode pool also divides the prefill pool")
+        raise SpecError("--disagg" if prefill_gpus else "--gpus", None,
+                        "no layout of the decode pool also divides the prefill pool" if prefill_gpus
+                        else f"no layout of {gpus} GPUs serves {m.name} this way")
     engine = resolve(m, hw, base).engine.name
     return Serving(m, hw, gpus, isl, osl, prefix_hit, tuple(points), pareto(points), engine, mix)
 
@@ -214,5 +225,6 @@ def _kv_move(whole: Model, part: Model, hw: Hardware, layout: Layout, base: Work
     """A prompt's KV cache from a prefill GPU to its decode GPU (each GPU of the group its shard, at
     once): send/recv of the comm model, across nodes when the GPUs span them."""
     a = analyze(part, hw, replace(base, batch=1, prompt=1, prefix=isl - 1, context=isl))
-    c = collective("send_recv", a.kv_bytes_per_sequence, 2, hw, 2 if gpus > 8 else 1)
+    share = pipeline.stage_layers(whole, layout.pp) / whole.num_hidden_layers  # a stage's GPU: its layers' KV
+    c = collective("send_recv", a.kv_bytes_per_sequence * share, 2, hw, 2 if gpus > 8 else 1)
     return c.value("time_s"), c.value("time_forecast_s")

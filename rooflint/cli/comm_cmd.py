@@ -34,7 +34,7 @@ def comm(op: Annotated[str, typer.Argument(metavar="OP", help=f"The collective: 
                                              help="The message as nccl-tests counts it (the per-rank buffer; "
                                                   "all-gather's gathered output): 67108864 or 64MiB.")],
          gpu: o.Gpu = None,
-         gpus: Annotated[Optional[str], typer.Option("--gpus", "-n", metavar=p.COUNT, show_default="8",
+         gpus: Annotated[Optional[str], typer.Option("--gpus", "-n", metavar=p.COUNT, show_default="8 (send_recv: 2)",
                                                      help="Ranks in the collective.")] = None,
          nodes: Annotated[Optional[str], typer.Option("--nodes", metavar=p.COUNT, show_default="1",
                                                       help="Nodes the ranks are spread over (evenly).")] = None,
@@ -46,7 +46,7 @@ def comm(op: Annotated[str, typer.Argument(metavar="OP", help=f"The collective: 
     """One collective's bound (its traffic over the link) and forecast (NCCL's protocols)."""
     form = o.fmt(fmt)
     name = p.choice(op, OPS, "OP")
-    n = p.whole(gpus, "--gpus") or 8
+    n = p.whole(gpus, "--gpus") or (2 if name == "send_recv" else 8)
     m = p.whole(nodes, "--nodes") or 1
     bw = p.bandwidth(network, "--network")
     hw = target_gpu(gpu)

@@ -4,6 +4,7 @@ resolve() decides). `workload()` turns the parsed options into the library's Wor
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Annotated, Optional
 
 import typer
@@ -96,3 +97,13 @@ def workload(batch=None, prompt=None, context=None, prefix=None, dtype=None, kv_
         mla_mode=p.choice(mla_mode, w.MLA_MODES, "--mla-mode"), flash_tile=p.tile(flash_tile, "--flash-tile"),
         all_logits=all_logits, memory_utilization=p.fraction(mem_util, "--mem-util"), chunk=p.whole(chunk, "--chunk"),
         engine=engine)
+
+Network = Annotated[Optional[str], _opt("--network", metavar="BANDWIDTH", default="the profile's network",
+                                        help="Per-GPU bandwidth between nodes, one way: 50GB/s (NDR InfiniBand).")]
+
+
+def with_network(hw, network: str | None):
+    """hw with --network as its per-GPU bandwidth between nodes (unchanged without it)."""
+    if network is None:
+        return hw
+    return replace(hw, network_bytes_per_s=p.bandwidth(network, "--network"))

@@ -45,7 +45,8 @@ def plan(model: o.ModelArg, gpu: o.Gpu = None, context: o.Context = None, prompt
          batch: o.Batch = None, tp: Tp = None, mem_util: o.MemUtil = None, dtype: o.Dtype = None,
          kv_dtype: o.KvDtype = None, weight_dtype: o.WeightDtype = None, attention: o.Attention = None,
          mla_mode: o.MlaMode = None, chunk: o.Chunk = None, set_: o.Set = None, as_family: o.AsFamily = None,
-         engine: o.Engine = None, gpus: Gpus = None, fmt: o.Format = None, output: o.Output = None,
+         engine: o.Engine = None, gpus: Gpus = None, network: o.Network = None, fmt: o.Format = None,
+         output: o.Output = None,
          explain: o.Explain = False) -> None:
     """Largest batch at a context, longest context at a batch, memory per GPU, chunked TTFT and TPOT."""
     form = o.fmt(fmt)
@@ -57,6 +58,7 @@ def plan(model: o.ModelArg, gpu: o.Gpu = None, context: o.Context = None, prompt
     if n is not None:
         if tp is not None:
             raise SpecError("--gpus", None, "--gpus ranks every layout of the GPUs; --tp fixes one: give one of them")
+        hw = o.with_network(hw, network)
         emit(ranking_report(rank_layouts(spec, hw, work, n), spec, hw, n), form, output, explain)
         return
     emit(plan_report(run_plan(spec, hw, work, p.whole(tp, "--tp") or 1)), form, output, explain)

@@ -66,15 +66,19 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
           chunk: o.Chunk = None, set_: o.Set = None, as_family: o.AsFamily = None, engine: o.Engine = None,
           plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png|FILE.svg",
                                                       help="Also draw the frontier here.")] = None,
-          fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
+          network: o.Network = None, fmt: o.Format = None, output: o.Output = None,
+          explain: o.Explain = False) -> None:
     """Throughput per GPU against tokens/s per user at each concurrency and layout, and the frontier."""
     form = o.fmt(fmt)
     if plot is not None:
         image_target(plot, "--plot")
     hit = _share(prefix_hit, "--prefix-hit", 0.0)
-    spec, hw = load_model(model, p.overrides(set_), as_family), target_gpu(gpu)
+    spec, hw = load_model(model, p.overrides(set_), as_family), o.with_network(target_gpu(gpu), network)
     speculation = None
-    if spec_tokens is not None or acceptance is not None or draft is not None:
+    if spec_tokens is None and (acceptance is not None or draft is not None):
+        raise SpecError("--acceptance" if acceptance is not None else "--draft", None,
+                        "applies to speculative decoding: give --spec-tokens K")
+    if spec_tokens is not None:
         speculation = Speculation(p.whole(spec_tokens, "--spec-tokens") or 1, _share(acceptance, "--acceptance", 0.7),
                                   load_model(draft) if draft else None)
     draw = None

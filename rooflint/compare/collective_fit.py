@@ -206,13 +206,15 @@ def with_measured_collectives(base, fits: Mapping[str, MeasuredFit], run, name: 
     protocols the measured latency and bus bandwidth (a share of the interconnect figure, raised to
     the fastest measured op's bandwidth when the base has none or a slower one)."""
     link = max([base.interconnect_bytes_per_s or 0.0, *(f.bandwidth_bytes_per_s for f in fits.values())])
+    if min(f.bandwidth_bytes_per_s for f in fits.values()) < 1e-3 * link:
+        link = max(f.bandwidth_bytes_per_s for f in fits.values())  # the datasheet link dwarfs what was run
     ops = dict(base.achievable.collectives)
     for op, f in fits.items():
         ops[op] = {f"{q}_{k}": v for q in ("ll", "simple")
                    for k, v in (("latency_s", min(f.latency_s, 1e-2)), ("hop_s", 0.0),
                                 ("fraction", min(1.0, max(1e-3, f.bandwidth_bytes_per_s / link))))}
     when = f"rooflint measure --collectives ({run.backend}, {run.world_size} ranks, {run.environment.get('date', '')})"
-    source = {**base.achievable.source, "collectives": f"{when}: latency + bus bandwidth of {', '.join(fits)}"}
+    source = {**base.achievable.source, **{f"collectives.{op}": f"{when}: latency + bus bandwidth" for op in fits}}
     achievable = replace(base.achievable, collectives=ops, source=source)
     prov = {**base.provenance, "interconnect": {"note": f"{when}: the fastest op's bus bandwidth"
                                                 if link != base.interconnect_bytes_per_s else "datasheet, not measured"}}
