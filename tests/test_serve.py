@@ -17,15 +17,22 @@ def point(doc, concurrency, tp):
     return next(p for p in doc["points"] if p["concurrency"] == concurrency and p["layout"]["tp"] == tp)
 
 
+def one_token(cli, model, gpu, tp, key="tpot_forecast_s", *more):
+    """A pass of one token at context 1 (plan's decode step): what a mixed-in prefill shares."""
+    return cli.json("plan", model, "--gpu", gpu, "--tp", str(tp), "--batch", "1", "--context", "1", "--prompt", "1",
+                    *more)["plan"][key]
+
+
 def by_hand(cli, model, gpu, tp, per_replica, concurrency, gpus):
     """The steady state in the test's own words: a step is the batch's decode at the mean context
-    (isl + osl/2) plus c/osl of one prompt's prefill; tokens/s per user is 1 / that step, per GPU
-    concurrency / step / GPUs. The decode and the prefill are `plan`'s own (per replica)."""
+    (isl + osl/2) plus c/osl of one prompt's prefill, less what a one-token pass costs (the
+    weights, launches and overhead the decode pays already); tokens/s per user is 1 / that step,
+    per GPU concurrency / step / GPUs. The decode and the prefill are `plan`'s own (per replica)."""
     decode = cli.json("plan", model, "--gpu", gpu, "--tp", str(tp), "--batch", str(per_replica),
                       "--context", str(ISL + OSL // 2), "--prompt", "1")
     prefill = cli.json("plan", model, "--gpu", gpu, "--tp", str(tp), "--batch", "1", "--prompt", str(ISL))
     t_dec, t_pre = decode["plan"]["tpot_forecast_s"], prefill["plan"]["ttft_forecast_s"]
-    step = t_dec + per_replica / OSL * t_pre
+    step = t_dec + per_replica / OSL * (t_pre - one_token(cli, model, gpu, tp))
     return {"tpot_forecast_s": step, "ttft_forecast_s": t_pre + t_dec, "interactivity": 1 / step,
             "throughput_per_gpu": concurrency / step / gpus}
 
@@ -51,7 +58,8 @@ def test_concurrency_one_is_the_single_gpu_analysis(cli):
     dec = cli.json("analyze", "llama3-8b", "--gpu", "h100", "--prefix", str(ISL + OSL // 2 - 1), "--prompt", "1")
     pre = cli.json("analyze", "llama3-8b", "--gpu", "h100", "--prompt", str(ISL))
     t_dec, t_pre = dec["totals"]["tpot_forecast_s"], pre["totals"]["ttft_forecast_s"]
-    assert p["tpot_forecast_s"] == pytest.approx(t_dec + t_pre / OSL, rel=1e-9)
+    t_one = cli.json("analyze", "llama3-8b", "--gpu", "h100", "--context", "1", "--prompt", "1")["totals"]
+    assert p["tpot_forecast_s"] == pytest.approx(t_dec + (t_pre - t_one["tpot_forecast_s"]) / OSL, rel=1e-9)
     assert p["ttft_forecast_s"] == pytest.approx(t_pre + t_dec, rel=1e-9)
     assert p["tpot_s"] < p["tpot_forecast_s"]  # the bound beside it
 
@@ -165,7 +173,11 @@ def test_dp_attention_with_experts_over_all_gpus(cli):
     a2a_prompt = cli.json("comm", "all_to_all", str(ISL * 8 * 7168), "--gpu", "h200", "--gpus", "8")["time_s"]
     step = t_dec - e_dec + e_busy + 2 * 58 * a2a
     prefill = t_pre - e_pre + e_pre_busy + 2 * 58 * a2a_prompt
-    assert p["tpot_s"] == pytest.approx(step + 32 / OSL * prefill, rel=1e-9)
+    one = ["--context", "1", "--prompt", "1"]  # a one-token pass, what a mixed-in prefill shares
+    t_one, e_one = pass_time("decode", "--batch", "1", *one)
+    a2a_one = cli.json("comm", "all_to_all", str(8 * 7168), "--gpu", "h200", "--gpus", "8")["time_s"]
+    one_token = t_one - e_one + busy("decode", 1, "--batch", *one) + 2 * 58 * a2a_one
+    assert p["tpot_s"] == pytest.approx(step + 32 / OSL * (prefill - one_token), rel=1e-9)
     assert round(imbalance(32), 2) == 1.12
 
 
@@ -205,7 +217,8 @@ def test_speculative_decoding_yields_tau_tokens_a_step(cli):
     verify = plan(target, "h100", Workload(batch=16, prompt=4, prefix=mean - 4, context=mean, all_logits=True), 4)
     step = decode_step(draft, shard(draft, 4), __import__("rooflint").load_hardware("h100"),
                        Workload(batch=16, prompt=1, prefix=mean - 1, context=mean), 4)[0].value
-    prefill = plan(target, "h100", Workload(batch=1, prompt=ISL), 4).ttft_s
+    prefill = plan(target, "h100", Workload(batch=1, prompt=ISL), 4).ttft_s - one_token(cli, "llama3-70b", "h100", 4,
+                                                                                      "tpot_s")
     assert p["tpot_s"] == pytest.approx((verify.ttft_s + 3 * step) / tau + 16 / OSL * prefill, rel=1e-9)
     plain = point(serve(cli, "llama3-70b", "--gpu", "h100", "--gpus", "4", "--tp", "4", "--concurrency", "16"), 16, 4)
     assert p["tpot_forecast_s"] < plain["tpot_forecast_s"]
@@ -255,4 +268,5 @@ def test_a_mix_of_lengths_weights_the_context_by_each_requests_steps(cli):
     dec = cli.json("plan", "llama3-8b", "--gpu", "h100", "--batch", "32", "--context", str(context),
                    "--prompt", "1")["plan"]
     pre = cli.json("plan", "llama3-8b", "--gpu", "h100", "--prompt", str(round(isl.mean())))["plan"]
-    assert p["tpot_s"] == pytest.approx(dec["tpot_s"] + 32 / osl.mean() * pre["ttft_s"], rel=1e-9)
+    t_one = one_token(cli, "llama3-8b", "h100", 1, "tpot_s")
+    assert p["tpot_s"] == pytest.approx(dec["tpot_s"] + 32 / osl.mean() * (pre["ttft_s"] - t_one), rel=1e-9)

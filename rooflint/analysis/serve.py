@@ -8,7 +8,7 @@ mean context of isl + osl / 2 and each of them prefills once per osl of its deco
 scheduler step (vLLM's and TensorRT-LLM's in-flight batching, prefill interleaved with decode) is
 one decode pass of the batch plus c / osl of a prompt's prefill:
 
-    tpot = t_decode(c, isl + osl / 2) + c / osl * t_prefill(isl)      (the time between tokens)
+    tpot = t_decode(c, isl + osl / 2) + c / osl * (t_prefill(isl) - t_pass(1 token))   (between tokens)
     ttft = t_prefill(isl) + t_decode(c, isl + osl / 2)                 (its prefill, and the step it joins)
     interactivity = 1 / tpot tokens/s per user; throughput per GPU = concurrency / tpot / N
 
@@ -24,10 +24,9 @@ longer carry prefills (the c / osl term goes), a prompt's KV cache moves to its 
 (send/recv) before it joins, and a point fits only while the prefill pool's groups / t_prefill
 requests per second keep up with the c / (osl tpot) that finish. With `--dist` the
 lengths are drawn (length_mix.py): the mean context, the finishing rate and the KV blocks per
-request come from the mix. Queueing and schedulers' prefill chunk budgets are left out, and a
-prefill mixed into a step is charged as a pass of its own: its weight reads, launches and step
-overhead are not shared with the decode it rides with, which overstates short prompts (isl 128,
-concurrency 256 on one H100: about 1.7x the step a single fused pass would take).
+request come from the mix. A prefill mixed into a step shares the step's weight reads, launches
+and overhead: it is charged its time less a one-token pass's (under pp, the heaviest stage's
+share of it). Queueing and schedulers' prefill chunk budgets are left out.
 """
 
 from __future__ import annotations
@@ -39,7 +38,7 @@ from dataclasses import dataclass, replace
 from rooflint.analysis import pipeline
 from rooflint.analysis.collectives import collective
 from rooflint.analysis.expert_parallel import ep_pass, ep_shard
-from rooflint.analysis.expr import sym
+from rooflint.analysis.expr import emax, sym
 from rooflint.analysis.inference import analyze
 from rooflint.analysis.layouts import Layout, layouts
 from rooflint.analysis.length_mix import LengthMix, length_mix
@@ -55,8 +54,10 @@ BLOCK = 16  # tokens per KV block (vLLM's default)
 DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))  # 1 .. 1024
 
 _c, _osl, _n, _conc = sym("c osl N concurrency")
-_FIGURES = {kind: (figure(f"tpot{kind}_s", sym(f"t_decode{kind}") + sym("mixed") * _c / _osl * sym(f"t_prefill{kind}"),
-                          "seconds", "a step per token: the batch's decode and (prefill mixed in) c / osl of a prefill"),
+_FIGURES = {kind: (figure(f"tpot{kind}_s", sym(f"t_decode{kind}") + sym("mixed") * _c / _osl * sym("share")
+                          * emax(sym(f"t_prefill{kind}") - sym(f"t_base{kind}"), 0), "seconds",
+                          "a step per token: the batch's decode and (prefill mixed in) c / osl of a prefill, less "
+                          "what a one-token pass costs (weights, launches, overhead: shared with the decode)"),
                    figure(f"ttft{kind}_s", sym(f"t_prefill{kind}") + sym(f"t_kv{kind}") + sym(f"t_join{kind}"),
                           "seconds", "the prompt's prefill, its KV cache's move (disaggregated), the step it joins"))
             for kind in ("", "_forecast")}
@@ -151,6 +152,8 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
         part = shard(whole, layout.tp)
         capacity, pre, pre_forecast = _replica(m, whole, part, hw, layout, base, isl, cached, longest)
         kv = _kv_move(whole, part, hw, layout, base, isl, gpus) if prefill_gpus else (0.0, 0.0)
+        t_base = _one_token(m, whole, part, hw, layout, base)
+        share = pipeline.stage_layers(whole, layout.pp) / whole.num_hidden_layers
         for c in levels:
             per = math.ceil(c / layout.dp)
             if spec is not None:
@@ -162,12 +165,14 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
                 tpot, tpot_forecast = _decode(m, whole, part, hw, layout, base, per, mean)
                 join, extra = (tpot.value, tpot_forecast.value), []
             values = {"c": per, "osl": osl, "concurrency": c, "N": gpus, "mixed": 0 if prefill_gpus else 1,
+                      "share": share, "t_base": t_base[0].value, "t_base_forecast": t_base[1].value,
                       "t_decode": tpot.value, "t_prefill": pre.value, "t_join": join[0], "t_join_forecast": join[1],
                       "t_kv": kv[0], "t_kv_forecast": kv[1],
                       "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": pre_forecast.value}
             inputs = [replace(t, key=name) for name, t in (
                 ("t_decode", tpot), ("t_decode_forecast", tpot_forecast),
-                ("t_prefill", pre), ("t_prefill_forecast", pre_forecast))]
+                ("t_prefill", pre), ("t_prefill_forecast", pre_forecast),
+                ("t_base", t_base[0]), ("t_base_forecast", t_base[1]))]
             terms = evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values)
             # a prefill pool must keep up: c / (osl tpot) requests/s against its groups / t_prefill
             tpot_f = next(t.value for t in terms if t.key == "tpot_forecast_s")
@@ -228,3 +233,15 @@ def _kv_move(whole: Model, part: Model, hw: Hardware, layout: Layout, base: Work
     share = pipeline.stage_layers(whole, layout.pp) / whole.num_hidden_layers  # a stage's GPU: its layers' KV
     c = collective("send_recv", a.kv_bytes_per_sequence * share, 2, hw, 2 if gpus > 8 else 1)
     return c.value("time_s"), c.value("time_forecast_s")
+
+
+def _one_token(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload) -> tuple[Term, Term]:
+    """What a pass of one token costs the replica (its weights, launches, all-reduce latencies, step
+    overhead): the share of a prefill that, mixed into a decode step, the decode pays already."""
+    work = replace(base, batch=1, prompt=1, prefix=0, context=1)
+    if layout.pp > 1:
+        a = analyze(part, hw, work)
+        return pipeline.latency(a, 1, *decode_step(whole, part, hw, work, layout.tp), layout.pp, layout.tp, hw)
+    if layout.ep > 1:
+        return ep_pass(m, part, hw, work, layout.ep, "decode")
+    return decode_step(whole, part, hw, work, layout.tp)

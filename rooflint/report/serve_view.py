@@ -38,7 +38,8 @@ def serve_report(s: Serving) -> Report:
             "points": [_doc(p, i in front) for i, p in enumerate(s.points)],
             "frontier": [_doc(s.points[i], True) for i in s.frontier]}
     title = f"rooflint serve {s.model.name} on {s.gpus} x {s.hardware.name}: isl {s.isl}, osl {s.osl:.0f}, {s.engine}"
-    notes = ("tpot = a step: the batch's decode at the mean context (isl + osl/2) and c/osl of a prefill; "
+    notes = ("tpot = a step: the batch's decode at the mean context (isl + osl/2) and c/osl of a prefill (less "
+             "a one-token pass's cost, which the step pays already); "
              "ttft = the prefill and the step it joins; tok/s from the forecast; frontier (*): no fitting point has "
              "both more tok/s/user and more tok/s/GPU",
              "fits: the replica's KV budget holds its requests at isl + osl tokens (blocks of 16)")
