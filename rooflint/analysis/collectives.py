@@ -41,6 +41,7 @@ from rooflint.errors import SpecError
 from rooflint.specs import Hardware
 
 OPS = ("all_reduce", "all_gather", "reduce_scatter", "all_to_all", "send_recv")
+GPUS_PER_NODE = 8  # an HGX/DGX node's NVLink domain: beyond it, traffic crosses the network
 PROTOCOLS = ("ll", "simple")
 PARAMETERS = tuple(f"{p}_{k}" for p in PROTOCOLS for k in ("latency_s", "hop_s", "fraction"))
 """Per op: each protocol's fixed time, time per ring hop, and share of the link."""
@@ -71,6 +72,25 @@ def _protocol(p: str, nodes: int) -> Expr:
         return t0 + steps * hop + factor * T / (link * f)
     return t0 + steps * hop + net_steps * t_net + emax(factor * T / (link * f),
                                                        net_factor * T / (net * f_net * _NET_SHARE[p]))
+
+
+def protocol_values(params) -> dict:
+    """An op's six parameters (achievable.collectives[op]) as the symbols the protocols use; each
+    value may be a number or an array."""
+    return {f"{short}_{p}": params[f"{p}_{name}"] for p in PROTOCOLS
+            for short, name in (("t0", "latency_s"), ("hop", "hop_s"), ("f", "fraction"))}
+
+
+def single_protocol(latency_s: float, fraction: float) -> dict[str, float]:
+    """Six parameters that make both protocols one: a latency and a share of the link, no hops
+    (what a measured latency + bandwidth fit says)."""
+    return {f"{p}_{k}": v for p in PROTOCOLS for k, v in (("latency_s", latency_s), ("hop_s", 0.0),
+                                                          ("fraction", fraction))}
+
+
+def traffic_factor(op: str, gpus: int) -> float:
+    """Bytes each of `gpus` ranks sends per byte of the message."""
+    return float(_FACTOR[op].evaluate({"n": gpus}))
 
 
 def figures(op: str, nodes: int) -> tuple[Figure, ...]:
@@ -110,8 +130,7 @@ class Collective:
         return "LL" if self.value("ll_s") <= self.value("simple_s") else "Simple"
 
 
-def collective(op: str, message_bytes: float, gpus: int, hw: Hardware, nodes: int = 1,
-               network_bytes_per_s: float | None = None) -> Collective:
+def collective(op: str, message_bytes: float, gpus: int, hw: Hardware, nodes: int = 1) -> Collective:
     """`op` of a `message_bytes` message over `gpus` ranks on `nodes` nodes of hw."""
     if op not in OPS:
         raise SpecError("OP", None, f"expected one of {', '.join(OPS)}, got {op!r}")
@@ -123,14 +142,13 @@ def collective(op: str, message_bytes: float, gpus: int, hw: Hardware, nodes: in
         raise SpecError("--nodes", None, f"{nodes} nodes do not divide {gpus} GPUs")
     if not hw.interconnect_bytes_per_s:
         raise SpecError(hw.path or hw.name, "interconnect", "no interconnect bandwidth to time a collective over")
-    network = network_bytes_per_s or hw.network_bytes_per_s
+    network = hw.network_bytes_per_s
     if nodes > 1 and not network:
         raise SpecError(hw.path or hw.name, "network",
                         "no per-GPU network bandwidth to time a collective across nodes (give --network)")
     a = hw.achievable
     values = {"n": gpus, "M": nodes, "T": message_bytes, "link": hw.interconnect_bytes_per_s,
-              **{f"{k}_{p}": a.collectives[op][f"{p}_{name}"] for p in PROTOCOLS
-                 for k, name in (("t0", "latency_s"), ("hop", "hop_s"), ("f", "fraction"))}}
+              **protocol_values(a.collectives[op])}
     if nodes > 1:
         values.update(net=network, f_net=a.network_fraction, t_net=a.network_latency_s)
     terms = tuple(evaluate_figures(figures(op, nodes), values))
@@ -138,7 +156,7 @@ def collective(op: str, message_bytes: float, gpus: int, hw: Hardware, nodes: in
     sources = (f"collectives.{op}: {', '.join(f'{k} = {v:.4g}' for k, v in a.collectives[op].items())} "
                f"({src.get('collectives.' + op, src.get('collectives', 'prior'))})",)
     if nodes > 1:
-        sources += (f"network: {network:.4g} B/s ({'--network' if network_bytes_per_s else hw.name}); "
+        sources += (f"network: {network:.4g} B/s (the profile's, or --network); "
                     f"network_fraction = {a.network_fraction:.4g}, network_latency_s = {a.network_latency_s:.4g} "
                     f"({src.get('network_fraction', 'prior')})",)
     return Collective(op, message_bytes, gpus, nodes, terms, sources)

@@ -28,15 +28,13 @@ from __future__ import annotations
 import math
 from dataclasses import replace
 
-from rooflint.analysis.collectives import collective
+from rooflint.analysis.collectives import GPUS_PER_NODE, collective
 from rooflint.analysis.expr import sym
 from rooflint.analysis.inference import analyze
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved, Workload, resolve
-
-GPUS_PER_NODE = 8
 
 
 def ep_shard(m: Model, ep: int) -> Model:
@@ -86,13 +84,14 @@ def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, ph
     want = count * imbalance.value
     low = math.floor(want)
 
+    passes = {count: a}
+
     def experts_at(n: int, forecast: bool) -> float:
-        if n == count:
-            x = a
-        else:
+        if n not in passes:
             work = (replace(workload, batch=n) if phase == "decode"
                     else replace(workload, prompt=n, context=r.prefix + n))
-            x = analyze(part, hw, resolve(part, hw, work))
+            passes[n] = analyze(part, hw, resolve(part, hw, work))
+        x = passes[n]
         return (x.decode if phase == "decode" else x.prefill).time_of("experts_", forecast)
 
     def busy(forecast: bool) -> float:

@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from rooflint.analysis.collectives import GPUS_PER_NODE
 from rooflint.analysis.expert_parallel import ep_shard
 from rooflint.analysis.plan import shard
 from rooflint.errors import SpecError
 from rooflint.specs import Model
 
-MAX_TP = 8
+MAX_TP = GPUS_PER_NODE
 POWERS = tuple(2**i for i in range(8))  # 1 .. 128
 
 

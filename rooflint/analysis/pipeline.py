@@ -19,18 +19,21 @@ from __future__ import annotations
 import math
 
 from rooflint.analysis import memory
-from rooflint.analysis.collectives import collective
+from rooflint.analysis.collectives import GPUS_PER_NODE, collective
 from rooflint.analysis.expr import sym
 from rooflint.analysis.inference import Analysis
 from rooflint.analysis.params import parameter_parts
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.specs import Hardware, Model
 
-GPUS_PER_NODE = 8
-
 
 def stage_layers(m: Model, pp: int) -> int:
     return math.ceil(m.num_hidden_layers / pp)
+
+
+def stage_share(m: Model, pp: int) -> float:
+    """The heaviest stage's share of the layers (1 without a pipeline)."""
+    return stage_layers(m, pp) / m.num_hidden_layers
 
 
 def end_bytes(a: Analysis) -> tuple[float, float, float]:
@@ -49,8 +52,7 @@ def end_bytes(a: Analysis) -> tuple[float, float, float]:
 def stage_memory(a: Analysis, pp: int) -> dict[str, float]:
     """The heaviest stage's weights, KV cache, workspace and the fit rule's figures, per GPU of the
     analysis's (tensor-parallel) group."""
-    m = a.model
-    share = stage_layers(m, pp) / m.num_hidden_layers
+    share = stage_share(a.model, pp)
     first, last, counted = end_bytes(a)
     weights = (a.weights_bytes - counted) * share + max(first, last)
     kv = a.kv_bytes * share
@@ -107,7 +109,7 @@ def cycle(a: Analysis, pp: int, tp: int, hw: Hardware, allreduce: tuple[float, f
     d = a.decode
     s, sf = send(a, a.resolved.batch, pp, tp, hw)
     overhead = a.tpot_forecast_s - d.kernels_forecast_s  # the engine's per-step overhead
-    values = {"pp": pp, "share": stage_layers(a.model, pp) / a.model.num_hidden_layers,
+    values = {"pp": pp, "share": stage_share(a.model, pp),
               "t_layers": d.time_by_scope("layer"), "t_ends": d.time_by_scope("model"),
               "t_layers_forecast": d.time_by_scope("layer", True), "t_ends_forecast": d.time_by_scope("model", True),
               "t_ar": allreduce[0], "t_ar_forecast": allreduce[1], "t_send": s, "t_send_forecast": sf,

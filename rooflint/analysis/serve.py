@@ -36,7 +36,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, replace
 
 from rooflint.analysis import pipeline
-from rooflint.analysis.collectives import collective
+from rooflint.analysis.collectives import GPUS_PER_NODE, collective
 from rooflint.analysis.expert_parallel import ep_pass, ep_shard
 from rooflint.analysis.expr import emax, sym
 from rooflint.analysis.inference import analyze
@@ -153,7 +153,7 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
         capacity, pre, pre_forecast = _replica(m, whole, part, hw, layout, base, isl, cached, longest)
         kv = _kv_move(whole, part, hw, layout, base, isl, gpus) if prefill_gpus else (0.0, 0.0)
         t_base = _one_token(m, whole, part, hw, layout, base)
-        share = pipeline.stage_layers(whole, layout.pp) / whole.num_hidden_layers
+        share = pipeline.stage_share(whole, layout.pp)
         for c in levels:
             per = math.ceil(c / layout.dp)
             if spec is not None:
@@ -230,8 +230,7 @@ def _kv_move(whole: Model, part: Model, hw: Hardware, layout: Layout, base: Work
     """A prompt's KV cache from a prefill GPU to its decode GPU (each GPU of the group its shard, at
     once): send/recv of the comm model, across nodes when the GPUs span them."""
     a = analyze(part, hw, replace(base, batch=1, prompt=1, prefix=isl - 1, context=isl))
-    share = pipeline.stage_layers(whole, layout.pp) / whole.num_hidden_layers  # a stage's GPU: its layers' KV
-    c = collective("send_recv", a.kv_bytes_per_sequence * share, 2, hw, 2 if gpus > 8 else 1)
+    c = collective("send_recv", a.kv_bytes_per_sequence * pipeline.stage_share(whole, layout.pp), 2, hw, 2 if gpus > GPUS_PER_NODE else 1)
     return c.value("time_s"), c.value("time_forecast_s")
 
 

@@ -38,16 +38,12 @@ def comm(op: Annotated[str, typer.Argument(metavar="OP", help=f"The collective: 
                                                      help="Ranks in the collective.")] = None,
          nodes: Annotated[Optional[str], typer.Option("--nodes", metavar=p.COUNT, show_default="1",
                                                       help="Nodes the ranks are spread over (evenly).")] = None,
-         network: Annotated[Optional[str], typer.Option("--network", metavar="BANDWIDTH",
-                                                        show_default="the profile's network",
-                                                        help="Per-GPU bandwidth between nodes, one way: "
-                                                             "50GB/s (NDR InfiniBand).")] = None,
+         network: o.Network = None,
          fmt: o.Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """One collective's bound (its traffic over the link) and forecast (NCCL's protocols)."""
     form = o.fmt(fmt)
     name = p.choice(op, OPS, "OP")
     n = p.whole(gpus, "--gpus") or (2 if name == "send_recv" else 8)
     m = p.whole(nodes, "--nodes") or 1
-    bw = p.bandwidth(network, "--network")
-    hw = target_gpu(gpu)
-    emit(comm_report(collective(name, message_bytes(size), n, hw, m, bw), hw), form, output, explain)
+    hw = o.with_network(target_gpu(gpu), network)
+    emit(comm_report(collective(name, message_bytes(size), n, hw, m), hw), form, output, explain)

@@ -16,7 +16,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from statistics import median
 
-from rooflint.analysis.collectives import PARAMETERS, figures
+from rooflint.analysis.collectives import PARAMETERS, figures, protocol_values, single_protocol, traffic_factor
 from rooflint.analysis.terms import figure_values
 from rooflint.measure.stats import quantile
 from rooflint.specs.achievable import COLLECTIVE_BOUNDS, PRIOR_COLLECTIVES
@@ -57,9 +57,7 @@ def load_points(path: Path | str = ROWS) -> list[Point]:
 
 def _figures(op: str, params: Mapping[str, float], gpus, sizes, links) -> dict:
     """analysis/collectives.py's figures of one op over arrays of points (its own expressions)."""
-    values = {"n": gpus, "T": sizes, "link": links,
-              **{f"{short}_{q}": params[f"{q}_{name}"] for q in ("ll", "simple")
-                 for short, name in (("t0", "latency_s"), ("hop", "hop_s"), ("f", "fraction"))}}
+    values = {"n": gpus, "T": sizes, "link": links, **protocol_values(params)}
     return figure_values(figures(op, 1), values)
 
 
@@ -149,7 +147,7 @@ def fit_measured(op: str, world: int, sizes: Sequence[float], times: Sequence[fl
     a latency that comes out negative (noise at the small sizes) is held at half the smallest time."""
     import numpy as np
 
-    factor = float(figure_values(figures(op, 1)[:1], {"n": world})["factor"])
+    factor = traffic_factor(op, world)
     t = np.asarray(times, dtype=float)
     traffic = factor * np.asarray(sizes, dtype=float)
     a = np.stack([1 / t, traffic / t], axis=1)
@@ -164,8 +162,7 @@ def fit_measured(op: str, world: int, sizes: Sequence[float], times: Sequence[fl
 def measured_time(fit: MeasuredFit, world: int, size: float) -> float:
     """The fitted time of one point: analysis/collectives.py's forecast with both protocols the
     measured latency and bandwidth (what a profile saved from the fit forecasts)."""
-    params = {f"{q}_{k}": v for q in ("ll", "simple")
-              for k, v in (("latency_s", fit.latency_s), ("hop_s", 0.0), ("fraction", 1.0))}
+    params = single_protocol(fit.latency_s, 1.0)
     return float(_figures(fit.op, params, world, size, fit.bandwidth_bytes_per_s)["time_forecast_s"])
 
 
@@ -194,7 +191,7 @@ def compare_run(run) -> tuple[list[MeasuredPoint], dict[str, MeasuredFit]]:
         if len(mine) < 2:
             continue  # a line needs two points
         fits[op] = fit_measured(op, run.world_size, [p.message_bytes for p in mine], [p.stats.median for p in mine])
-        factor = float(figure_values(figures(op, 1)[:1], {"n": run.world_size})["factor"])
+        factor = traffic_factor(op, run.world_size)
         rows += [MeasuredPoint(op, p.message_bytes, p.stats.median, p.stats.rel_iqr, len(p.samples_s),
                                factor * p.message_bytes / p.stats.median,
                                measured_time(fits[op], run.world_size, p.message_bytes)) for p in mine]
@@ -210,9 +207,7 @@ def with_measured_collectives(base, fits: Mapping[str, MeasuredFit], run, name: 
         link = max(f.bandwidth_bytes_per_s for f in fits.values())  # the datasheet link dwarfs what was run
     ops = dict(base.achievable.collectives)
     for op, f in fits.items():
-        ops[op] = {f"{q}_{k}": v for q in ("ll", "simple")
-                   for k, v in (("latency_s", min(f.latency_s, 1e-2)), ("hop_s", 0.0),
-                                ("fraction", min(1.0, max(1e-3, f.bandwidth_bytes_per_s / link))))}
+        ops[op] = single_protocol(min(f.latency_s, 1e-2), min(1.0, max(1e-3, f.bandwidth_bytes_per_s / link)))
     when = f"rooflint measure --collectives ({run.backend}, {run.world_size} ranks, {run.environment.get('date', '')})"
     source = {**base.achievable.source, **{f"collectives.{op}": f"{when}: latency + bus bandwidth" for op in fits}}
     achievable = replace(base.achievable, collectives=ops, source=source)
