@@ -26,7 +26,7 @@ from rooflint.errors import RooflintError, SpecError
 from rooflint.measure import cases, session
 from rooflint.measure.backends import BACKENDS
 from rooflint.measure.cases import CALIBRATION_KERNELS
-from rooflint.measure.collectives import run_collectives
+from rooflint.measure.collectives import check_available, run_collectives
 from rooflint.measure.result import Run
 from rooflint.report.collectives_run_view import collectives_run_report
 from rooflint.report.measure_view import measure_report
@@ -164,6 +164,7 @@ def _collectives(world_size: str | None, device: str | None, time_budget: str | 
         check_target(save_profile)
     if output:
         check_target(output)
+    check_available(n, dev)
     note(f"measuring collectives on {n} {'GPUs' if dev == 'cuda' else 'CPU ranks'} (Ctrl-C stops)")
     run = run_collectives(n, dev, time_budget_s=budget, progress=note)
     rows, fits = compare_run(run)

@@ -159,22 +159,29 @@ def _rank_main(rank: int, world: int, port: int, backend: str, device: str, ops:
         dist.destroy_process_group()
 
 
-def run_collectives(world_size: int = 2, device: str = "cpu", ops: Sequence[str] = OPS,
-                    sizes: Sequence[int] | None = None, rule: StopRule = RULE, time_budget_s: float | None = None,
-                    progress: Callable[[str], None] = lambda s: None) -> CollectiveRun:
-    """Spawn world_size ranks, time every op at every size, and return rank 0's points."""
+def check_available(world_size: int, device: str) -> None:
+    """torch.distributed present, and on GPUs one per rank: refused before anything starts."""
     try:
         import torch
         import torch.distributed as dist
-        import torch.multiprocessing as mp
     except ImportError:
         raise BackendUnavailable("measuring collectives needs torch (pip install 'rooflint[torch]')") from None
     if not dist.is_available():
         raise BackendUnavailable("this torch build has no torch.distributed")
-    backend = "nccl" if device == "cuda" else "gloo"
     if device == "cuda" and torch.cuda.device_count() < world_size:
         raise BackendUnavailable(f"--world-size {world_size} needs {world_size} GPUs; "
                                  f"{torch.cuda.device_count()} are visible")
+
+
+def run_collectives(world_size: int = 2, device: str = "cpu", ops: Sequence[str] = OPS,
+                    sizes: Sequence[int] | None = None, rule: StopRule = RULE, time_budget_s: float | None = None,
+                    progress: Callable[[str], None] = lambda s: None) -> CollectiveRun:
+    """Spawn world_size ranks, time every op at every size, and return rank 0's points."""
+    check_available(world_size, device)
+    import torch
+    import torch.multiprocessing as mp
+
+    backend = "nccl" if device == "cuda" else "gloo"
     ops = [op for op in ops if op != "send_recv" or world_size % 2 == 0]
     sizes = SIZES[device] if sizes is None else sizes
     budget = time_budget_s if time_budget_s is not None else 120.0
