@@ -2,10 +2,10 @@
 
     python bench/serve_speed.py [--levels 20]
 
-For 1 model x 1 GPU, then 10 models x 5 GPUs (8 GPUs each; every tensor-parallel layout up to 8
-that splits the model) x `--levels` concurrency levels: points evaluated, seconds, points/s, next
-to `rooflint plan` (one plan per point is what serve costs now) and the target of issue 15 (the
-10 x 5 grid in under 10 s on this 2-core machine).
+For 1 model x 1 GPU, then 10 models x 5 GPUs, each over 1, 2, 4, ..., 64 GPUs and every layout
+serve weighs there (tensor parallel x replicas, pipelines beyond a node, data-parallel attention +
+experts) x `--levels` concurrency levels: points evaluated, seconds, points/s, next to one cold
+`rooflint plan` and the target of issue 15 (the 10 x 5 grid in under 10 s on this 2-core machine).
 """
 
 from __future__ import annotations
@@ -25,6 +25,7 @@ from rooflint.workload import Workload  # noqa: E402
 MODELS = ("llama2-7b", "llama3-8b", "mistral-7b", "llama3-70b", "mixtral-8x7b", "qwen2.5-7b", "llama2-13b",
           "llama2-70b", "falcon-7b", "deepseek-v2-lite")
 GPUS = ("h100", "a100", "h200", "b200", "mi300x")
+COUNTS = tuple(2**i for i in range(7))  # 1 .. 64 GPUs
 TARGET_S = 10.0
 
 
@@ -42,7 +43,8 @@ def main() -> None:
         for name in models:
             m = load_model(name)
             for g in gpus:
-                points += len(serve(m, g, 8, 1024, 1024, concurrency=levels).points)
+                for n in COUNTS:
+                    points += len(serve(m, g, n, 1024, 1024, concurrency=levels).points)
         rows.append((f"{len(models)} models x {len(gpus)} GPUs", points, time.perf_counter() - t0))
     print(f"{'grid':24} {'points':>8} {'seconds':>9} {'points/s':>9}")
     for label, n, s in rows:

@@ -270,3 +270,44 @@ def test_a_mix_of_lengths_weights_the_context_by_each_requests_steps(cli):
     pre = cli.json("plan", "llama3-8b", "--gpu", "h100", "--prompt", str(round(isl.mean())))["plan"]
     t_one = one_token(cli, "llama3-8b", "h100", 1, "tpot_s")
     assert p["tpot_s"] == pytest.approx(dec["tpot_s"] + 32 / osl.mean() * (pre["ttft_s"] - t_one), rel=1e-9)
+
+
+@pytest.mark.parametrize("model,gpus", [("llama3-70b", 16), ("mixtral-8x7b", 8)])
+def test_levels_over_arrays_are_each_levels_own_pass(model, gpus):
+    """serve weighs a layout's levels as one evaluation over an array of batch sizes; each must be
+    the scalar path's own figure for that batch: plan.decode_step (tensor parallel), the EP
+    pass (its all-to-alls and busiest GPU), and a pipeline cycle built from analyze at that
+    micro-batch. Levels are odd on purpose (per-replica batches that round up)."""
+    from dataclasses import replace
+
+    from rooflint.analysis import pipeline
+    from rooflint.analysis.expert_parallel import ep_pass, ep_shard
+    from rooflint.analysis.inference import analyze
+    from rooflint.analysis.plan import RING_FORECAST, allreduce, decode_step, shard
+    from rooflint.analysis.serve import serve as run
+    from rooflint.specs.catalog import load_hardware, load_model
+    from rooflint.workload import Workload, resolve
+
+    m, hw = load_model(model), load_hardware("h100")
+    s = run(m, hw, gpus, 1000, 300, concurrency=(1, 3, 7, 100, 333))
+    mean = 1000 + 150
+    seen = set()
+    for p in s.points:
+        lay, per = p.layout, p.per_replica
+        assert per == math.ceil(p.concurrency / lay.dp)
+        whole = ep_shard(m, lay.ep) if lay.ep > 1 else m
+        part = shard(whole, lay.tp)
+        work = Workload(batch=per, prompt=1, prefix=mean - 1, context=mean)
+        if lay.ep > 1:
+            want = ep_pass(m, part, hw, work, lay.ep, "decode")
+        elif lay.pp > 1:
+            mb = math.ceil(per / lay.pp)
+            r = resolve(part, hw, replace(work, batch=mb))
+            ar = (allreduce(m, r, lay.tp, mb, "a").value, allreduce(m, r, lay.tp, mb, "b", RING_FORECAST).value)
+            want = pipeline.cycle(analyze(part, hw, r), lay.pp, lay.tp, hw, ar)
+        else:
+            want = decode_step(whole, part, hw, work, lay.tp)
+        assert p.value("t_decode") == pytest.approx(want[0].value, rel=1e-12)
+        assert p.value("t_decode_forecast") == pytest.approx(want[1].value, rel=1e-12)
+        seen.add((lay.tp, lay.pp, lay.ep))
+    assert len(seen) >= 3  # several layouts were checked, not one

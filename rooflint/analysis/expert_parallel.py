@@ -30,11 +30,14 @@ from dataclasses import replace
 
 from rooflint.analysis.collectives import GPUS_PER_NODE, collective
 from rooflint.analysis.expr import sym
-from rooflint.analysis.inference import analyze
+from rooflint.analysis.inference import analyze, decode_over
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved, Workload, resolve
+
+
+_SHARDS: dict[tuple[int, int], tuple[Model, Model]] = {}
 
 
 def ep_shard(m: Model, ep: int) -> Model:
@@ -46,8 +49,15 @@ def ep_shard(m: Model, ep: int) -> Model:
     if m.num_experts // ep < m.num_experts_per_tok:
         raise SpecError("--dp-attention", None, f"{ep} GPUs leave {m.num_experts // ep} experts each, fewer than the "
                         f"{m.num_experts_per_tok} a token picks")
-    return replace(m, num_experts=m.num_experts // ep, router_experts=m.router_experts or m.num_experts,
+    hit = _SHARDS.get((id(m), ep))
+    if hit is not None and hit[0] is m:  # one object per (model, ep): its compiled forms are reused
+        return hit[1]
+    if len(_SHARDS) > 256:
+        _SHARDS.clear()
+    part = replace(m, num_experts=m.num_experts // ep, router_experts=m.router_experts or m.num_experts,
                    name=f"{m.name}/ep{ep}", path=m.path)
+    _SHARDS[id(m), ep] = (m, part)
+    return part
 
 
 def moe_layers(m: Model) -> int:
@@ -67,12 +77,16 @@ _STEP = (figure("ep_time_s", sym("t_gpu") - sym("t_experts") + sym("t_experts_bu
                 + 2 * sym("L_moe") * sym("t_a2a_forecast"), "seconds", "the same from the forecasts"))
 
 
-def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, phase: str) -> tuple[Term, Term]:
+def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, phase: str,
+            batches=None) -> tuple[Term, Term]:
     """A decode step ("decode") or the prompt's prefill ("prefill") of one GPU of ep, with its
-    all-to-alls: (time, forecast)."""
+    all-to-alls: (time, forecast). With `batches` (an int array; decode only) each value is an
+    array over them."""
     r: Resolved = resolve(part, hw, workload)
-    a = analyze(part, hw, r)
-    tokens = r.batch * (1 if phase == "decode" else r.prompt)
+    over = batches is not None
+    a = decode_over(r, batches) if over else analyze(part, hw, r)
+    count = a.resolved.batch if phase == "decode" else r.prompt
+    tokens = a.resolved.batch * (1 if phase == "decode" else r.prompt)
     nodes = max(1, math.ceil(ep / GPUS_PER_NODE))
     c = collective("all_to_all", all_to_all_bytes(m, tokens, r.b_a), ep, hw, nodes if ep % nodes == 0 else 1)
     t, f = (a.tpot_s, a.tpot_forecast_s) if phase == "decode" else (a.ttft_s, a.ttft_forecast_s)
@@ -80,27 +94,35 @@ def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, ph
                                                   "k": m.num_experts_per_tok})
     # the busiest GPU's tokens are count x imbalance, not whole: its expert time is interpolated
     # between the whole counts either side
-    count = r.batch if phase == "decode" else r.prompt
     want = count * imbalance.value
-    low = math.floor(want)
+    if over:
+        import numpy as np
 
-    passes = {count: a}
+        low = np.floor(want).astype(np.int64)
+        lo, hi = (decode_over(r, n).decode for n in (low, low + 1))
+        busy = [lo.time_of("experts_", fc) + (want - low) * (hi.time_of("experts_", fc) - lo.time_of("experts_", fc))
+                for fc in (False, True)]
+        own = [a.decode.time_of("experts_", fc) for fc in (False, True)]
+    else:
+        low = math.floor(want)
+        passes = {count: a}
 
-    def experts_at(n: int, forecast: bool) -> float:
-        if n not in passes:
-            work = (replace(workload, batch=n) if phase == "decode"
-                    else replace(workload, prompt=n, context=r.prefix + n))
-            passes[n] = analyze(part, hw, resolve(part, hw, work))
-        x = passes[n]
-        return (x.decode if phase == "decode" else x.prefill).time_of("experts_", forecast)
+        def experts_at(n: int, forecast: bool) -> float:
+            if n not in passes:
+                work = (replace(workload, batch=n) if phase == "decode"
+                        else replace(workload, prompt=n, context=r.prefix + n))
+                passes[n] = analyze(part, hw, resolve(part, hw, work))
+            x = passes[n]
+            return (x.decode if phase == "decode" else x.prefill).time_of("experts_", forecast)
 
-    def busy(forecast: bool) -> float:
-        lo = experts_at(low, forecast)
-        return lo + (want - low) * (experts_at(low + 1, forecast) - lo) if want > low else lo
+        def at_busiest(forecast: bool) -> float:
+            lo = experts_at(low, forecast)
+            return lo + (want - low) * (experts_at(low + 1, forecast) - lo) if want > low else lo
 
+        busy = [at_busiest(fc) for fc in (False, True)]
+        own = [experts_at(count, fc) for fc in (False, True)]
     values = {"t_gpu": t, "t_gpu_forecast": f, "L_moe": moe_layers(m), "t_a2a": c.value("time_s"),
-              "t_a2a_forecast": c.value("time_forecast_s"),
-              "t_experts": experts_at(count, False), "t_experts_forecast": experts_at(count, True),
-              "t_experts_busy": busy(False), "t_experts_busy_forecast": busy(True)}
+              "t_a2a_forecast": c.value("time_forecast_s"), "t_experts": own[0], "t_experts_forecast": own[1],
+              "t_experts_busy": busy[0], "t_experts_busy_forecast": busy[1]}
     time, forecast = evaluate_figures(_STEP, values)
     return time, forecast

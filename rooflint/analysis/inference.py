@@ -8,7 +8,7 @@ terms are materialized only when a report asks for them.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import cached_property
 
 from rooflint.analysis import checkpoint, kv_cache, memory, params
@@ -294,3 +294,36 @@ def analyze(model: Model, hardware: Hardware | str | None = None,
     prefill = PhaseResult(PREFILL, form.prefill, pre_fn(B_, P, K), {"B": B_, "S_q": P, "C": K}, r.hardware)
     decode = PhaseResult(DECODE, form.decode, dec_fn(B_, Cd), {"B": B_, "C": Cd}, r.hardware)
     return Analysis(r, form, prefill, decode)
+
+
+_DECODE_ARRAYS: dict[tuple, tuple[ModelForm, Hardware, Engine | None, CompiledPhase]] = {}
+
+
+class DecodeOver:
+    """One decode step at a context for each batch of an array (what serve weighs at every
+    concurrency of a layout): the analyzer's decode expressions compiled over numpy arrays, so each
+    value is an array over the batches. It answers what an Analysis's decode does."""
+
+    __slots__ = ("resolved", "decode")
+
+    def __init__(self, resolved: Resolved, decode: PhaseResult):
+        self.resolved, self.decode = resolved, decode
+
+    model = property(lambda self: self.resolved.model)
+    tpot_s = property(lambda self: self.decode.time_s)
+    tpot_forecast_s = property(lambda self: self.decode.kernels_forecast_s + self.resolved.engine.step_overhead_s)
+
+
+def decode_over(r: Resolved, batches) -> DecodeOver:
+    """r's decode step for every batch of `batches` (an int array) at r's context; its resolved
+    batch is that array (what later figures multiply by)."""
+    form = model_form(r.model, r)
+    key = (id(form), id(r.hardware), id(r.engine))
+    hit = _DECODE_ARRAYS.get(key)
+    if hit is None or hit[0] is not form or hit[1] is not r.hardware or hit[2] is not r.engine:
+        if len(_DECODE_ARRAYS) > 512:
+            _DECODE_ARRAYS.clear()
+        hit = _DECODE_ARRAYS[key] = (form, r.hardware, r.engine,
+                                     compile_phase(form.decode, r.hardware, numpy=True, engine=r.engine))
+    decode = PhaseResult(DECODE, form.decode, hit[3](batches, r.context), {"B": batches, "C": r.context}, r.hardware)
+    return DecodeOver(replace(r, batch=batches), decode)

@@ -20,7 +20,7 @@ from dataclasses import dataclass, replace
 
 from rooflint.analysis import kv_cache
 from rooflint.analysis.expr import Sym, add, emax, floor, sym
-from rooflint.analysis.inference import Analysis, analyze, model_form
+from rooflint.analysis.inference import Analysis, analyze, decode_over, model_form
 from rooflint.analysis.series import StepSum, sum_ops
 from rooflint.analysis.stepped import forecast_sum
 from rooflint.analysis.terms import Term, evaluate_figures, figure
@@ -37,8 +37,12 @@ RING_FORECAST: object = 2 * L * (t_ar + 2 * (N - 1) / N * T * D * b_a / (link * 
 traffic at the share f_link of the link that large all-reduces reach (hardware.achievable)."""
 
 
+_SHARDS: dict[tuple[int, int], tuple[Model, Model]] = {}
+
+
 def shard(m: Model, tp: int) -> Model:
-    """The slice of a model one GPU of a tensor-parallel group of `tp` holds."""
+    """The slice of a model one GPU of a tensor-parallel group of `tp` holds: the same object for
+    the same (model, tp), so its compiled forms are reused (serve asks for it at every layout)."""
     if isinstance(tp, bool) or not isinstance(tp, int) or tp < 1:
         raise SpecError("--tp", None, f"expected 1 or more GPUs, got {tp}")
     if tp == 1:
@@ -56,9 +60,16 @@ def shard(m: Model, tp: int) -> Model:
         width = getattr(m, name)
         if width is not None and width % tp:
             raise SpecError("--tp", None, f"{tp} GPUs do not divide {name} {width}")
-    return replace(m, num_attention_heads=H // tp, num_key_value_heads=max(1, kv // tp),
+    hit = _SHARDS.get((id(m), tp))
+    if hit is not None and hit[0] is m:  # the entry keeps m alive, so its id stays its own
+        return hit[1]
+    if len(_SHARDS) > 256:
+        _SHARDS.clear()
+    part = replace(m, num_attention_heads=H // tp, num_key_value_heads=max(1, kv // tp),
                    **{name: getattr(m, name) // tp for name in split if getattr(m, name) is not None},
                    vocab_size=math.ceil(m.vocab_size / tp), path=m.path, name=f"{m.name}/tp{tp}")
+    _SHARDS[id(m), tp] = (m, part)
+    return part
 
 
 @dataclass(frozen=True, slots=True)
@@ -192,15 +203,17 @@ def _decode_figures(engine: str) -> tuple:
                    f"one decode step's forecast per GPU ({engine}) plus its all-reduces' forecast"))
 
 
-def decode_step(m: Model, part: Model, hw: Hardware, workload: Workload, tp: int) -> tuple[Term, Term]:
+def decode_step(m: Model, part: Model, hw: Hardware, workload: Workload, tp: int, batches=None) -> tuple[Term, Term]:
     """plan's TPOT and its forecast (plan.tpot_s, plan.tpot_forecast_s) alone: one decode step of
     the workload's batch at its context on the shard `part` of m, and its all-reduces; without
-    the prompt's chunks and the memory plan runs too (what serve evaluates at every point)."""
+    the prompt's chunks and the memory plan runs too (what serve evaluates at every point). With
+    `batches` (an int array) each value is an array over them (inference.decode_over)."""
     r = resolve(part, hw, workload)
-    a = analyze(part, hw, r)
+    a = analyze(part, hw, r) if batches is None else decode_over(r, batches)
+    tokens = a.resolved.batch
     values = {"tpot_gpu": a.tpot_s, "tpot_gpu_forecast": a.tpot_forecast_s,
-              "allreduce_decode": allreduce(m, r, tp, r.batch, "plan.allreduce_decode_s").value,
-              "allreduce_decode_forecast": allreduce(m, r, tp, r.batch, "plan.allreduce_decode_forecast_s",
+              "allreduce_decode": allreduce(m, r, tp, tokens, "plan.allreduce_decode_s").value,
+              "allreduce_decode_forecast": allreduce(m, r, tp, tokens, "plan.allreduce_decode_forecast_s",
                                                      RING_FORECAST).value}
     tpot, forecast = evaluate_figures(_decode_figures(r.engine.name), values)
     return tpot, forecast

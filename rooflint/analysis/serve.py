@@ -34,12 +34,13 @@ from __future__ import annotations
 import math
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
+from typing import Any
 
 from rooflint.analysis import pipeline
 from rooflint.analysis.collectives import GPUS_PER_NODE, collective
 from rooflint.analysis.expert_parallel import ep_pass, ep_shard
 from rooflint.analysis.expr import emax, sym
-from rooflint.analysis.inference import analyze
+from rooflint.analysis.inference import analyze, decode_over
 from rooflint.analysis.layouts import Layout, layouts
 from rooflint.analysis.length_mix import LengthMix, length_mix
 from rooflint.analysis.paged import LengthDraw
@@ -66,21 +67,50 @@ _RATES = (figure("interactivity", 1 / sym("tpot_forecast_s"), "per_second", "tok
                  "output tokens/s per GPU (forecast)"))
 
 
-@dataclass(frozen=True, slots=True)
-class Point:
-    concurrency: int
+@dataclass(frozen=True, slots=True, eq=False)
+class Block:
+    """One layout at every concurrency level: each term's value (and each binding that varies)
+    an array over the levels."""
+
     layout: Layout
-    per_replica: int  # requests on the busiest replica
+    levels: Any  # int array: the concurrencies
+    per: Any  # int array: requests on the busiest replica at each
     kv_capacity: int  # requests of isl + osl tokens a replica's KV budget holds
     terms: tuple[Term, ...]
-    prefill_keeps_up: bool = True  # disaggregated: the prefill pool prefills as fast as requests finish
+    keeps_up: Any  # bool array; disaggregated: the prefill pool prefills as fast as requests finish
+    columns: dict[str, Any]  # term key -> its value(s)
+
+
+@dataclass(frozen=True, slots=True, eq=False)
+class Point:
+    """One concurrency of one layout: a view into its block."""
+
+    block: Block
+    index: int
+
+    concurrency = property(lambda self: int(self.block.levels[self.index]))
+    layout = property(lambda self: self.block.layout)
+    per_replica = property(lambda self: int(self.block.per[self.index]))
+    kv_capacity = property(lambda self: self.block.kv_capacity)
+    prefill_keeps_up = property(lambda self: bool(self.block.keeps_up[self.index]))
 
     @property
     def fits(self) -> bool:
         return self.per_replica <= self.kv_capacity and self.prefill_keeps_up
 
     def value(self, key: str) -> float:
-        return next(t.value for t in self.terms if t.key == key)
+        return _at(self.block.columns[key], self.index)
+
+    @property
+    def terms(self) -> tuple[Term, ...]:
+        i = self.index
+        return tuple(replace(t, value=_at(t.value, i), bindings={k: _at(v, i) for k, v in t.bindings.items()})
+                     for t in self.block.terms)
+
+
+def _at(v: Any, i: int) -> Any:
+    """The i-th level's value of an array over the levels (a number that does not vary stays)."""
+    return v[i].item() if getattr(v, "ndim", 0) else v
 
 
 @dataclass(frozen=True, slots=True)
@@ -97,29 +127,34 @@ class Serving:
     mix: LengthMix | None = None  # drawn lengths (--dist): isl and osl are then their means
 
 
-def pareto(points: Sequence[Point]) -> tuple[int, ...]:
-    """Indices of the fitting points no other fitting point beats on both interactivity and
-    throughput per GPU, by interactivity descending."""
-    order = sorted((i for i, p in enumerate(points) if p.fits),
-                   key=lambda i: (-points[i].value("interactivity"), -points[i].value("throughput_per_gpu")))
-    out, best = [], -math.inf
-    for i in order:
-        t = points[i].value("throughput_per_gpu")
-        if t > best:
-            out.append(i)
-            best = t
-    return tuple(out)
+def pareto(blocks: Sequence[Block]) -> tuple[int, ...]:
+    """Indices (into the points of the blocks in order) of the fitting points no other fitting
+    point beats on both interactivity and throughput per GPU, by interactivity descending."""
+    import numpy as np
+
+    def column(key: str):
+        return np.concatenate([np.broadcast_to(b.columns[key], b.levels.shape) for b in blocks]).astype(float)
+
+    fits = np.concatenate([(b.per <= b.kv_capacity) & b.keeps_up for b in blocks])
+    inter, thr = column("interactivity"), column("throughput_per_gpu")
+    idx = np.flatnonzero(fits)
+    order = idx[np.lexsort((-thr[idx], -inter[idx]))]
+    t = thr[order]
+    best = np.maximum.accumulate(np.concatenate(([-np.inf], t[:-1])))  # the best throughput before each
+    return tuple(int(i) for i in order[t > best])
 
 
 def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, workload: Workload | None = None,
           concurrency: Sequence[int] | None = None, tp: int | None = None, prefix_hit: float = 0.0,
           ep: bool | None = None, pp: int | None = None, spec: Speculation | None = None,
           disagg: tuple[int, int] | None = None, dist: LengthDraw | None = None) -> Serving:
+    import numpy as np
+
     hw = target_gpu(hw)
     base = workload or Workload()
     if not 0 <= prefix_hit < 1:
         raise SpecError("--prefix-hit", None, f"expected a share in [0, 1), got {prefix_hit}")
-    levels = tuple(concurrency or DEFAULT_CONCURRENCY)
+    levels = np.asarray(tuple(concurrency or DEFAULT_CONCURRENCY), dtype=np.int64)
     mix = None
     if dist is not None:  # isl and osl are the means of the drawn prompts and outputs
         mix = length_mix(replace(dist, mean=isl), replace(dist, mean=osl), BLOCK)
@@ -128,7 +163,7 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
         mean = isl + osl // 2
         longest = math.ceil((isl + osl) / BLOCK) * BLOCK
     cached = math.floor(prefix_hit * isl)
-    points: list[Point] = []
+    blocks: list[Block] = []
     prefill_gpus = 0
     if disagg is not None:
         p_share, d_share = disagg
@@ -153,37 +188,46 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
         capacity, pre, pre_forecast = _replica(m, whole, part, hw, layout, base, isl, cached, longest)
         kv = _kv_move(whole, part, hw, layout, base, isl, gpus) if prefill_gpus else (0.0, 0.0)
         t_base = _one_token(m, whole, part, hw, layout, base)
-        share = pipeline.stage_share(whole, layout.pp)
-        for c in levels:
-            per = math.ceil(c / layout.dp)
-            if spec is not None:
-                step = {t.key: t for t in speculative_step(m, hw, base, layout.tp, per, mean, spec)}
-                tpot, tpot_forecast = step["t_decode"], step["t_decode_forecast"]
-                join = (step["t_step"].value, step["t_step_forecast"].value)
-                extra = [step["tau"], step["t_step"], step["t_step_forecast"]]
-            else:
-                tpot, tpot_forecast = _decode(m, whole, part, hw, layout, base, per, mean)
-                join, extra = (tpot.value, tpot_forecast.value), []
-            values = {"c": per, "osl": osl, "concurrency": c, "N": gpus, "mixed": 0 if prefill_gpus else 1,
-                      "share": share, "t_base": t_base[0].value, "t_base_forecast": t_base[1].value,
-                      "t_decode": tpot.value, "t_prefill": pre.value, "t_join": join[0], "t_join_forecast": join[1],
-                      "t_kv": kv[0], "t_kv_forecast": kv[1],
-                      "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": pre_forecast.value}
-            inputs = [replace(t, key=name) for name, t in (
-                ("t_decode", tpot), ("t_decode_forecast", tpot_forecast),
-                ("t_prefill", pre), ("t_prefill_forecast", pre_forecast),
-                ("t_base", t_base[0]), ("t_base_forecast", t_base[1]))]
-            terms = evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values)
-            # a prefill pool must keep up: c / (osl tpot) requests/s against its groups / t_prefill
-            tpot_f = next(t.value for t in terms if t.key == "tpot_forecast_s")
-            keeps_up = not prefill_gpus or c / (osl * tpot_f) <= prefill_gpus // per_group / pre_forecast.value
-            points.append(Point(c, layout, per, capacity, (*inputs, *extra, *terms), keeps_up))
-    if not points:
+        per = -(-levels // layout.dp)  # the busiest replica's requests
+        if spec is not None:  # a verify pass per level: plan's chunked prefill is not over arrays
+            step = _stacked([speculative_step(m, hw, base, layout.tp, int(c), mean, spec) for c in per])
+            tpot, tpot_forecast = step["t_decode"], step["t_decode_forecast"]
+            join = (step["t_step"].value, step["t_step_forecast"].value)
+            extra = [step["tau"], step["t_step"], step["t_step_forecast"]]
+        else:
+            tpot, tpot_forecast = _decode(m, whole, part, hw, layout, base, per, mean)
+            join, extra = (tpot.value, tpot_forecast.value), []
+        values = {"c": per, "osl": osl, "concurrency": levels, "N": gpus, "mixed": 0 if prefill_gpus else 1,
+                  "share": pipeline.stage_share(whole, layout.pp), "t_base": t_base[0].value,
+                  "t_base_forecast": t_base[1].value, "t_decode": tpot.value, "t_prefill": pre.value,
+                  "t_join": join[0], "t_join_forecast": join[1], "t_kv": kv[0], "t_kv_forecast": kv[1],
+                  "t_decode_forecast": tpot_forecast.value, "t_prefill_forecast": pre_forecast.value}
+        inputs = [replace(t, key=name) for name, t in (
+            ("t_decode", tpot), ("t_decode_forecast", tpot_forecast),
+            ("t_prefill", pre), ("t_prefill_forecast", pre_forecast),
+            ("t_base", t_base[0]), ("t_base_forecast", t_base[1]))]
+        terms = (*inputs, *extra, *evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values))
+        columns = {t.key: t.value for t in terms}
+        # a prefill pool must keep up: c / (osl tpot) requests/s against its groups / t_prefill
+        keeps_up = (np.ones(levels.shape, bool) if not prefill_gpus else
+                    levels / (osl * columns["tpot_forecast_s"]) <= prefill_gpus // per_group / pre_forecast.value)
+        blocks.append(Block(layout, levels, per, capacity, terms, keeps_up, columns))
+    if not blocks:
         raise SpecError("--disagg" if prefill_gpus else "--gpus", None,
                         "no layout of the decode pool also divides the prefill pool" if prefill_gpus
                         else f"no layout of {gpus} GPUs serves {m.name} this way")
     engine = resolve(m, hw, base).engine.name
-    return Serving(m, hw, gpus, isl, osl, prefix_hit, tuple(points), pareto(points), engine, mix)
+    points = tuple(Point(b, i) for b in blocks for i in range(len(levels)))
+    return Serving(m, hw, gpus, isl, osl, prefix_hit, points, pareto(blocks), engine, mix)
+
+
+def _stacked(steps: list[list[Term]]) -> dict[str, Term]:
+    """Per-level lists of the same terms as one term each over the levels."""
+    import numpy as np
+
+    return {t.key: replace(t, value=np.array([s[j].value for s in steps]),
+                           bindings={k: np.array([s[j].bindings[k] for s in steps]) for k in t.bindings})
+            for j, t in enumerate(steps[0])}
 
 
 def _replica(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, isl: int, cached: int,
@@ -207,22 +251,22 @@ def _replica(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, 
     return capacity, p.terms["plan.ttft_s"], p.terms["plan.ttft_forecast_s"]
 
 
-def _decode(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, per: int,
+def _decode(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, per,
             mean: int) -> tuple[Term, Term]:
-    """A replica's time between tokens with `per` requests at the mean context (bound, forecast):
-    one decode step, or with pp stages a cycle of pp micro-batches."""
+    """A replica's time between tokens with `per` requests (an int array over the levels) at the
+    mean context (bound, forecast; arrays): one decode step, or with pp stages a cycle of pp
+    micro-batches."""
+    work = replace(base, batch=1, prompt=1, prefix=mean - 1, context=mean)  # the batch comes as the array
     if layout.pp > 1:
-        mb = math.ceil(per / layout.pp)
-        work = replace(base, batch=mb, prompt=1, prefix=mean - 1, context=mean)
+        mb = -(-per // layout.pp)
         r = resolve(part, hw, work)
-        a = analyze(part, hw, r)
+        a = decode_over(r, mb)
         ar = (allreduce(m, r, layout.tp, mb, "t_ar").value,
               allreduce(m, r, layout.tp, mb, "t_ar_forecast", RING_FORECAST).value)
         return pipeline.cycle(a, layout.pp, layout.tp, hw, ar)
-    work = replace(base, batch=per, prompt=1, prefix=mean - 1, context=mean)
     if layout.ep > 1:
-        return ep_pass(m, part, hw, work, layout.ep, "decode")
-    return decode_step(whole, part, hw, work, layout.tp)
+        return ep_pass(m, part, hw, work, layout.ep, "decode", per)
+    return decode_step(whole, part, hw, work, layout.tp, per)
 
 
 def _kv_move(whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, isl: int,

@@ -95,8 +95,16 @@ _COMPUTE_KEYS = set(PEAK_KEYS)
 
 
 def load_hardware(name_or_path: str) -> Hardware:
+    """A hardware profile by name or file: one object per file as it stands (a file rewritten since,
+    as measure --save-profile does, is read again), so what is compiled for it is reused."""
     path = resolve_path("hardware", name_or_path)
-    return hardware_from_mapping(read_mapping(path), str(path))
+    stat = path.stat()
+    return _hardware(str(path), stat.st_mtime_ns, stat.st_size)
+
+
+@lru_cache(maxsize=64)
+def _hardware(path: str, mtime_ns: int, size: int) -> Hardware:
+    return hardware_from_mapping(read_mapping(Path(path)), path)
 
 
 def hardware_from_mapping(raw: Mapping[str, Any], where: str) -> Hardware:
