@@ -36,7 +36,6 @@ from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved, Workload, resolve
 
-
 _SHARDS: dict[tuple[int, int], tuple[Model, Model]] = {}
 
 
