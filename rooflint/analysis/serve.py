@@ -45,7 +45,7 @@ from rooflint.analysis.layouts import Layout, layouts
 from rooflint.analysis.length_mix import LengthMix, length_mix
 from rooflint.analysis.paged import LengthDraw
 from rooflint.analysis.plan import RING_FORECAST, allreduce, decode_step, plan, shard
-from rooflint.analysis.speculative import Speculation, speculative_step
+from rooflint.analysis.speculative import Speculation, draft_memory, speculative_step
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
@@ -185,7 +185,8 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
             continue  # the prefill pool is made of the same groups (an expert-parallel pool is one group)
         whole = ep_shard(m, layout.ep) if layout.ep > 1 else m  # what plan shards by tp
         part = shard(whole, layout.tp)
-        capacity, pre, pre_forecast = _replica(m, whole, part, hw, layout, base, isl, cached, longest)
+        draft = draft_memory(m, hw, base, layout.tp, longest, spec) if spec is not None else (0.0, 0.0)
+        capacity, pre, pre_forecast = _replica(m, whole, part, hw, layout, base, isl, cached, longest, draft)
         kv = _kv_move(whole, part, hw, layout, base, isl, gpus) if prefill_gpus else (0.0, 0.0)
         t_base = _one_token(m, whole, part, hw, layout, base)
         per = -(-levels // layout.dp)  # the busiest replica's requests
@@ -231,8 +232,9 @@ def _stacked(steps: list[list[Term]]) -> dict[str, Term]:
 
 
 def _replica(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, base: Workload, isl: int, cached: int,
-             longest: int) -> tuple[int, Term, Term]:
-    """A replica's KV capacity (requests of `longest` tokens) and one prompt's prefill (bound, forecast)."""
+             longest: int, draft: tuple[float, float] = (0.0, 0.0)) -> tuple[int, Term, Term]:
+    """A replica's KV capacity (requests of `longest` tokens) and one prompt's prefill (bound,
+    forecast); `draft` is what a speculative draft adds per GPU: weight bytes, KV bytes per request."""
     prompt = replace(base, batch=1, prompt=isl - cached, prefix=cached, context=isl)
     if layout.pp > 1:
         a = analyze(part, hw, replace(base, batch=1, prompt=1, prefix=longest - 1, context=longest))
@@ -243,8 +245,11 @@ def _replica(m: Model, whole: Model, part: Model, hw: Hardware, layout: Layout, 
         pre = pipeline.latency(a, isl - cached, p.terms["plan.ttft_s"], p.terms["plan.ttft_forecast_s"], layout.pp,
                                layout.tp, hw)
         return capacity, *pre
-    capacity = plan(whole, hw, replace(base, batch=1, prompt=1, prefix=longest - 1, context=longest),
-                    layout.tp).max_batch
+    fit = plan(whole, hw, replace(base, batch=1, prompt=1, prefix=longest - 1, context=longest), layout.tp)
+    capacity = fit.max_batch
+    if draft != (0.0, 0.0):  # the draft's weights and its own KV cache share the budget
+        capacity = max(0, math.floor((fit.value("plan.kv_budget_bytes") - draft[0])
+                                     / (fit.value("memory.kv_cache_bytes_per_sequence") + draft[1])))
     if layout.ep > 1:
         return capacity, *ep_pass(m, whole, hw, prompt, layout.ep, "prefill")
     p = plan(m, hw, prompt, layout.tp)

@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass, replace
 
 from rooflint.analysis.expr import sym
+from rooflint.analysis.inference import analyze
 from rooflint.analysis.plan import decode_step, plan, shard
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
@@ -58,13 +59,31 @@ def speculative_step(m: Model, hw: Hardware, base: Workload, tp: int, per: int, 
     k = spec.tokens
     verify = plan(m, hw, replace(base, batch=per, prompt=k + 1, prefix=context - k - 1, context=context,
                                  all_logits=True), tp)
-    draft = spec.draft or mtp_draft(m)
-    d_tp = tp if spec.draft is None or _splits(draft, tp) else 1
+    draft, d_tp = _draft(m, tp, spec)
     step = decode_step(draft, shard(draft, d_tp), hw, replace(base, batch=per, prompt=1, prefix=context - 1,
                                                               context=context), d_tp)
     values = {"a": spec.acceptance, "K": k, "t_verify": verify.ttft_s, "t_verify_forecast": verify.ttft_forecast_s,
               "t_draft": step[0].value, "t_draft_forecast": step[1].value}
     return evaluate_figures(_STEP, values)
+
+
+def draft_memory(m: Model, hw: Hardware, base: Workload, tp: int, context: int, spec: Speculation) -> tuple[float, float]:
+    """What the draft adds to the busiest GPU of the target's tp group: its weights (an MTP module
+    shares the target's embedding and lm_head, so those are not counted again) and its KV cache
+    per request of `context` tokens (bytes, bytes)."""
+    draft, d_tp = _draft(m, tp, spec)
+    a = analyze(shard(draft, d_tp), hw, replace(base, batch=1, prompt=1, prefix=context - 1, context=context))
+    weights = a.value("memory.weights_bytes")
+    if spec.draft is None:
+        b = a.terms["memory.weights_bytes"].bindings
+        weights -= b.get("N_lm_head", 0) * b.get("b_lm", 0) + a.params["embedding"] * b["b_h"]
+    return weights, a.kv_bytes_per_sequence
+
+
+def _draft(m: Model, tp: int, spec: Speculation) -> tuple[Model, int]:
+    """The draft model and the GPUs it is split over: the target's tp where it splits, else one."""
+    draft = spec.draft or mtp_draft(m)
+    return draft, tp if spec.draft is None or _splits(draft, tp) else 1
 
 
 def _splits(m: Model, tp: int) -> bool:
