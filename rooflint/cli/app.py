@@ -41,7 +41,7 @@ COMMANDS = {"analyze": "analyze_cmd", "gemm": "kernels_cmd", "attention": "kerne
             "paged": "paged_cmd", "generate": "request_cmd", "plan": "request_cmd", "hardware": "specs_cmd",
             "models": "specs_cmd", "measure": "measure_cmd", "sweep": "sweep_cmd", "check": "check_cmd",
             "plot": "plot_cmd", "validate": "validate_cmd", "comm": "comm_cmd",
-            "serve": "serve_cmd"}
+            "serve": "serve_cmd", "report": "report_cmd"}
 _REGISTERED: dict[str, typer.Typer] = {}
 
 
