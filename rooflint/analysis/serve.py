@@ -32,7 +32,7 @@ share of it). Queueing and schedulers' prefill chunk budgets are left out.
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
@@ -147,7 +147,9 @@ def pareto(blocks: Sequence[Block]) -> tuple[int, ...]:
 def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, workload: Workload | None = None,
           concurrency: Sequence[int] | None = None, tp: int | None = None, prefix_hit: float = 0.0,
           ep: bool | None = None, pp: int | None = None, spec: Speculation | None = None,
-          disagg: tuple[int, int] | None = None, dist: LengthDraw | None = None) -> Serving:
+          disagg: tuple[int, int] | None = None, dist: LengthDraw | None = None,
+          progress: Callable[[str, int, int], None] | None = None) -> Serving:
+    """The steady state at each concurrency of each layout; progress(layout, done, layouts) after each."""
     import numpy as np
 
     hw = target_gpu(hw)
@@ -179,7 +181,9 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
     candidates = layouts(m, gpus - prefill_gpus, tp, ep, pp)
     if spec is not None:
         candidates = [lay for lay in candidates if lay.pp == 1 and lay.ep == 1]
-    for layout in candidates:
+    for done, layout in enumerate(candidates, 1):
+        if progress is not None:
+            progress(layout.label, done - 1, len(candidates))
         per_group = layout.tp * layout.pp
         if prefill_gpus % per_group or (layout.ep > 1 and prefill_gpus):
             continue  # the prefill pool is made of the same groups (an expert-parallel pool is one group)
@@ -213,6 +217,8 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
         keeps_up = (np.ones(levels.shape, bool) if not prefill_gpus else
                     levels / (osl * columns["tpot_forecast_s"]) <= prefill_gpus // per_group / pre_forecast.value)
         blocks.append(Block(layout, levels, per, capacity, terms, keeps_up, columns))
+    if progress is not None:
+        progress("", len(candidates), len(candidates))
     if not blocks:
         raise SpecError("--disagg" if prefill_gpus else "--gpus", None,
                         "no layout of the decode pool also divides the prefill pool" if prefill_gpus

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 import time
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
@@ -197,7 +197,9 @@ def check_dtype(grid: Grid) -> Resolved:
 MAX_POINTS = 2 * 10**8  # ~75 bytes each: 15 GB of columns
 
 
-def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
+def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES,
+          progress: Callable[[str, int, int], None] | None = None) -> Sweep:
+    """Every point of the grid; progress(model on GPU, regions done, regions) after each (model, GPU)."""
     import numpy as np
 
     if grid.size > MAX_POINTS:
@@ -214,8 +216,11 @@ def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
     batches = np.asarray(grid.batches, np.float64)[:, None]
     contexts = np.asarray(grid.contexts, np.float64)[None, :]
     size = nb * nc
+    regions_all = len(grid.models) * len(grid.gpus)
     for mi, m in enumerate(grid.models):
         for gi, hw in enumerate(grid.gpus):
+            if progress is not None:
+                progress(f"{m.name} on {hw.name}", mi * len(grid.gpus) + gi, regions_all)
             plan = _plan(m, hw, [resolve(m, hw, grid.workload(kv, a)) for kv, a in grid.variants], grid.forecast)
             first = (mi * len(grid.gpus) + gi) * nv  # region of the first variant
             for b0, b1, c0, c1 in _blocks(nb, nc, max(1024, block_bytes // (8 * plan.width))):
@@ -236,6 +241,8 @@ def sweep(grid: Grid, block_bytes: int = BLOCK_BYTES) -> Sweep:
                                        ("prefill_tokens_per_s", pps), *fc):
                         points[key][at].reshape(shape)[...] = value
                     np.greater_equal(points["free_bytes"][at], 0, out=points["fits"][at])
+    if progress is not None:
+        progress("", regions_all, regions_all)
     return Sweep(grid, names, points, regions, time.perf_counter() - start, act)
 
 

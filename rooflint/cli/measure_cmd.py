@@ -19,7 +19,8 @@ import typer
 from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
-from rooflint.compare.calibration import Calibration
+from rooflint.cli.progress import progress
+from rooflint.compare.calibration import Calibration, noisy_ceilings
 from rooflint.compare.collective_fit import compare_run, with_measured_collectives
 from rooflint.compare.profile import calibrate_run, datasheet_profile, profile_yaml
 from rooflint.errors import RooflintError, SpecError
@@ -38,7 +39,8 @@ SUITES = ("quick", "full")
 DEVICES = ("auto", "cpu", "cuda")
 
 Suite = Annotated[Optional[str], typer.Option("--suite", metavar="quick|full", show_default="quick",
-                                              help="quick (a minute on a CPU) or full (wider sweeps).")]
+                                              help="quick (about a minute on an idle 2-core CPU; longer on a busy "
+                                                   "one, --time-budget caps it) or full (wider sweeps, minutes).")]
 Backend = Annotated[Optional[str], typer.Option("--backend", metavar="all|NAMES", show_default="all",
                                                 help="all, or a comma list of numpy, torch, cupy.")]
 Device = Annotated[Optional[str], typer.Option("--device", metavar="auto|cpu|cuda", show_default="auto",
@@ -52,6 +54,8 @@ Gpu = Annotated[Optional[str], typer.Option("--gpu", "-g", metavar="GPU", show_d
                                                  "YAML.")]
 Load = Annotated[Optional[str], typer.Option("--load", metavar="FILE",
                                              help="Compare a run saved with -f json instead of measuring.")]
+Force = Annotated[bool, typer.Option("--force", help="Fit and save a profile even from ceilings whose noise "
+                                    "(IQR / median) exceeds 50%.")]
 Collectives = Annotated[bool, typer.Option("--collectives", help="Time collectives through torch.distributed "
                                            "instead of kernels (gloo on CPU, NCCL on GPUs) and fit their latency "
                                            "and bandwidth.")]
@@ -62,12 +66,13 @@ WorldSize = Annotated[Optional[str], typer.Option("--world-size", metavar=p.COUN
 @command()
 def measure(suite: Suite = None, backend: Backend = None, device: Device = None, time_budget: TimeBudget = None,
             save_profile: SaveProfile = None, gpu: Gpu = None, load: Load = None, collectives: Collectives = False,
-            world_size: WorldSize = None, fmt: o.Format = None, output: o.Output = None,
+            world_size: WorldSize = None, force: Force = False, quiet: o.Quiet = False, fmt: o.Format = None,
+            output: o.Output = None,
             explain: o.Explain = False) -> None:
     """Time real kernels, fit the empirical roofline, and compare every prediction with it."""
     form = o.fmt(fmt)
     if collectives:
-        _collectives(world_size, device, time_budget, save_profile, gpu, load, form, output)
+        _collectives(world_size, device, time_budget, save_profile, gpu, load, form, output, quiet)
         return
     which = p.choice(suite, SUITES, "--suite") or "quick"
     names = p.choices(backend, ("all", *BACKENDS), "--backend") if backend else ["all"]
@@ -86,25 +91,26 @@ def measure(suite: Suite = None, backend: Backend = None, device: Device = None,
             _check_can_calibrate(backends, which, dev)
         note(f"measuring the {which} suite on {dev} with {', '.join(b.name for b in backends)}"
              " (Ctrl-C stops and writes what was measured)")
-        run = session.run_suite(which, backends, dev, budget, note)
+        with progress(f"measure {which}", quiet) as step:
+            run = session.run_suite(which, backends, dev, budget, step)
         if run.interrupted:
             note(f"interrupted: writing the {len(run.measurements)} kernel(s) measured before it")
     # What was measured is not lost to a second Ctrl-C (or a SIGTERM): held until it is written.
     with contextlib.nullcontext() if load else signals_held():
-        code = _write(run, given, save_profile, load, form, output, explain)
+        code = _write(run, given, save_profile, load, form, output, explain, force)
     if code:
         raise typer.Exit(code)
 
 
 def _write(run: Run, given: Hardware | None, save_profile: str | None, load: str | None, form: str,
-           output: str | None, explain: bool) -> int:
+           output: str | None, explain: bool, force: bool = False) -> int:
     """The report (and the profile) written together, all or none; the exit code."""
     datasheet = given or datasheet_profile(run, None)
     calibration = calibrate_run(run)
     also: tuple[tuple[str, str], ...] = ()
     code = 130 if run.interrupted and not load else 0
     if save_profile:
-        profile, why = _profile(run, calibration, datasheet, save_profile)
+        profile, why = _profile(run, calibration, datasheet, save_profile, force)
         if profile is not None:
             also = ((save_profile, profile),)
             if run.interrupted:
@@ -123,13 +129,19 @@ def _write(run: Run, given: Hardware | None, save_profile: str | None, load: str
 
 
 def _profile(run: Run, calibration: Calibration | None, datasheet: Hardware | None,
-             path: str) -> tuple[str | None, str]:
-    """The calibrated profile's YAML, or None and why there is none."""
+             path: str, force: bool = False) -> tuple[str | None, str]:
+    """The calibrated profile's YAML, or None and why there is none (a ceiling measured in noise
+    is not saved unless forced: it would mislead every forecast made with the profile)."""
     if calibration is None:
         kinds = {m.case.kernel for m in run.measurements}
         lacking = " or ".join(k if k == "copy" else "GEMM" for k in CALIBRATION_KERNELS if k not in kinds)
         why = f"the run has no {lacking} measurement to calibrate from"
         return None, why + (" (it was interrupted before one was measured)" if run.interrupted else "")
+    noisy = noisy_ceilings(calibration)
+    if noisy and not force:
+        more = f" and {len(noisy) - 2} more" if len(noisy) > 2 else ""
+        return None, (f"too noisy to fit: {'; '.join(noisy[:2])}{more}; measure again on an idle machine, "
+                      "or give --force")
     try:
         return profile_yaml(calibration.hardware(datasheet), path), ""
     except RooflintError as exc:
@@ -147,7 +159,7 @@ def _check_can_calibrate(backends: list, which: str, device: str) -> None:
 
 
 def _collectives(world_size: str | None, device: str | None, time_budget: str | None, save_profile: str | None,
-                 gpu: str | None, load: str | None, form: str, output: str | None) -> None:
+                 gpu: str | None, load: str | None, form: str, output: str | None, quiet: bool = False) -> None:
     """`measure --collectives`: spawn the ranks, time, fit; the report (and profile) written whole."""
     if load:
         raise SpecError("--load", None, "--collectives measures; a saved collective run is not read back")
@@ -166,7 +178,8 @@ def _collectives(world_size: str | None, device: str | None, time_budget: str | 
         check_target(output)
     check_available(n, dev)
     note(f"measuring collectives on {n} {'GPUs' if dev == 'cuda' else 'CPU ranks'} (Ctrl-C stops)")
-    run = run_collectives(n, dev, time_budget_s=budget, progress=note)
+    with progress("collectives", quiet) as step:
+        run = run_collectives(n, dev, time_budget_s=budget, progress=step)
     rows, fits = compare_run(run)
     also: tuple[tuple[str, str], ...] = ()
     if save_profile and fits:

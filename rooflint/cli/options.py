@@ -75,6 +75,7 @@ Engine = Annotated[Optional[str], _opt("--engine", "-e", metavar="gpt-fast|vllm|
                                        help="The engine the forecast assumes (its launches, fusions, step overhead), "
                                             "or an engine YAML file.")]
 Explain = Annotated[bool, typer.Option("--explain", help="Show each figure's formula with its terms.")]
+Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stderr (it is shown only on a terminal).")]
 
 
 def fmt(text: str | None) -> str:

@@ -12,6 +12,7 @@ from rooflint.analysis.speculative import Speculation
 from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
+from rooflint.cli.progress import progress
 from rooflint.errors import SpecError
 from rooflint.report.plot import frontier_png_or_svg, image_target
 from rooflint.report.serve_view import serve_report
@@ -66,7 +67,7 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
           chunk: o.Chunk = None, set_: o.Set = None, as_family: o.AsFamily = None, engine: o.Engine = None,
           plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png|FILE.svg",
                                                       help="Also draw the frontier here.")] = None,
-          network: o.Network = None, fmt: o.Format = None, output: o.Output = None,
+          network: o.Network = None, quiet: o.Quiet = False, fmt: o.Format = None, output: o.Output = None,
           explain: o.Explain = False) -> None:
     """Throughput per GPU against tokens/s per user at each concurrency and layout, and the frontier."""
     form = o.fmt(fmt)
@@ -95,9 +96,10 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
         pools = (p.whole(parts[0], "--disagg"), p.whole(parts[1], "--disagg"))
     work = o.workload(dtype=dtype, kv_dtype=kv_dtype, weight_dtype=weight_dtype, attention=attention,
                       mla_mode=mla_mode, mem_util=mem_util, chunk=chunk, engine=engine)
-    s = run_serve(spec, hw, p.whole(gpus, "--gpus") or 1, p.whole(isl, "--isl") or 1024, p.whole(osl, "--osl") or 1024,
-                  work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"), hit, dp_attention,
-                  p.whole(pp, "--pp"), speculation, pools, draw)
+    with progress("serve: layouts", quiet, lines=False) as step:
+        s = run_serve(spec, hw, p.whole(gpus, "--gpus") or 1, p.whole(isl, "--isl") or 1024,
+                      p.whole(osl, "--osl") or 1024, work, p.counts(concurrency, "--concurrency"), p.whole(tp, "--tp"),
+                      hit, dp_attention, p.whole(pp, "--pp"), speculation, pools, draw, progress=step)
     also = ((plot, frontier_png_or_svg(plot, s)),) if plot else ()
     emit(serve_report(s), form, output, explain, also)
     if plot:

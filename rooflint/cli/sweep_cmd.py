@@ -10,6 +10,7 @@ from rooflint.analysis import sweep as grid_sweep
 from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
+from rooflint.cli.progress import progress
 from rooflint.errors import SpecError
 from rooflint.report.output import STDOUT, write_all
 from rooflint.report.sweep_view import (
@@ -66,7 +67,7 @@ def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, conte
           forecast: Annotated[bool, typer.Option("--forecast/--no-forecast",
                                                  help="The forecast columns beside the bound (--no-forecast: "
                                                       "about 5x faster).")] = True,
-          fmt: Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
+          quiet: o.Quiet = False, fmt: Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """Every combination of models x GPUs x batch x context x KV dtype x attention kernel: memory,
     fit, decode step and prefill time, from the same op model as analyze."""
     form = p.choice(fmt, FORMATS, "--format") or "table"
@@ -81,7 +82,8 @@ def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, conte
         chunk=p.whole(chunk, "--chunk"), engine=engine, forecast=forecast)
     if form == "parquet":
         require_pyarrow()  # before the sweep
-    result = grid_sweep.sweep(grid)
+    with progress("sweep", quiet, lines=False) as step:
+        result = grid_sweep.sweep(grid, progress=step)
     if form in ("table", "markdown"):
         emit(sweep_report(result), form, output, explain)
         return

@@ -166,6 +166,24 @@ class Calibration:
             network_latency_s=ref.network_latency_s, collectives=ref.collectives, source=source)
 
 
+NOISE_LIMIT = 0.5  # IQR / median above which a ceiling is not fitted or saved (measure --force overrides)
+
+
+def noisy_ceilings(c: Calibration, limit: float = NOISE_LIMIT) -> list[str]:
+    """The measurements a saved profile would stand on (each backend's best copy and GEMMs, and
+    the copy its kernel overhead comes from) whose noise exceeds `limit`, as phrases."""
+    out = []
+    for backend, st in c.stacks.items():
+        used = [("bandwidth", st.bandwidth.measurement)] if st.bandwidth else []
+        used += [(f"{key} peak", ceiling.measurement) for key, ceiling in st.peaks.items()]
+        used += [("kernel overhead", st.overhead_from)] if st.overhead_from else []
+        for what, m in used:
+            if m.stats.rel_iqr > limit:
+                out.append(f"{backend} {what} from {m.case.kernel} {m.case.size_label} "
+                           f"(noise {100 * m.stats.rel_iqr:,.0f}% > {100 * limit:g}%)")
+    return list(dict.fromkeys(out))
+
+
 def calibrate(measurements: Iterable[Measurement], device_name: str, date: str,
               cache_bytes: float | None, capacity_bytes: float | None = None) -> Calibration:
     ms = list(measurements)

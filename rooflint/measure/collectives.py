@@ -175,7 +175,7 @@ def check_available(world_size: int, device: str) -> None:
 
 def run_collectives(world_size: int = 2, device: str = "cpu", ops: Sequence[str] = OPS,
                     sizes: Sequence[int] | None = None, rule: StopRule = RULE, time_budget_s: float | None = None,
-                    progress: Callable[[str], None] = lambda s: None) -> CollectiveRun:
+                    progress: Callable[[str, int, int], None] = lambda *_: None) -> CollectiveRun:
     """Spawn world_size ranks, time every op at every size, and return rank 0's points."""
     check_available(world_size, device)
     import torch
@@ -215,8 +215,7 @@ def run_collectives(world_size: int = 2, device: str = "cpu", ops: Sequence[str]
             if kind == "done":
                 break
             points.append(point)
-            progress(f"[{len(points)}/{total}] {point.op} {point.message_bytes} B: "
-                     f"{point.stats.median * 1e6:.1f} us")
+            progress(f"{point.op} {point.message_bytes} B: {point.stats.median * 1e6:.1f} us", len(points), total)
         for p in procs:
             p.join(timeout=10)
     except KeyboardInterrupt:

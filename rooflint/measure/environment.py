@@ -82,6 +82,7 @@ def host_environment() -> dict[str, Any]:
         "cpu": cpu_model(),
         "cpu_cores": cpu_cores(),
         "llc_bytes": last_level_cache_bytes(),
+        "load_average_1m": os.getloadavg()[0] if hasattr(os, "getloadavg") else None,
         "memory_total_bytes": total_memory_bytes(),
         "memory_available_bytes": available_memory_bytes(),
         "thread_env": {k: os.environ[k] for k in ("OMP_NUM_THREADS", "MKL_NUM_THREADS", "OPENBLAS_NUM_THREADS")

@@ -51,16 +51,20 @@ def rotation_target(llc_bytes: int | None, available: int | None) -> float:
 
 
 def run_cases(backends: Iterable[Backend], cases: list[Case], rule: StopRule, limits: Limits,
-              environment: dict, progress: Callable[[str], None] = lambda _: None,
+              environment: dict, progress: Callable[[str, int, int], None] = lambda *_: None,
               clock: Callable[[], float] = time.perf_counter) -> Run:
+    """Each case on each backend; progress(line, cases done, cases in all) after each one timed."""
     measured: list[Measurement] = []
     skipped: list[Skip] = []
+    backends = list(backends)
+    support = {(b.name, c.key): b.supports(c) for b in backends for c in cases}
+    total, done = sum(1 for ok in support.values() if ok is True), 0
     began = clock()
     interrupted = False
     try:
         for backend in backends:
             for case in cases:
-                ok = backend.supports(case)
+                ok = support[backend.name, case.key]
                 if ok is False:
                     continue
                 if isinstance(ok, str):
@@ -69,11 +73,13 @@ def run_cases(backends: Iterable[Backend], cases: list[Case], rule: StopRule, li
                 left = None if limits.time_budget_s is None else limits.time_budget_s - (clock() - began)
                 if left is not None and left <= 0:
                     skipped.append(Skip(case, backend.name, f"time budget of {limits.time_budget_s:g} s spent"))
+                    done += 1
                     continue
                 step_rule = rule if left is None else replace(rule, max_time_s=max(0.01, min(rule.max_time_s, left)))
                 outcome = measure_case(backend, case, step_rule, limits.rotation_bytes)
                 (measured if isinstance(outcome, Measurement) else skipped).append(outcome)
-                progress(_progress_line(outcome))
+                done += 1
+                progress(_progress_line(outcome), done, total)
             backend.release()
     except KeyboardInterrupt:
         interrupted = True

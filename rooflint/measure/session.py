@@ -54,7 +54,7 @@ def environment(backends: list, device: str) -> dict[str, Any]:
 
 
 def run_suite(suite_name: str, backends: list, device: str, time_budget_s: float | None,
-              progress: Callable[[str], None]) -> Run:
+              progress: Callable[[str, int, int], None]) -> Run:
     env = environment(backends, device)
     limits = Limits(time_budget_s, rotation_target(env.get("llc_bytes"), env.get("memory_available_bytes")))
     env["rotation_bytes"] = limits.rotation_bytes if device == "cpu" else 0

@@ -7,7 +7,7 @@ from __future__ import annotations
 from typing import Any
 
 from rooflint.analysis.terms import Term
-from rooflint.compare.calibration import Calibration, StackTerms, calibration_terms
+from rooflint.compare.calibration import NOISE_LIMIT, Calibration, StackTerms, calibration_terms, noisy_ceilings
 from rooflint.compare.comparison import (
     PROFILES,
     Comparison,
@@ -58,11 +58,15 @@ def measure_report(run: Run, datasheet: Hardware | None, calibration: Calibratio
         return _explanation(rows, grouped, stacks, machine, summary_t, attention, generation)
 
     return Report(SCHEMA, f"rooflint measure on {device}", data, tuple(tables), tuple(summary),
-                  tuple(_notes(run, rows, datasheet, saved_to)), explain)
+                  tuple(_notes(run, rows, datasheet, saved_to, calibration)), explain)
 
 
-def _notes(run: Run, rows: list[Comparison], datasheet: Hardware | None, saved_to: str | None) -> list[str]:
+def _notes(run: Run, rows: list[Comparison], datasheet: Hardware | None, saved_to: str | None,
+           calibration: Calibration | None = None) -> list[str]:
     notes = list(_environment_notes(run.environment))
+    notes += list(conditions(run.environment, rows))
+    if calibration is not None:
+        notes += [f"noisy ceiling: {line}" for line in noisy_ceilings(calibration)]
     if run.interrupted:
         notes.insert(0, "interrupted (Ctrl-C): these are the kernels measured before it")
     above = [r for r in rows if r.roofline_fraction and r.roofline_fraction > 1.0]
@@ -206,6 +210,30 @@ def _generation_tables(rows: list[Row]) -> list[Table]:
             Column("growth", "growth with n"), Column("growth_exponent", "time ∝ n^k: k", "ratio"))
     return [Table("generation on the tiny decoder: one step at context n (seed 001)", cols,
                   tuple(r.values for r in rows))]
+
+
+BUSY_LOAD = 0.5  # load average per core at the start above which other work competes for the cores
+PLAUSIBLE_LLC_BYTES = 256 * 2**20  # a CPU's last-level cache above this is a VM's fiction
+
+
+def conditions(env: dict[str, Any], rows: list[Comparison]) -> list[str]:
+    """What makes this run's numbers less trustworthy, said plainly: a busy machine, a cache size
+    that cannot be real, kernels whose samples spread widely."""
+    out = []
+    load, cores = env.get("load_average_1m"), env.get("cpu_cores")
+    if isinstance(load, (int, float)) and isinstance(cores, int) and cores and load > BUSY_LOAD * cores:
+        out.append(f"busy machine: load average {load:.2f} on {cores} cores when the run started; other work "
+                   "shares the cores and memory, so times are slower and noisier than this machine can do")
+    llc = env.get("llc_bytes")
+    if isinstance(llc, (int, float)) and llc > PLAUSIBLE_LLC_BYTES:
+        out.append(f"implausible cache: the OS reports a {llc / 2**20:,.0f} MiB last-level cache (a virtual "
+                   "machine's figure?); copies sized to spill it may be larger than needed, or still cached")
+    noisy = [r for r in rows if r.m.stats.rel_iqr > NOISE_LIMIT]
+    if noisy:
+        worst = max(noisy, key=lambda r: r.m.stats.rel_iqr)
+        out.append(f"{len(noisy)} of {len(rows)} kernel(s) have noise above {100 * NOISE_LIMIT:g}% (worst: "
+                   f"{worst.m.backend} {worst.m.case.key}, {100 * worst.m.stats.rel_iqr:,.0f}%)")
+    return out
 
 
 def _environment_notes(env: dict[str, Any]):
