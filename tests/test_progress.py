@@ -5,10 +5,10 @@ with --quiet (stdout carries only the report)."""
 import io
 import sys
 
+from test_measure_runner import RULE, FakeBackend
+
 from rooflint.measure.cases import case
 from rooflint.measure.runner import Limits, run_cases
-
-from test_measure_runner import RULE, FakeBackend
 
 
 def test_the_runner_reports_each_case_done_of_all():

@@ -21,7 +21,7 @@ except ImportError:  # pragma: no cover - older typer on click
 from rooflint.errors import RooflintError, one_line
 from rooflint.report.model import Report
 from rooflint.report.output import STDOUT, check_target, write_all
-from rooflint.report.render import render
+from rooflint.report.render import FILE_WIDTH, render, terminal_width
 
 
 def _as_given(param: Any) -> Any:
@@ -152,7 +152,7 @@ def command(**kwargs: Any):
 def emit(report: Report, fmt: str, output: str | None, explain: bool = False,
          also: tuple[tuple[str, str | bytes], ...] = ()) -> None:
     """The report to -o FILE (or stdout), with the command's other outputs: all written or none."""
-    text = render(report, fmt, explain=explain)
+    text = render(report, fmt, explain=explain, width=terminal_width() if output in (None, STDOUT) else FILE_WIDTH)
     write_all([*also, (STDOUT if output is None else output, text)])
 
 

@@ -51,9 +51,9 @@ def _kernel_comparison(a: Analysis, other: Analysis) -> Table:
                      "phase_time_flash_s": getattr(flash, phase).time_s,
                      "phase_time_flash_forecast_s": flash.value(f"totals.{key}")})
     cols = (Column("phase", "phase"), Column("eager_bytes", "eager HBM", "bytes"),
-            Column("flash_bytes", "flash HBM", "bytes"), Column("bytes_ratio", "eager/flash", "ratio"),
-            Column("eager_time_s", "eager time", "seconds"), Column("flash_time_s", "flash time", "seconds"),
-            Column("eager_scores_bytes", "S+P/layer", "bytes"),
+            Column("flash_bytes", "flash HBM", "bytes"), Column("bytes_ratio", "eager/flash", "ratio", 3),
+            Column("eager_time_s", "eager time", "seconds", 2), Column("flash_time_s", "flash time", "seconds", 1),
+            Column("eager_scores_bytes", "S+P/layer", "bytes", 4),
             Column("phase_time_eager_s", "pass, eager", "seconds"),
             Column("phase_time_flash_s", "pass, flash", "seconds"))
     return Table("attention kernels, all layers: eager vs flash", cols, tuple(rows))

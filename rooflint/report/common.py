@@ -14,13 +14,13 @@ from rooflint.specs import Hardware, Model
 from rooflint.specs.engine import Engine
 from rooflint.workload import Resolved
 
-OP_COLUMNS = (
-    Column("name", "op"), Column("count", "×", "int"), Column("weight", "weight"),
-    Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes"),
-    Column("bytes_written", "written", "bytes"), Column("intensity", "FLOP/B", "intensity"),
+OP_COLUMNS = (  # drop: what a narrow terminal leaves out first (the pass totals and the split of bytes)
+    Column("name", "op"), Column("count", "×", "int", 2), Column("weight", "weight", drop=4),
+    Column("flops", "FLOPs", "flops"), Column("bytes_read", "read", "bytes", 6),
+    Column("bytes_written", "written", "bytes", 7), Column("intensity", "FLOP/B", "intensity", 3),
     Column("bound", "bound"), Column("time_s", "time (each)", "seconds"),
     Column("time_forecast_s", "forecast", "seconds"),
-    Column("total_time_s", "time (all)", "seconds"), Column("share", "share", "percent"),
+    Column("total_time_s", "time (all)", "seconds", 8), Column("share", "share", "percent", 5),
 )
 
 

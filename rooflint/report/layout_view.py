@@ -7,11 +7,11 @@ from rooflint.report.common import hardware_dict, model_dict
 from rooflint.report.model import Column, Report, Table
 from rooflint.specs import Hardware, Model
 
-_COLUMNS = (Column("rank", "rank"), Column("layout", "layout"), Column("per_replica", "batch per replica", "int"),
-            Column("memory_bytes", "memory per GPU", "bytes"), Column("fits", "fits"),
-            Column("ttft_s", "TTFT", "seconds"), Column("ttft_forecast_s", "forecast", "seconds"),
-            Column("tpot_s", "TPOT", "seconds"), Column("tpot_forecast_s", "forecast", "seconds"),
-            Column("tokens_per_s", "tok/s", "ratio"), Column("reason", "why"))
+_COLUMNS = (Column("rank", "rank"), Column("layout", "layout"), Column("per_replica", "per replica", "int", 5),
+            Column("memory_bytes", "memory per GPU", "bytes", 4), Column("fits", "fits"),
+            Column("ttft_s", "TTFT", "seconds", 3), Column("ttft_forecast_s", "forecast", "seconds", 1),
+            Column("tpot_s", "TPOT", "seconds", 2), Column("tpot_forecast_s", "forecast", "seconds"),
+            Column("tokens_per_s", "tok/s", "ratio", 6), Column("reason", "why"))
 _KEYS = ("per_replica", "memory_bytes", "weights_bytes", "usable_bytes", "ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s")
 
 

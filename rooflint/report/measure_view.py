@@ -133,14 +133,15 @@ def _row(r: Comparison, g: RowTerms) -> dict[str, Any]:
 
 
 def _kernel_table(rows: list[dict[str, Any]]) -> Table:
-    cols = (Column("backend", "backend"), Column("kernel", "kernel"), Column("variant", "variant"),
+    # narrow terminals keep what was measured and how well it was predicted; rates and bounds go first
+    cols = (Column("backend", "backend"), Column("kernel", "kernel"), Column("variant", "variant", drop=5),
             Column("dtype", "dtype"), Column("size", "size"), Column("measured_s", "measured", "seconds"),
-            Column("noise_rel_iqr", "noise", "percent"), Column("achieved_flop_per_s", "FLOP/s", "flop_per_s"),
-            Column("achieved_bytes_per_s", "B/s", "bytes_per_s"), Column("roofline_fraction", "% roof", "percent"),
-            Column("datasheet_s", "datasheet", "seconds"), Column("datasheet_error", "err", "percent"),
-            Column("calibrated_s", "calibrated", "seconds"), Column("calibrated_error", "err", "percent"),
-            Column("predicted_bound", "pred. bound"), Column("observed_bound", "obs. bound"),
-            Column("bounds_agree", "agree"))
+            Column("noise_rel_iqr", "noise", "percent", 3), Column("achieved_flop_per_s", "FLOP/s", "flop_per_s", 12),
+            Column("achieved_bytes_per_s", "B/s", "bytes_per_s", 11), Column("roofline_fraction", "% roof", "percent", 4),
+            Column("datasheet_s", "datasheet", "seconds", 7), Column("datasheet_error", "err (sheet)", "percent", 6),
+            Column("calibrated_s", "calibrated", "seconds", 2), Column("calibrated_error", "err (cal.)", "percent", 1),
+            Column("predicted_bound", "pred. bound", drop=10), Column("observed_bound", "obs. bound", drop=9),
+            Column("bounds_agree", "agree", drop=8))
     return Table("kernels: measured against predicted", cols, tuple(rows))
 
 
@@ -162,9 +163,9 @@ def _ceiling_tables(c: Calibration, stacks: dict[str, StackTerms], datasheet: Ha
 
     def cols(kind: str) -> tuple[Column, ...]:
         return (Column("backend", "backend"), Column("ceiling", "ceiling"), Column("measured", "measured", kind),
-                Column("datasheet", "datasheet", kind), Column("ratio", "of datasheet", "percent"),
-                Column("from", "best point of the sweep"), Column("noise", "noise", "percent"),
-                Column("machine_best", ""))
+                Column("datasheet", "datasheet", kind, 3), Column("ratio", "of datasheet", "percent", 2),
+                Column("from", "best point of the sweep", drop=4), Column("noise", "noise", "percent", 1),
+                Column("machine_best", "", drop=5))
 
     sheet_bw = datasheet.bandwidth_bytes_per_s if datasheet else None
     best_bw, best_peaks = c.bandwidth, c.peaks
@@ -185,17 +186,18 @@ def _ceiling_tables(c: Calibration, stacks: dict[str, StackTerms], datasheet: Ha
     return [Table("empirical roofline: memory bandwidth", cols("bytes_per_s"), tuple(bw)),
             Table("empirical roofline: peak FLOP/s per dtype (GEMM sweep)", cols("flop_per_s"), tuple(peaks)),
             Table("small-shape losses (fitted)", (Column("backend", "backend"),
-                  Column("kernel_overhead_s", "overhead t0", "seconds"), Column("from", "fitted on"),
+                  Column("kernel_overhead_s", "overhead t0", "seconds"), Column("from", "fitted on", drop=1),
                   Column("matmul_half_flop", "matmul F_half (FLOP)")), tuple(losses))]
 
 
 def _attention_tables(rows: list[Row]) -> list[Table]:
     if not rows:
         return []
-    cols = (Column("backend", "backend"), Column("dtype", "dtype"), Column("N", "N", "int"), Column("variant", "variant"),
-            Column("measured_s", "measured", "seconds"), Column("speedup_vs_eager", "× eager", "ratio"),
-            Column("predicted_bytes", "predicted traffic", "bytes"), Column("sp_bytes", "S+P materialized", "bytes"),
-            Column("peak_bytes", "peak alloc (CUDA)", "bytes"), Column("calibrated_error", "err", "percent"))
+    cols = (Column("backend", "backend"), Column("dtype", "dtype", drop=2), Column("N", "N", "int"),
+            Column("variant", "variant"), Column("measured_s", "measured", "seconds"),
+            Column("speedup_vs_eager", "× eager", "ratio"), Column("predicted_bytes", "predicted traffic", "bytes", 4),
+            Column("sp_bytes", "S+P materialized", "bytes", 3), Column("peak_bytes", "peak alloc (CUDA)", "bytes", 5),
+            Column("calibrated_error", "err (cal.)", "percent", 1))
     return [Table("attention: eager vs fused", cols, tuple(r.values for r in rows))]
 
 
@@ -204,10 +206,10 @@ def _generation_tables(rows: list[Row]) -> list[Table]:
         return []
     cols = (Column("backend", "backend"), Column("context", "context n", "int"),
             Column("cached_s", "step, KV cache", "seconds"), Column("uncached_s", "step, no cache", "seconds"),
-            Column("ratio", "no cache / cache", "ratio"), Column("cached_pred_s", "predicted (cache)", "seconds"),
-            Column("uncached_pred_s", "predicted (no cache)", "seconds"),
-            Column("cached_flops", "FLOPs (cache)", "flops"), Column("uncached_flops", "FLOPs (no cache)", "flops"),
-            Column("growth", "growth with n"), Column("growth_exponent", "time ∝ n^k: k", "ratio"))
+            Column("ratio", "no cache / cache", "ratio", 1), Column("cached_pred_s", "predicted (cache)", "seconds", 4),
+            Column("uncached_pred_s", "predicted (no cache)", "seconds", 5),
+            Column("cached_flops", "FLOPs (cache)", "flops", 6), Column("uncached_flops", "FLOPs (no cache)", "flops", 7),
+            Column("growth", "growth with n", drop=3), Column("growth_exponent", "time ∝ n^k: k", "ratio", 2))
     return [Table("generation on the tiny decoder: one step at context n (seed 001)", cols,
                   tuple(r.values for r in rows))]
 

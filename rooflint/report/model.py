@@ -19,6 +19,7 @@ class Column:
     key: str  # also the CSV header: carries its unit (e.g. time_s, bytes_read)
     header: str  # what a person reads
     kind: str = "text"
+    drop: int = 0  # in a terminal too narrow for the table, columns go highest first (0: always kept)
 
 
 @dataclass(frozen=True, slots=True, eq=False, repr=False)

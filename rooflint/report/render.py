@@ -5,6 +5,11 @@ from __future__ import annotations
 import csv
 import io
 import json
+import os
+import shutil
+import sys
+import textwrap
+from dataclasses import replace
 from typing import Any
 
 from rooflint.errors import one_line
@@ -15,7 +20,54 @@ from rooflint.report.render_values import human, md_cell
 FORMATS = ("table", "csv", "json", "markdown")
 
 
-def render(report: Report, fmt: str, *, explain: bool = False, width: int = 140) -> str:
+FILE_WIDTH = 140  # a report to a file or a pipe is laid out this wide
+
+
+def terminal_width() -> int:
+    """The width to lay tables out in: $COLUMNS, else the terminal's when stdout is one, else FILE_WIDTH."""
+    given = os.environ.get("COLUMNS", "")
+    if given.isdigit() and int(given) >= 40:
+        return int(given)
+    if sys.stdout.isatty():
+        return max(40, shutil.get_terminal_size((FILE_WIDTH, 24)).columns)
+    return FILE_WIDTH
+
+
+def narrowed(report: Report, width: int) -> Report:
+    """The report with each table's columns cut to the width: the highest `drop` first (ties from
+    the right), never a column of drop 0; a note names what was left out. Nothing is truncated."""
+    from rich.cells import cell_len
+
+    tables, notes = [], []
+    for t in report.tables:
+        cells = [[human(row.get(c.key), c.kind) for c in t.columns] for row in t.rows]
+        widths = [max([cell_len(c.header)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(t.columns)]
+        # text wraps at its words (to 16 columns or its longest word); numbers never wrap
+        widths = [w if c.kind != "text" else min(w, max([16] + [cell_len(x) for r in cells for x in r[j].split()]))
+                  for j, (c, w) in enumerate(zip(t.columns, widths))]
+        keep = list(range(len(t.columns)))
+        order = sorted((j for j, c in enumerate(t.columns) if c.drop), key=lambda j: (-t.columns[j].drop, -j))
+        while sum(widths[j] + 3 for j in keep) + 1 > width and order:
+            keep.remove(order.pop(0))
+        if len(keep) < len(t.columns):
+            gone = [c.header for j, c in enumerate(t.columns) if j not in keep]
+            tables.append(replace(t, columns=tuple(t.columns[j] for j in keep)))
+            notes.append(f"{t.title}: {', '.join(gone)} left out at {width} columns (a wider terminal, -o FILE "
+                         "or -f csv/json shows them)")
+        else:
+            tables.append(t)
+    return replace(report, tables=tuple(tables), notes=(*report.notes, *notes)) if notes else report
+
+
+def note_lines(notes, width: int) -> list[str]:
+    """Each note as "note: ...", wrapped at spaces to the width (a word longer than it, such as a
+    path, stays whole), later lines indented under the first's text."""
+    return [line for n in notes for line in textwrap.wrap(f"note: {n}", width, subsequent_indent="      ",
+                                                         break_long_words=False, break_on_hyphens=False)
+            or ["note:"]]
+
+
+def render(report: Report, fmt: str, *, explain: bool = False, width: int = FILE_WIDTH) -> str:
     if fmt == "json":
         data = dict(report.document())
         if explain:
@@ -25,6 +77,7 @@ def render(report: Report, fmt: str, *, explain: bool = False, width: int = 140)
         return _csv(report.tables)
     if fmt == "markdown":
         return _markdown(report, explain)
+    report = narrowed(report, width)
     fast = laid_out(report, explain, width)
     return fast if fast is not None else _rich(report, explain, width)
 
@@ -115,13 +168,14 @@ def _rich(report: Report, explain: bool, width: int) -> str:
                 table.add_row(*(cell(x, j) for j, x in enumerate(r)))
         else:  # wider than the console: rich shrinks and wraps
             table = RichTable(title=Text(t.title), title_justify="left", header_style="bold")
-            for c, is_left in zip(t.columns, left):
-                table.add_column(Text(c.header), justify="left" if is_left else "right")
+            for c, is_left in zip(t.columns, left):  # text wraps (folded, never cut to an ellipsis); numbers do not
+                table.add_column(Text(c.header), justify="left" if is_left else "right", overflow="fold",
+                                 no_wrap=not is_left)
             for r in cells:
                 table.add_row(*map(Text, r))
         console.print(table)
-    for note in report.notes:
-        console.print(f"note: {note}", markup=False, soft_wrap=True)
+    for line in note_lines(report.notes, width):
+        console.print(line, markup=False, soft_wrap=True)
     if explain:
         for line in section_lines(report.explanation()):
             console.print(line, markup=False, soft_wrap=True)
@@ -166,7 +220,7 @@ def laid_out(report: Report, explain: bool, width: int) -> str | None:
                 heavy.get_row(padded, "head")]
         out += [line(r, heavy.mid_left, heavy.mid_vertical) for r in cells]
         out.append(heavy.get_bottom(padded))
-    out += [f"note: {note}" for note in report.notes]
+    out += note_lines(report.notes, width)
     if explain:
         out += section_lines(report.explanation())
     return "\n".join(out) + "\n"

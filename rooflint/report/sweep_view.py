@@ -31,8 +31,11 @@ HEADERS = {
     "prefill_tokens_per_s": ("prefill tok/s", "ratio"),
 }
 TABLE_OMITS = ("weights_bytes", "workspace_bytes", "free_bytes", "decode_tokens_per_s", "prefill_tokens_per_s")  # width
+DROPS = {"attention": 6, "kv_dtype": 5, "ttft_forecast_s": 4, "ttft_s": 3, "kv_bytes": 2, "memory_bytes": 1}  # narrow first
+
+
 def table_columns(result: Sweep) -> tuple[Column, ...]:
-    return tuple(Column(k, *HEADERS[k]) for k in result.columns if k not in TABLE_OMITS)
+    return tuple(Column(k, *HEADERS[k], DROPS.get(k, 0)) for k in result.columns if k not in TABLE_OMITS)
 SHOWN = 40
 CHUNK = 1 << 16  # rows per piece of text
 _QUOTE = set(',"\r\n')

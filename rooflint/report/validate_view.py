@@ -11,9 +11,9 @@ from rooflint.report.model import Column, Report, Table
 SCHEMA = "rooflint.validate/1"
 COLUMNS = (Column("category", "category"), Column("cases", "cases", "int"),
            Column("median_error", "median |err|", "percent"), Column("p90_error", "p90 |err|", "percent"),
-           Column("held_out_median", "held-out median", "percent"), Column("held_out_p90", "held-out p90", "percent"),
-           Column("by_gpu_median", "new-GPU median", "percent"), Column("median_signed", "median bias", "percent"),
-           Column("violations", "bound beaten", "int"), Column("min_bound_ratio", "min meas/bound", "ratio"))
+           Column("held_out_median", "held-out median", "percent", 2), Column("held_out_p90", "held-out p90", "percent", 3),
+           Column("by_gpu_median", "new-GPU median", "percent", 4), Column("median_signed", "median bias", "percent", 5),
+           Column("violations", "bound beaten", "int", 1), Column("min_bound_ratio", "min meas/bound", "ratio", 6))
 
 
 def _gates(rows: Sequence[Mapping[str, Any]], t: Mapping[str, Any]) -> list[str]:
