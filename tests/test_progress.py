@@ -49,6 +49,6 @@ def test_no_terminal_gets_lines_and_quiet_gets_nothing(monkeypatch, capsys):
 def test_serve_and_sweep_print_nothing_but_the_report_when_quiet(cli):
     r = cli("serve", "llama3-8b", "--gpus", "2", "--concurrency", "1,8", "--quiet", "-f", "json")
     assert r.stdout.lstrip().startswith("{")
-    r = cli("sweep", "--models", "llama2-7b", "--gpus", "h100", "--batch", "1,8", "--context", "1k", "--quiet",
+    r = cli("sweep", "--models", "llama2-7b", "--gpu", "h100", "--batch", "1,8", "--context", "1k", "--quiet",
             "-f", "csv")
     assert r.stdout.startswith("model,")

@@ -60,14 +60,14 @@ def test_validate_gates_on_a_threshold(cli):
 
 def test_validate_writes_the_plot(cli, tmp_path):
     out = tmp_path / "fc.png"
-    cli("validate", "--category", "kernel-copy,kernel-gemm", "--no-cv", "-o", str(out))
+    cli("validate", "--category", "kernel-copy,kernel-gemm", "--no-cv", "--plot", str(out))
     data = out.read_bytes()
     assert data[:8] == b"\x89PNG\r\n\x1a\n" and len(data) > 10_000
 
 
 @pytest.mark.parametrize("args,needle", [
     (["--category", "nope"], "--category"),
-    (["-o", "plot.txt"], "expected a .png or .svg"),
+    (["--plot", "plot.txt"], "expected a .png or .svg"),
 ])
 def test_validate_refuses_bad_options(cli, args, needle):
     r = cli("validate", "--no-cv", *args, code=2)
@@ -156,3 +156,9 @@ def test_a_kernel_row_without_a_positive_time_is_refused(cli, tmp_path):
         w.writerow(values)
     r = cli("validate", str(path), "--no-cv", code=2)
     assert "measured_s" in r.stderr and r.stderr.count("\n") == 1
+
+
+def test_validate_writes_its_report_with_o_as_every_command_does(cli, tmp_path):
+    out = tmp_path / "v.json"
+    cli("validate", "--category", "kernel-copy", "--no-cv", "-f", "json", "-o", str(out))
+    assert json.loads(out.read_text())["categories"][0]["category"] == "kernel-copy"

@@ -14,7 +14,7 @@ COMMANDS = {
                 ["lm_head", "flash_decode_reduce", "1.051 GFLOP"]),
     "plan": (["plan", "llama3-70b", "--gpu", "h100", "--gpus", "8"], ["layout", "fits", "forecast", "why"],
              ["tp8 x dp1", "tp4 x pp2 x dp1"]),
-    "sweep": (["sweep", "--models", "llama2-7b,llama3-8b", "--gpus", "h100,a100", "--batch", "1,64", "--context",
+    "sweep": (["sweep", "--models", "llama2-7b,llama3-8b", "--gpu", "h100,a100", "--batch", "1,64", "--context",
                "4k,32k"], ["model", "GPU", "batch", "context", "fits", "TPOT", "forecast"], ["llama3-8b", "a100-40gb"]),
     "measure": (["measure", "--load", os.path.join(DATA, "measurements", "cpu-quick.json")],
                 ["backend", "kernel", "size", "measured"], ["decode_attention", "M=512 N=512 K=512"]),

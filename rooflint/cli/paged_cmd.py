@@ -22,7 +22,7 @@ def _opt(*decls: str, metavar: str, help: str, default: str | None = None):
 
 Lengths = Annotated[Optional[str], _opt("--lengths", "-l", metavar=p.COUNTS,
                                         help="Sequence lengths, comma-separated (4k = 4096).")]
-Dist = Annotated[Optional[str], _opt("--dist", metavar="|".join(pg.DISTRIBUTIONS),
+Dist = Annotated[Optional[str], _opt("--dist", metavar="|".join(pg.DISTRIBUTIONS), default="none",
                                      help="Draw the lengths from this distribution instead.")]
 NumSeqs = Annotated[Optional[str], _opt("--num-seqs", "-n", metavar=p.COUNT, default=str(pg.DEFAULT_NUM_SEQS),
                                         help="Sequences to draw (vLLM's default max_num_seqs).")]

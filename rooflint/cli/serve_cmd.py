@@ -56,7 +56,7 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
                                                            "this distribution (as paged does).")] = None,
           num_seqs: Annotated[Optional[str], typer.Option("--num-seqs", metavar=p.COUNT, show_default="256",
                                                           help="Requests drawn with --dist.")] = None,
-          seed: Annotated[Optional[str], typer.Option("--seed", metavar=p.COUNT, show_default="0",
+          seed: Annotated[Optional[str], typer.Option("--seed", metavar="SEED", show_default="0",
                                                       help="Seed of the draw.")] = None,
           dp_attention: Annotated[Optional[bool], typer.Option(
               "--dp-attention/--no-dp-attention", show_default="tried for MoE models",

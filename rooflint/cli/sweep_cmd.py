@@ -38,8 +38,10 @@ def _list(values) -> str:
 
 Models = Annotated[Optional[str], _opt("--models", "-m", metavar=p.NAMES, default="all",
                                        help="Models: built-in names or spec files, or all.")]
-Gpus = Annotated[Optional[str], _opt("--gpus", "-g", metavar=p.NAMES, default="all",
-                                     help="GPUs: built-in names or hardware files, or all.")]
+Gpus = Annotated[Optional[str], _opt("--gpu", "-g", metavar="GPU[,GPU...]|all", default="all",
+                                     help="GPUs: built-in names or hardware files (comma-separated), or all.")]
+# --gpus is a GPU count in plan, serve and comm; sweep's list was once --gpus and still reads it
+GpusAlias = Annotated[Optional[str], typer.Option("--gpus", hidden=True)]
 Batches = Annotated[Optional[str], _opt("--batch", "-b", metavar=p.COUNTS, default=_list(grid_sweep.DEFAULT_BATCHES),
                                         help="Batch sizes.")]
 Contexts = Annotated[Optional[str], _opt("--context", "-c", metavar=p.COUNTS,
@@ -61,7 +63,7 @@ def _specs(text: str | None, option: str, load) -> list | None:
 
 
 @command()
-def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, context: Contexts = None,
+def sweep(models: Models = None, gpus: Gpus = None, gpus_alias: GpusAlias = None, batch: Batches = None, context: Contexts = None,
           kv_dtype: KvDtypes = None, attention: Attentions = None, dtype: o.Dtype = None,
           mem_util: o.MemUtil = None, chunk: o.Chunk = None, engine: o.Engine = None,
           forecast: Annotated[bool, typer.Option("--forecast/--no-forecast",
@@ -70,11 +72,15 @@ def sweep(models: Models = None, gpus: Gpus = None, batch: Batches = None, conte
           quiet: o.Quiet = False, fmt: Format = None, output: o.Output = None, explain: o.Explain = False) -> None:
     """Every combination of models x GPUs x batch x context x KV dtype x attention kernel: memory,
     fit, decode step and prefill time, from the same op model as analyze."""
+    if gpus_alias is not None:
+        if gpus is not None:
+            raise SpecError("--gpus", None, "give the GPUs once, with --gpu")
+        gpus = gpus_alias
     form = p.choice(fmt, FORMATS, "--format") or "table"
     if form in BINARY and output in (None, STDOUT):
         raise SpecError("--output", None, f"-f {form} writes a binary file: give -o FILE")
     grid = grid_sweep.Grid.of(
-        _specs(models, "--models", load_model), _specs(gpus, "--gpus", load_hardware),
+        _specs(models, "--models", load_model), _specs(gpus, "--gpu", load_hardware),
         batches=p.counts(batch, "--batch"), contexts=p.counts(context, "--context"),
         kv_dtypes=None if kv_dtype is None else p.dtype_names(kv_dtype, "--kv-dtype"),
         attentions=None if attention is None else p.choices(attention, ATTENTIONS, "--attention"),

@@ -68,13 +68,13 @@ def validate(data: Annotated[Optional[list[str]], typer.Argument(
              cross_validate: Annotated[bool, typer.Option(
                  "--cv/--no-cv", help="Also refit the parameters 5-fold and by GPU and report the held-out error "
                                       "(needs scipy).")] = True,
-             plot: Annotated[Optional[str], typer.Option("--output", "-o", metavar="FILE.png|FILE.svg",
-                                                         help="Write the forecast-vs-measured plot here.")] = None,
-             fmt: o.Format = None) -> None:
+             plot: Annotated[Optional[str], typer.Option("--plot", metavar="FILE.png|FILE.svg",
+                                                         help="Also draw the forecast-vs-measured plot here.")] = None,
+             fmt: o.Format = None, output: o.Output = None) -> None:
     """Forecast and bound against published measurements: median and p90 error per category."""
     form = o.fmt(fmt)
     if plot is not None:
-        image_target(plot, "--output")
+        image_target(plot, "--plot")
     thresholds = {"max_median": p.fraction(max_median, "--max-median"), "max_p90": p.fraction(max_p90, "--max-p90"),
                   "max_violations": p.whole(max_violations, "--max-violations", 0),
                   "min_cases": p.whole(min_cases, "--min-cases") or 5}
@@ -98,7 +98,7 @@ def validate(data: Annotated[Optional[list[str]], typer.Argument(
     also: tuple = ()
     if plot is not None:
         also = ((plot, validation_png_or_svg(plot, results)),)
-    emit(report, form, None, False, also)
+    emit(report, form, output, False, also)
     if plot is not None:
         note(f"wrote {plot}")
     if not report.document()["passed"]:
