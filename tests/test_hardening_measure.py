@@ -319,7 +319,10 @@ def test_the_good_fixture_passes_all_three_commands(cli, tmp_path):
     path = tmp_path / "run.json"
     path.write_text(_as_text(lambda d: None))
     cli("measure", "--load", str(path), "-f", "json")
-    cli("plot", "llama2-7b", "--gpu", "a100", "-o", str(tmp_path / "roof.png"), "--measured", str(path))
+    profile = tmp_path / "cpu.yaml"  # its kernels go on the roofline of the CPU they ran on
+    cli("measure", "--load", str(path), "--save-profile", str(profile), "-o", str(tmp_path / "m.txt"))
+    cli("plot", "llama2-7b", "--gpu", str(profile), "--dtype", "fp32", "-o", str(tmp_path / "roof.png"),
+        "--measured", str(path))
     budget = tmp_path / "budget.yaml"
     budget.write_text(f"results: {json.dumps(str(path))}\ncases:\n  - name: torch GEMMs\n"
                       "    measured: {kernel: gemm, backend: torch, dtype: fp32}\n    limits: {min_roofline: 1%}\n")

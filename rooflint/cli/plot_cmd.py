@@ -11,6 +11,8 @@ from rooflint.cli import params as p
 from rooflint.cli.app import command, note
 from rooflint.compare.comparison import compare
 from rooflint.compare.profile import calibrate_run
+from rooflint.errors import SpecError
+from rooflint.measure.environment import match_profile
 from rooflint.measure.session import load_run
 from rooflint.report.output import write_atomic
 from rooflint.report.plot import image_target, render_png_or_svg
@@ -26,7 +28,8 @@ def plot(model: o.ModelArg,
          dtype: o.Dtype = None, kv_dtype: o.KvDtype = None, attention: o.Attention = None,
          measured: Annotated[Optional[str], typer.Option("--measured", metavar="FILE",
                                                          help="A saved `rooflint measure -f json` run: its kernels "
-                                                              "are placed too.")] = None,
+                                                              "are placed too, on the roofline of the device they ran on "
+                                                              "(--gpu: its profile, as measure --save-profile writes it).")] = None,
          set_: o.Set = None, as_family: o.AsFamily = None) -> None:
     """The roofline with prefill and decode ops (and measured kernels) placed on it, and memory vs context."""
     image_target(output, "--output")
@@ -35,6 +38,11 @@ def plot(model: o.ModelArg,
     rows = ()
     if measured:
         run = load_run(measured)
+        device = str(run.environment.get("device_name", ""))
+        if not match_profile(device, [hw]):  # a CPU's kernels do not belong on a GPU's roofline
+            raise SpecError("--measured", None, f"{measured} was measured on {device or 'an unnamed device'!r}, not "
+                            f"on {hw.name}: its kernels go on that device's roofline (rooflint measure --load "
+                            f"{measured} --save-profile DEVICE.yaml, then plot --gpu DEVICE.yaml --measured {measured})")
         cal = calibrate_run(run)
         rows = tuple(compare(m, hw, cal.hardware(None, m.backend) if cal and m.backend in cal.stacks else None)
                      for m in run.measurements)

@@ -9,6 +9,8 @@ can check the numbers and the image separately.
 from __future__ import annotations
 
 import io
+import math
+import textwrap
 from dataclasses import dataclass, replace
 
 from rooflint.analysis.attention import SP_BYTES
@@ -19,8 +21,10 @@ from rooflint.report.output import check_target
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Workload, resolve
 
-FIGSIZE = (13.0, 5.5)  # inches: two panels side by side
+FIGSIZE = (14.0, 7.5)  # inches: two panels side by side, their legends and the op key below them
 DPI = 100
+AXES_BOTTOM = 0.4  # of the figure's height: below it, outside the data, the legends and the key
+LABEL_GAP_PX = 14  # points nearer than this on the page share one number
 
 
 @dataclass(frozen=True, slots=True)
@@ -60,7 +64,9 @@ def memory_curves(a: Analysis, contexts: list[int]) -> dict[str, list[float]]:
     B = r.batch
     curves: dict[str, list[float]] = {"weights": [a.weights_bytes] * len(contexts),
                                       "activation workspace": [a.workspace_bytes] * len(contexts)}
-    variants = {f"KV {r.kv.name} (as specified" + ("" if m.is_mla else f", H_kv={m.num_key_value_heads}") + ")": (m, r.b_kv)}
+    spec = (f"latent cache: {m.kv_lora_rank} + {m.qk_rope_head_dim} per token per layer" if m.is_mla
+            else f"H_kv={m.num_key_value_heads}")
+    variants = {f"KV {r.kv.name} (as specified, {spec})": (m, r.b_kv)}
     if not m.is_mla:
         for label, heads in (("MHA", m.num_attention_heads), ("GQA-8", 8), ("MQA", 1)):
             if heads != m.num_key_value_heads and m.num_attention_heads % heads == 0:
@@ -68,7 +74,7 @@ def memory_curves(a: Analysis, contexts: list[int]) -> dict[str, list[float]]:
     for name in ("fp8", "int4"):
         if name != r.kv.name:
             q = resolve(m, None, replace(r.workload, kv_dtype=name))
-            variants[f"KV {name}" + ("" if m.is_mla else f" (H_kv={m.num_key_value_heads})")] = (m, q.b_kv)
+            variants[f"KV {name}" + (" (latent cache)" if m.is_mla else f" (H_kv={m.num_key_value_heads})")] = (m, q.b_kv)
     for label, (model, per_element) in variants.items():
         curves[label] = [kv_bytes(model, per_element, c, B, r.mla_mode) for c in contexts]
     curves["eager S+P, one layer's prefill"] = [
@@ -77,6 +83,17 @@ def memory_curves(a: Analysis, contexts: list[int]) -> dict[str, list[float]]:
 
 
 def render_png_or_svg(path: str, m: Model, hw: Hardware, workload: Workload, measured=(), contexts=None) -> bytes:
+    import matplotlib.pyplot as plt
+
+    fig = roofline_figure(m, hw, workload, measured, contexts)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="svg" if path.lower().endswith(".svg") else "png", dpi=DPI)
+    plt.close(fig)
+    return buf.getvalue()
+
+
+def roofline_figure(m: Model, hw: Hardware, workload: Workload, measured=(), contexts=None):
+    """The two panels, their legends and the op key below them (outside the data)."""
     import matplotlib
 
     matplotlib.use("Agg")
@@ -84,24 +101,52 @@ def render_png_or_svg(path: str, m: Model, hw: Hardware, workload: Workload, mea
 
     a = analyze(m, hw, workload)
     r = a.resolved
-    fmt = "svg" if path.lower().endswith(".svg") else "png"
     fig, (roof, mem) = plt.subplots(1, 2, figsize=FIGSIZE, dpi=DPI)
+    fig.subplots_adjust(left=0.06, right=0.98, top=0.93, bottom=AXES_BOTTOM, wspace=0.18)
     _draw_roofline(roof, a, roofline_points(a, measured))
     contexts = contexts or [2**k for k in range(8, 18)]
     _draw_memory(mem, a, memory_curves(a, contexts), contexts)
     fig.suptitle(f"{m.name} on {hw.name}: batch {r.batch}, prompt {r.prompt}, decode at {r.context}, "
                  f"{r.act.name}, {r.attention} attention")
-    fig.tight_layout()
-    buf = io.BytesIO()
-    fig.savefig(buf, format=fmt, dpi=DPI)
-    plt.close(fig)
-    return buf.getvalue()
+    return fig
+
+
+def roofline_axes(a: Analysis, points: list[Point]) -> tuple[tuple[float, float], tuple[float, float]]:
+    """The roofline panel's x (FLOP/B) and y (FLOP/s) limits: the roofs' grid and every point."""
+    hw = a.hardware
+    xs = [2.0**-4, 2.0**14, *(p.intensity for p in points)]
+    ys = [min(hw.peak_flop_per_s.values()) * 2.0**-4 / 64, max(hw.peak_flop_per_s.values()),
+          *(p.flop_per_s for p in points)]
+    return (min(xs) / 1.5, max(xs) * 1.5), (min(ys) / 2, max(ys) * 2)
+
+
+def label_groups(points: list[Point], limits, size_px: tuple[float, float]) -> list[list[Point]]:
+    """Points whose places on the page (log axes of `limits` over `size_px`) lie within
+    LABEL_GAP_PX of a group's first point join that group: each group gets one number, so no two
+    numbers print over each other, and the key lists every point of it."""
+    (x0, x1), (y0, y1) = limits
+
+    def place(p: Point) -> tuple[float, float]:
+        return (math.log(p.intensity / x0) / math.log(x1 / x0) * size_px[0],
+                math.log(p.flop_per_s / y0) / math.log(y1 / y0) * size_px[1])
+
+    groups: list[tuple[tuple[float, float], list[Point]]] = []
+    for p in sorted(points, key=lambda q: (q.group, -q.flop_per_s, q.intensity)):
+        at = place(p)
+        for anchor, members in groups:
+            if math.hypot(at[0] - anchor[0], at[1] - anchor[1]) < LABEL_GAP_PX:
+                members.append(p)
+                break
+        else:
+            groups.append((at, [p]))
+    return [members for _, members in groups]
 
 
 def _draw_roofline(ax, a: Analysis, points: list[Point]) -> None:
     hw = a.hardware
     bw = hw.bandwidth_bytes_per_s
-    xs = [2.0**k for k in range(-4, 15)]
+    (x0, x1), (y0, y1) = limits = roofline_axes(a, points)
+    xs = [x0 * 2.0 ** (k / 4) for k in range(int(4 * math.log2(x1 / x0)) + 2)]
     for key, peak in sorted(hw.peak_flop_per_s.items(), key=lambda kv: kv[1]):
         ax.plot(xs, [min(peak, x * bw) for x in xs], lw=1.5 if key == a.dtype.peak_key else 0.8,
                 label=f"{key} roof {peak / 1e12:.3g} TFLOP/s")
@@ -116,14 +161,26 @@ def _draw_roofline(ax, a: Analysis, points: list[Point]) -> None:
         if pts:
             ax.scatter([p.intensity for p in pts], [p.flop_per_s for p in pts], marker=marker, color=color,
                        label=group, zorder=3)
-            for p in _worth_labelling(pts):
-                ax.annotate(p.label, (p.intensity, p.flop_per_s), fontsize=6, xytext=(3, 3), textcoords="offset points")
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
+    ax.set_xlim(x0, x1)
+    ax.set_ylim(y0, y1)
+    box = ax.get_position()
+    size = (box.width * FIGSIZE[0] * DPI, box.height * FIGSIZE[1] * DPI)
+    key = []
+    for n, members in enumerate(label_groups(_worth_labelling(points), limits, size), 1):
+        first = members[0]
+        ax.annotate(str(n), (first.intensity, first.flop_per_s), fontsize=7, xytext=(4, 3),
+                    textcoords="offset points", color=styles[first.group][1])
+        phases = dict.fromkeys(p.group for p in members)
+        key.append(f"{n} " + "; ".join(f"{g}: " + ", ".join(dict.fromkeys(p.label for p in members if p.group == g))
+                                       for g in phases))
     ax.set_xlabel("arithmetic intensity (FLOP / byte)")
     ax.set_ylabel("attainable FLOP/s")
     ax.set_title(f"roofline: {hw.bandwidth_bytes_per_s / 1e9:.0f} GB/s")
-    ax.legend(fontsize=7, loc="lower right")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=3, frameon=False)
+    ax.text(0.0, -0.3, _columns(key, 2), transform=ax.transAxes, va="top", ha="left", fontsize=6.5,
+            family="monospace")
     ax.grid(True, which="both", lw=0.3)
 
 
@@ -131,10 +188,24 @@ def _worth_labelling(points: list[Point]) -> list[Point]:
     """Every op; of measured kernels only the fastest of each kind (sizes would overprint)."""
     best: dict[str, Point] = {}
     for p in points:
-        kind = p.label.split(" ")[0] if p.group == "measured" else p.label
+        kind = p.label.split(" ")[0] if p.group == "measured" else f"{p.group}:{p.label}"
         if kind not in best or p.flop_per_s > best[kind].flop_per_s:
             best[kind] = p
     return list(best.values())
+
+
+def _columns(lines: list[str], n: int, width: int = 66) -> str:
+    """The key's entries in n columns, each wrapped to `width` characters (nothing cut), read down
+    each column."""
+    wrapped = [textwrap.wrap(x, width, subsequent_indent="    ") for x in lines]
+    per = math.ceil(sum(map(len, wrapped)) / n) if wrapped else 0
+    cols: list[list[str]] = [[]]
+    for entry in wrapped:
+        if cols[-1] and len(cols[-1]) + len(entry) > per and len(cols) < n:
+            cols.append([])
+        cols[-1].extend(entry)
+    rows = max(map(len, cols))
+    return "\n".join("  ".join((c[r] if r < len(c) else "").ljust(width) for c in cols).rstrip() for r in range(rows))
 
 
 def _draw_memory(ax, a: Analysis, curves: dict[str, list[float]], contexts: list[int]) -> None:
@@ -154,7 +225,7 @@ def _draw_memory(ax, a: Analysis, curves: dict[str, list[float]], contexts: list
     ax.set_xlabel("context (tokens)")
     ax.set_ylabel("GiB")
     ax.set_title("memory vs context")
-    ax.legend(fontsize=7, loc="upper left")
+    ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(0.0, -0.1), ncol=2, frameon=False)
     ax.grid(True, which="both", lw=0.3)
 
 
