@@ -6,6 +6,7 @@ Expected figures come from first principles: llama3-8b's decode lm_head is 2 x D
 2 x 4096 x 128256 FLOPs for one token and reads its V x D fp16 weights (1,050,673,152 bytes).
 """
 
+import json
 import re
 import shutil
 from html.parser import HTMLParser
@@ -50,11 +51,35 @@ def test_the_file_is_self_contained_and_carries_every_op(cli, tmp_path):
         for key in ("src", "href"):
             assert not attrs.get(key, "").startswith(("http:", "https:", "//")), (tag, attrs)
     assert sum(1 for t, a in parser.tags if t == "section" and "gpu" in a.get("class", "")) == 2
-    ops = [a for t, a in parser.tags if "op" in a.get("class", "").split()]
-    assert len(ops) == _op_count(cli, "llama3-8b", "h100") + _op_count(cli, "llama3-8b", "a100")
-    lm_head = next(a for a in ops if a["data-name"] == "lm_head" and a["data-phase"] == "decode")
-    assert f"FLOPs: {LM_HEAD_FLOPS:,}" in lm_head["data-tip"]
-    assert "flops = " in lm_head["data-tip"]  # its formula beside the number
+    points, gpu = [], None
+    for t, a in parser.tags:
+        gpu = a.get("data-gpu", gpu) if t == "section" else gpu
+        if "op" in a.get("class", "").split():
+            points.append({**a, "gpu": gpu})
+    listed = [(a["gpu"], op) for a in points for op in a["data-ops"].split()]
+    # every op once per GPU; ops on the same pixel share one point (each listed in its tooltip)
+    assert len(listed) == len(set(listed))
+    assert len(listed) == _op_count(cli, "llama3-8b", "h100") + _op_count(cli, "llama3-8b", "a100")
+    assert len(points) < len(listed)  # one token's projections coincide on the decode roof
+    for a in points:
+        assert int(a["data-count"]) == len(a["data-ops"].split()) == a["data-tip"].count(" per pass): ")
+    lm_head = _lm_head_lines(next(a for a in points if "decode:lm_head" in a["data-ops"].split())["data-tip"])
+    assert f"FLOPs: {LM_HEAD_FLOPS:,}" in lm_head
+    assert "flops = " in lm_head  # its formula beside the number
+    data = json.loads(re.search(r'<script type="application/json" id="rooflint-data">(.*?)</script>', html).group(1))
+    assert data["model"] == "llama3-8b" and data["gpus"] == ["h100-sxm", "a100-40gb"]
+
+
+def _lm_head_lines(tip: str) -> str:
+    """decode lm_head's lines of a tooltip (its heading, then its indented lines)."""
+    lines = tip.splitlines()
+    i = next(k for k, line in enumerate(lines) if line.startswith("lm_head (decode"))
+    own = [lines[i]]
+    for line in lines[i + 1:]:
+        if not line.startswith("  "):
+            break
+        own.append(line)
+    return "\n".join(own)
 
 
 def test_memory_chart_has_the_capacity_line(cli, tmp_path):
@@ -112,7 +137,9 @@ def test_in_a_browser_the_charts_render_hover_and_sort(cli, tmp_path, browser):
     sections = browser.find_elements(By.CSS_SELECTOR, "section.gpu")
     assert [s.get_attribute("data-gpu") for s in sections] == ["h100-sxm", "a100-40gb"]
     h100 = sections[0]
-    assert len(h100.find_elements(By.CSS_SELECTOR, "figure.roofline svg .op")) == _op_count(cli, "llama3-8b", "h100")
+    listed = [op for p in h100.find_elements(By.CSS_SELECTOR, "figure.roofline svg .op")
+              for op in p.get_attribute("data-ops").split()]
+    assert len(listed) == len(set(listed)) == _op_count(cli, "llama3-8b", "h100")
     assert len(h100.find_elements(By.CSS_SELECTOR, "figure.roofline svg .roof")) >= 4  # a roof per dtype
     # every chart laid out with a real size (rendered, not just present in the source)
     for svg in browser.find_elements(By.CSS_SELECTOR, "svg.chart"):
@@ -121,16 +148,17 @@ def test_in_a_browser_the_charts_render_hover_and_sort(cli, tmp_path, browser):
 
     tip = browser.find_element(By.ID, "tooltip")
     assert not tip.is_displayed()
-    lm_head = h100.find_element(By.CSS_SELECTOR, '.op.decode[data-name="lm_head"]')
+    lm_head = h100.find_element(By.CSS_SELECTOR, '.op[data-ops~="decode:lm_head"]')
     browser.execute_script("arguments[0].scrollIntoView({block: 'center'})", lm_head)
     ActionChains(browser).move_to_element(lm_head).perform()
     WebDriverWait(browser, 5).until(lambda d: tip.is_displayed())
-    text = tip.text
+    text = _lm_head_lines(browser.execute_script("return arguments[0].textContent", tip))
+    assert tip.text.strip()  # shown, not just filled
     assert f"FLOPs: {LM_HEAD_FLOPS:,}" in text
     # bytes: the fp16 weights, the token's hidden state in and its logits out
     shown = int(re.search(r"bytes: ([\d,]+)", text).group(1).replace(",", ""))
     assert shown == LM_HEAD_WEIGHT_BYTES + D * 2 + V * 2
-    assert "bound: memory" in text  # one token: 1 FLOP per byte, far left of the ridge
+    assert "memory-bound" in text  # one token: 1 FLOP per byte, far left of the ridge
 
     table = h100.find_element(By.CSS_SELECTOR, "table.ops.decode")
     header = table.find_elements(By.CSS_SELECTOR, "th")[2]  # FLOPs

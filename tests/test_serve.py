@@ -327,3 +327,27 @@ def test_a_draft_shares_the_kv_budget(cli):
     plain = serve(cli, *base)["points"][0]["kv_capacity"]
     assert plain == math.floor(budget / (80 * 8 * 128 * 2 * 2 / 4 * 2048))
     assert doc["points"][0]["kv_capacity"] < plain
+
+
+def test_huge_concurrency_does_not_overflow():
+    """2^34 + 1 requests on one GPU: 2 B D V lm_head FLOPs pass 2^63, which int64 arrays would
+    wrap; the array path must still be the scalar path's figure."""
+    from rooflint.analysis.plan import decode_step
+    from rooflint.analysis.serve import serve as run
+    from rooflint.specs.catalog import load_hardware, load_model
+    from rooflint.workload import Workload
+
+    m, hw, c = load_model("llama3-8b"), load_hardware("h100"), 2**34 + 1
+    (p,) = run(m, hw, 1, 1024, 1024, concurrency=[c]).points
+    want = decode_step(m, m, hw, Workload(batch=c, prompt=1, prefix=1535, context=1536), 1)
+    assert p.value("t_decode_forecast") == pytest.approx(want[1].value, rel=1e-12)
+
+
+@pytest.mark.parametrize("levels", [[0], [-4], [1.5, 3], [10**20], [True]])
+def test_the_library_refuses_levels_that_are_not_request_counts(levels):
+    from rooflint.analysis.serve import serve as run
+    from rooflint.errors import SpecError
+    from rooflint.specs.catalog import load_model
+
+    with pytest.raises(SpecError, match="--concurrency"):
+        run(load_model("llama3-8b"), None, 2, 1024, 1024, concurrency=levels)

@@ -68,6 +68,7 @@ def test_validate_writes_the_plot(cli, tmp_path):
 @pytest.mark.parametrize("args,needle", [
     (["--category", "nope"], "--category"),
     (["--plot", "plot.txt"], "expected a .png or .svg"),
+    (["-o", "plot.png"], "draw the plot with --plot plot.png"),  # -o is the report, as everywhere
 ])
 def test_validate_refuses_bad_options(cli, args, needle):
     r = cli("validate", "--no-cv", *args, code=2)

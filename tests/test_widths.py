@@ -8,18 +8,20 @@ import pytest
 from conftest import DATA
 from rich.cells import cell_len
 
+from rooflint.report.render_values import human
+
 WIDTHS = (80, 100, 140)
 COMMANDS = {
     "analyze": (["analyze", "llama3-8b", "--gpu", "h100"], ["op", "FLOPs", "bound", "time (each)", "forecast"],
                 ["lm_head", "flash_decode_reduce", "1.051 GFLOP"]),
-    "plan": (["plan", "llama3-70b", "--gpu", "h100", "--gpus", "8"], ["layout", "fits", "forecast", "why"],
+    "plan": (["plan", "llama3-70b", "--gpu", "h100", "--gpus", "8"], ["layout", "fits", "TPOT fcst", "why"],
              ["tp8 x dp1", "tp4 x pp2 x dp1"]),
     "sweep": (["sweep", "--models", "llama2-7b,llama3-8b", "--gpu", "h100,a100", "--batch", "1,64", "--context",
                "4k,32k"], ["model", "GPU", "batch", "context", "fits", "TPOT", "forecast"], ["llama3-8b", "a100-40gb"]),
     "measure": (["measure", "--load", os.path.join(DATA, "measurements", "cpu-quick.json")],
                 ["backend", "kernel", "size", "measured"], ["decode_attention", "M=512 N=512 K=512"]),
     "serve": (["serve", "llama3-8b", "--gpus", "2", "--concurrency", "1,64"],
-              ["layout", "concurrency", "forecast", "tok/s/user", "tok/s/GPU"], ["tp2 x dp1"]),
+              ["layout", "concurrency", "TPOT fcst", "tok/s/user", "tok/s/GPU"], ["tp2 x dp1"]),
 }
 
 
@@ -69,3 +71,24 @@ def test_a_file_keeps_every_column(cli, monkeypatch, tmp_path):
     out = tmp_path / "a.txt"
     cli("analyze", "llama3-8b", "--gpu", "h100", "-o", str(out))
     assert {"weight", "read", "written", "share"} <= _headers(out.read_text())
+
+
+@pytest.mark.parametrize("width", [40, 52, 64])
+def test_too_narrow_for_any_table_shows_records(cli, monkeypatch, width):
+    """Below what a table needs even with its droppable columns gone, each row is a record of
+    (field, value) lines: names and numbers stay whole, nothing is squeezed to nothing."""
+    monkeypatch.setenv("COLUMNS", str(width))
+    text = cli("serve", "llama3-8b", "--gpus", "2", "--concurrency", "1,64").stdout
+    assert max(cell_len(line) for line in text.splitlines()) <= width
+    assert "one record per row" in " ".join(text.split())
+    assert any("tp2 x dp1" in line for line in text.splitlines())
+    monkeypatch.delenv("COLUMNS")
+    doc = cli.json("serve", "llama3-8b", "--gpus", "2", "--concurrency", "1,64")
+    tpot = human(doc["points"][0]["tpot_forecast_s"], "seconds")
+    assert any(tpot in line for line in text.splitlines())  # the TPOT forecast at concurrency 1, whole
+
+
+def test_columns_below_40_are_40(cli, monkeypatch):
+    monkeypatch.setenv("COLUMNS", "20")
+    text = cli("analyze", "llama3-8b", "--gpu", "h100").stdout
+    assert max(cell_len(line) for line in text.splitlines()) <= 40

@@ -83,6 +83,8 @@ def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, ph
     array over them."""
     r: Resolved = resolve(part, hw, workload)
     over = batches is not None
+    if over and phase != "decode":
+        raise ValueError("ep_pass over an array of batches is a decode step's only")
     a = decode_over(r, batches) if over else analyze(part, hw, r)
     count = a.resolved.batch if phase == "decode" else r.prompt
     tokens = a.resolved.batch * (1 if phase == "decode" else r.prompt)
@@ -97,7 +99,7 @@ def ep_pass(m: Model, part: Model, hw: Hardware, workload: Workload, ep: int, ph
     if over:
         import numpy as np
 
-        low = np.floor(want).astype(np.int64)
+        low = np.floor(want)
         lo, hi = (decode_over(r, n).decode for n in (low, low + 1))
         busy = [lo.time_of("experts_", fc) + (want - low) * (hi.time_of("experts_", fc) - lo.time_of("experts_", fc))
                 for fc in (False, True)]

@@ -325,5 +325,8 @@ def decode_over(r: Resolved, batches) -> DecodeOver:
             _DECODE_ARRAYS.clear()
         hit = _DECODE_ARRAYS[key] = (form, r.hardware, r.engine,
                                      compile_phase(form.decode, r.hardware, numpy=True, engine=r.engine))
-    decode = PhaseResult(DECODE, form.decode, hit[3](batches, r.context), {"B": batches, "C": r.context}, r.hardware)
-    return DecodeOver(replace(r, batch=batches), decode)
+    import numpy as np
+
+    B = np.asarray(batches, dtype=np.float64)  # 2 B D V FLOPs overflow int64 from 2^34 sequences
+    decode = PhaseResult(DECODE, form.decode, hit[3](B, r.context), {"B": B, "C": r.context}, r.hardware)
+    return DecodeOver(replace(r, batch=B), decode)

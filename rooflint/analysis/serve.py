@@ -49,7 +49,7 @@ from rooflint.analysis.speculative import Speculation, draft_memory, speculative
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
-from rooflint.workload import Workload, resolve, target_gpu
+from rooflint.workload import MAX_COUNT, Workload, resolve, target_gpu
 
 BLOCK = 16  # tokens per KV block (vLLM's default)
 DEFAULT_CONCURRENCY = tuple(2**i for i in range(11))  # 1 .. 1024
@@ -156,7 +156,11 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
     base = workload or Workload()
     if not 0 <= prefix_hit < 1:
         raise SpecError("--prefix-hit", None, f"expected a share in [0, 1), got {prefix_hit}")
-    levels = np.asarray(tuple(concurrency or DEFAULT_CONCURRENCY), dtype=np.int64)
+    given = tuple(concurrency or DEFAULT_CONCURRENCY)
+    bad = [c for c in given if isinstance(c, bool) or not isinstance(c, (int, np.integer)) or not 1 <= c <= MAX_COUNT]
+    if bad:
+        raise SpecError("--concurrency", None, f"expected whole numbers from 1 to 2**53, got {bad[0]!r}")
+    levels = np.asarray(given, dtype=np.int64)
     mix = None
     if dist is not None:  # isl and osl are the means of the drawn prompts and outputs
         mix = length_mix(replace(dist, mean=isl), replace(dist, mean=osl), BLOCK)

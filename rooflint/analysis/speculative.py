@@ -34,12 +34,23 @@ class Speculation:
             raise SpecError("--acceptance", None, f"expected a share in (0, 1), got {self.acceptance}")
 
 
+_DRAFTS: dict[int, tuple[Model, Model]] = {}
+
+
 def mtp_draft(m: Model) -> Model:
-    """The target's MTP module as a model of its own: one block, the embedding and lm_head."""
+    """The target's MTP module as a model of its own: one block, the embedding and lm_head (one
+    object per target, so what is compiled for it is reused at every level)."""
     if not m.mtp_layers:
         raise SpecError("--spec-tokens", None, f"{m.name} has no multi-token-prediction layers: give --draft MODEL")
-    return replace(m, num_hidden_layers=m.mtp_layers, layer_types=(), mlp_layer_types=(), no_rope_layers=(),
-                   first_dense_layers=0, mtp_layers=0, name=f"{m.name}/mtp", path=m.path)
+    hit = _DRAFTS.get(id(m))
+    if hit is not None and hit[0] is m:
+        return hit[1]
+    if len(_DRAFTS) > 64:
+        _DRAFTS.clear()
+    draft = replace(m, num_hidden_layers=m.mtp_layers, layer_types=(), mlp_layer_types=(), no_rope_layers=(),
+                    first_dense_layers=0, mtp_layers=0, name=f"{m.name}/mtp", path=m.path)
+    _DRAFTS[id(m)] = (m, draft)
+    return draft
 
 
 _STEP = (figure("tau", (1 - sym("a") ** (sym("K") + 1)) / (1 - sym("a")), "ratio",

@@ -11,6 +11,7 @@ import typer
 
 from rooflint import workload as w
 from rooflint.cli import params as p
+from rooflint.errors import SpecError
 from rooflint.specs.engine import DEFAULT_ENGINE
 from rooflint.workload import Workload
 
@@ -80,6 +81,13 @@ Quiet = Annotated[bool, typer.Option("--quiet", "-q", help="No progress on stder
 
 def fmt(text: str | None) -> str:
     return p.choice(text, FORMATS, "--format") or "table"
+
+
+def report_target(output: str | None) -> None:
+    """-o names the report's file: an image name there is a plot asked for in the wrong place."""
+    if output and output.lower().endswith((".png", ".svg")):
+        raise SpecError("--output", None, f"-o writes the report (table, csv, json or markdown), not an image; "
+                        f"draw the plot with --plot {output}")
 
 
 def workload(batch=None, prompt=None, context=None, prefix=None, dtype=None, kv_dtype=None, weight_dtype=None,

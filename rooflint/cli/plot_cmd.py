@@ -40,9 +40,11 @@ def plot(model: o.ModelArg,
         run = load_run(measured)
         device = str(run.environment.get("device_name", ""))
         if not match_profile(device, [hw]):  # a CPU's kernels do not belong on a GPU's roofline
-            raise SpecError("--measured", None, f"{measured} was measured on {device or 'an unnamed device'!r}, not "
-                            f"on {hw.name}: its kernels go on that device's roofline (rooflint measure --load "
-                            f"{measured} --save-profile DEVICE.yaml, then plot --gpu DEVICE.yaml --measured {measured})")
+            where = repr(device) if device else "an unnamed device"
+            raise SpecError("--measured", None, f"{measured} was measured on {where}, not on {hw.name}: its kernels "
+                            f"go on that device's roofline (rooflint measure --load {measured} --save-profile "
+                            f"DEVICE.yaml, then plot --gpu DEVICE.yaml --dtype DTYPE --measured {measured}, with a "
+                            "DTYPE it measured, e.g. fp32 on a CPU)")
         cal = calibrate_run(run)
         rows = tuple(compare(m, hw, cal.hardware(None, m.backend) if cal and m.backend in cal.stacks else None)
                      for m in run.measurements)

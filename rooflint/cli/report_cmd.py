@@ -33,7 +33,7 @@ def report(model: o.ModelArg,
         raise SpecError("--output", None, f"expected an .html file, got {output}")
     check_target(output)
     spec = load_model(model, p.overrides(set_), as_family)
-    gpus = [target_gpu(g) for g in dict.fromkeys(gpu or [DEFAULT_GPU])]
+    gpus = list({hw.path or hw.name: hw for hw in map(target_gpu, gpu or [DEFAULT_GPU])}.values())  # once each
     work = o.workload(batch=batch, prompt=prompt, context=context, prefix=prefix, dtype=dtype, kv_dtype=kv_dtype,
                       weight_dtype=weight_dtype, attention=attention, mem_util=mem_util, engine=engine)
     write_atomic(output, report_html([analyze(spec, hw, work) for hw in gpus]))

@@ -71,6 +71,7 @@ def serve(model: o.ModelArg, gpu: o.Gpu = None,
           explain: o.Explain = False) -> None:
     """Throughput per GPU against tokens/s per user at each concurrency and layout, and the frontier."""
     form = o.fmt(fmt)
+    o.report_target(output)
     if plot is not None:
         image_target(plot, "--plot")
     hit = _share(prefix_hit, "--prefix-hit", 0.0)

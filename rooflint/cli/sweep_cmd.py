@@ -75,7 +75,7 @@ def sweep(models: Models = None, gpus: Gpus = None, gpus_alias: GpusAlias = None
     if gpus_alias is not None:
         if gpus is not None:
             raise SpecError("--gpus", None, "give the GPUs once, with --gpu")
-        gpus = gpus_alias
+        gpus = gpus_alias  # its errors name --gpu, the option's name now
     form = p.choice(fmt, FORMATS, "--format") or "table"
     if form in BINARY and output in (None, STDOUT):
         raise SpecError("--output", None, f"-f {form} writes a binary file: give -o FILE")

@@ -73,6 +73,7 @@ def validate(data: Annotated[Optional[list[str]], typer.Argument(
              fmt: o.Format = None, output: o.Output = None) -> None:
     """Forecast and bound against published measurements: median and p90 error per category."""
     form = o.fmt(fmt)
+    o.report_target(output)
     if plot is not None:
         image_target(plot, "--plot")
     thresholds = {"max_median": p.fraction(max_median, "--max-median"), "max_p90": p.fraction(max_p90, "--max-p90"),

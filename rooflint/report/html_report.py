@@ -28,14 +28,13 @@ _TABLE = (("name", "op", "text"), ("count", "×", "count"), ("flops", "FLOPs", "
 
 def _tip(row: dict, formulas: dict, phase: str) -> tuple[str, ...]:
     """The lines a hover shows: exact counts beside the readable ones, and the op's formulas."""
-    lines = [f"{row['name']} ({phase}, ×{row['count']} per pass)",
-             f"FLOPs: {row['flops']:,.0f} ({human(row['flops'], 'flops')})",
-             f"bytes: {row['bytes']:,.0f} ({human(row['bytes'], 'bytes')})",
-             f"intensity: {row['intensity']:.4g} FLOP/B", f"bound: {row['bound']}",
-             f"time: {human(row['time_s'], 'seconds')}"]
-    if row.get("time_forecast_s") is not None:
-        lines.append(f"forecast: {human(row['time_forecast_s'], 'seconds')}")
-    lines += [f"{k} = {v}" for k, v in formulas.items()]
+    forecast = (f", forecast {human(row['time_forecast_s'], 'seconds')}"
+                if row.get("time_forecast_s") is not None else "")
+    lines = [f"{row['name']} ({phase}, ×{row['count']} per pass): {row['bound']}-bound, "
+             f"time {human(row['time_s'], 'seconds')}{forecast}",
+             f"  FLOPs: {row['flops']:,.0f} ({human(row['flops'], 'flops')}), "
+             f"bytes: {row['bytes']:,.0f} ({human(row['bytes'], 'bytes')}), {row['intensity']:.4g} FLOP/B"]
+    lines += [f"  {k} = {v}" for k, v in formulas.items()]
     return tuple(lines)
 
 
@@ -113,10 +112,12 @@ def _gpu_section(a: Analysis, contexts: Sequence[int]) -> str:
                      f"usable ({r.memory_utilization:g} x capacity)": a.terms["memory.usable_bytes"].value},
                     "context (tokens)", "bytes", "", "B")
     fits = "fits" if a.fits else "does not fit"
+    usable = a.terms["memory.usable_bytes"].value
     return (f'<section class="gpu" data-gpu="{escape(hw.name)}"><h2>{escape(hw.name)}</h2>'
             f"<p>{escape(hw.description or hw.name)}: {hw.peak(r.act.peak_key) / 1e12:g} TFLOP/s {r.act.name}, "
             f"{hw.bandwidth_bytes_per_s / 1e9:g} GB/s, ridge {hw.ridge_point(r.act.peak_key):.1f} FLOP/B; "
-            f"{human(a.total_bytes, 'bytes')} needed of {human(hw.capacity_bytes, 'bytes')}: {fits}.</p>"
+            f"{human(a.total_bytes, 'bytes')} needed of {human(usable, 'bytes')} usable "
+            f"({r.memory_utilization:g} x {human(hw.capacity_bytes, 'bytes')}): {fits}.</p>"
             f'<div class="charts">{roof}{mem}</div>'
             f"<h3>prefill vs decode</h3>{_phases(a)}"
             f"<h3>ops</h3>{_table('prefill', _rows(a.prefill), 'prefill')}{_table('decode step', _rows(a.decode), 'decode')}"
@@ -144,7 +145,8 @@ table{border-collapse:collapse;margin:6px 0 14px}td,th{border:1px solid #ddd;pad
 th{background:#f3f3f3}.settings th{text-align:left}td:first-child,th:first-child{text-align:left}
 .sortable th{cursor:pointer}.sortable th.asc:after{content:" ▲"}.sortable th.desc:after{content:" ▼"}
 #tooltip{position:fixed;display:none;pointer-events:none;background:#222;color:#fff;padding:6px 8px;
-border-radius:4px;font:12px/1.35 ui-monospace,monospace;white-space:pre;max-width:640px;z-index:9}
+border-radius:4px;font:12px/1.35 ui-monospace,monospace;white-space:pre-wrap;max-width:min(640px,90vw);
+max-height:90vh;overflow:hidden;z-index:9}
 .legend span{margin-right:14px;white-space:nowrap}.dot{display:inline-block;width:10px;height:10px;border-radius:5px}
 figure{margin:0;border:1px solid #ddd;background:#fff;padding:4px}figcaption{font-size:12px;max-width:560px}
 .key{display:inline-block;width:18px;margin-right:4px;vertical-align:middle;border-top-width:2px}
@@ -158,7 +160,9 @@ document.querySelectorAll('.op').forEach(function(p){
   p.classList.add('hot');move(e);});
  p.addEventListener('mousemove',move);
  p.addEventListener('mouseleave',function(){tip.style.display='none';p.classList.remove('hot');});});
-function move(e){tip.style.left=Math.min(e.clientX+14,innerWidth-660)+'px';tip.style.top=(e.clientY+14)+'px';}
+function move(e){const w=tip.offsetWidth,h=tip.offsetHeight;
+ tip.style.left=Math.max(0,Math.min(e.clientX+14,innerWidth-w-4))+'px';
+ tip.style.top=Math.max(0,(e.clientY+14+h>innerHeight?e.clientY-h-14:e.clientY+14))+'px';}
 document.querySelectorAll('table.sortable').forEach(function(t){
  t.querySelectorAll('th').forEach(function(h,i){h.addEventListener('click',function(){
   const asc=!h.classList.contains('asc');t.querySelectorAll('th').forEach(x=>x.classList.remove('asc','desc'));
@@ -185,4 +189,10 @@ def report_html(analyses: Sequence[Analysis], contexts: Sequence[int] = CONTEXTS
             f"<style>{_CSS}</style></head><body><h1>{escape(title)}</h1>"
             f"<h3>settings</h3>{_kv(_settings(first))}{legend}{sections}"
             f'<div id="tooltip"></div><script type="application/json" id="rooflint-data">'
-            f"{escape(json.dumps(data))}</script><script>{_SCRIPT}</script></body></html>")
+            f"{_script_json(data)}</script><script>{_SCRIPT}</script></body></html>")
+
+
+def _script_json(data: dict) -> str:
+    """JSON inside a <script> element: not entity-escaped (a script's text is not decoded), but
+    no "</" (which would end the element) and no "<!--"."""
+    return json.dumps(data).replace("</", "<\\/").replace("<!--", "<\\u0021--")

@@ -9,8 +9,8 @@ from rooflint.specs import Hardware, Model
 
 _COLUMNS = (Column("rank", "rank"), Column("layout", "layout"), Column("per_replica", "per replica", "int", 5),
             Column("memory_bytes", "memory per GPU", "bytes", 4), Column("fits", "fits"),
-            Column("ttft_s", "TTFT", "seconds", 3), Column("ttft_forecast_s", "forecast", "seconds", 1),
-            Column("tpot_s", "TPOT", "seconds", 2), Column("tpot_forecast_s", "forecast", "seconds"),
+            Column("ttft_s", "TTFT", "seconds", 3), Column("ttft_forecast_s", "TTFT fcst", "seconds", 1),
+            Column("tpot_s", "TPOT", "seconds", 2), Column("tpot_forecast_s", "TPOT fcst", "seconds"),
             Column("tokens_per_s", "tok/s", "ratio", 6), Column("reason", "why"))
 _KEYS = ("per_replica", "memory_bytes", "weights_bytes", "usable_bytes", "ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s")
 

@@ -161,6 +161,8 @@ def _draw_roofline(ax, a: Analysis, points: list[Point]) -> None:
         if pts:
             ax.scatter([p.intensity for p in pts], [p.flop_per_s for p in pts], marker=marker, color=color,
                        label=group, zorder=3)
+    from matplotlib import patheffects
+
     ax.set_xscale("log", base=2)
     ax.set_yscale("log")
     ax.set_xlim(x0, x1)
@@ -170,8 +172,9 @@ def _draw_roofline(ax, a: Analysis, points: list[Point]) -> None:
     key = []
     for n, members in enumerate(label_groups(_worth_labelling(points), limits, size), 1):
         first = members[0]
-        ax.annotate(str(n), (first.intensity, first.flop_per_s), fontsize=7, xytext=(4, 3),
-                    textcoords="offset points", color=styles[first.group][1])
+        ax.annotate(str(n), (first.intensity, first.flop_per_s), fontsize=7, xytext=(5, 4),
+                    textcoords="offset points", color="black", zorder=4,
+                    path_effects=[patheffects.withStroke(linewidth=2.2, foreground="white")])
         phases = dict.fromkeys(p.group for p in members)
         key.append(f"{n} " + "; ".join(f"{g}: " + ", ".join(dict.fromkeys(p.label for p in members if p.group == g))
                                        for g in phases))

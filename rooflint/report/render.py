@@ -14,7 +14,7 @@ from typing import Any
 
 from rooflint.errors import one_line
 from rooflint.report.explain import as_json, section_lines
-from rooflint.report.model import Report, Table
+from rooflint.report.model import Column, Report, Table
 from rooflint.report.render_values import human, md_cell
 
 FORMATS = ("table", "csv", "json", "markdown")
@@ -26,8 +26,8 @@ FILE_WIDTH = 140  # a report to a file or a pipe is laid out this wide
 def terminal_width() -> int:
     """The width to lay tables out in: $COLUMNS, else the terminal's when stdout is one, else FILE_WIDTH."""
     given = os.environ.get("COLUMNS", "")
-    if given.isdigit() and int(given) >= 40:
-        return int(given)
+    if given.isdigit():
+        return max(40, int(given))
     if sys.stdout.isatty():
         return max(40, shutil.get_terminal_size((FILE_WIDTH, 24)).columns)
     return FILE_WIDTH
@@ -35,28 +35,44 @@ def terminal_width() -> int:
 
 def narrowed(report: Report, width: int) -> Report:
     """The report with each table's columns cut to the width: the highest `drop` first (ties from
-    the right), never a column of drop 0; a note names what was left out. Nothing is truncated."""
+    the right), never a column of drop 0; a note names what was left out. A table still too wide
+    is shown as one record per row (field, value), so no name or number is squeezed or cut."""
     from rich.cells import cell_len
 
     tables, notes = [], []
     for t in report.tables:
         cells = [[human(row.get(c.key), c.kind) for c in t.columns] for row in t.rows]
-        widths = [max([cell_len(c.header)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(t.columns)]
+        natural = [max([cell_len(c.header)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(t.columns)]
         # text wraps at its words (to 16 columns or its longest word); numbers never wrap
         widths = [w if c.kind != "text" else min(w, max([16] + [cell_len(x) for r in cells for x in r[j].split()]))
-                  for j, (c, w) in enumerate(zip(t.columns, widths))]
+                  for j, (c, w) in enumerate(zip(t.columns, natural))]
         keep = list(range(len(t.columns)))
         order = sorted((j for j, c in enumerate(t.columns) if c.drop), key=lambda j: (-t.columns[j].drop, -j))
         while sum(widths[j] + 3 for j in keep) + 1 > width and order:
             keep.remove(order.pop(0))
-        if len(keep) < len(t.columns):
-            gone = [c.header for j, c in enumerate(t.columns) if j not in keep]
+        gone = [c.header or c.key for j, c in enumerate(t.columns) if j not in keep]
+        if sum(widths[j] + 3 for j in keep) + 1 > width:
+            tables.append(_records(t, cells))
+            notes.append(f"{t.title}: one record per row at {width} columns (a wider terminal or -f csv/json "
+                         "shows the table)")
+        elif gone:
             tables.append(replace(t, columns=tuple(t.columns[j] for j in keep)))
-            notes.append(f"{t.title}: {', '.join(gone)} left out at {width} columns (a wider terminal, -o FILE "
-                         "or -f csv/json shows them)")
+            notes.append(f"{t.title}: {', '.join(gone)} left out at {width} columns (a wider terminal or "
+                         "-f csv/json shows them)")
         else:
             tables.append(t)
     return replace(report, tables=tuple(tables), notes=(*report.notes, *notes)) if notes else report
+
+
+def _records(t: Table, cells: list[list[str]]) -> Table:
+    """A table as (field, value) rows, each row of it a record led by its first column, with
+    every column (its values already as a person reads them)."""
+    rows: list[dict[str, Any]] = []
+    for i, r in enumerate(cells):
+        if i:
+            rows.append({"field": "", "value": ""})
+        rows += [{"field": c.header or c.key, "value": v} for c, v in zip(t.columns, r)]
+    return Table(t.title, (Column("field", "field"), Column("value", "value")), tuple(rows))
 
 
 def note_lines(notes, width: int) -> list[str]:

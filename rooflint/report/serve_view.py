@@ -10,8 +10,8 @@ from rooflint.report.model import Column, Report, Section, Table
 
 _COLUMNS = (Column("layout", "layout"), Column("concurrency", "concurrency", "int"),
             Column("per_replica", "per replica", "int", 3), Column("fits", "fits", drop=5),
-            Column("ttft_s", "TTFT", "seconds", 2), Column("ttft_forecast_s", "forecast", "seconds"),
-            Column("tpot_s", "TPOT", "seconds", 1), Column("tpot_forecast_s", "forecast", "seconds"),
+            Column("ttft_s", "TTFT", "seconds", 2), Column("ttft_forecast_s", "TTFT fcst", "seconds"),
+            Column("tpot_s", "TPOT", "seconds", 1), Column("tpot_forecast_s", "TPOT fcst", "seconds"),
             Column("interactivity", "tok/s/user", "ratio"), Column("throughput_per_gpu", "tok/s/GPU", "ratio"),
             Column("on_frontier", "frontier", drop=4))
 _KEYS = ("ttft_s", "ttft_forecast_s", "tpot_s", "tpot_forecast_s", "interactivity", "throughput_per_gpu")

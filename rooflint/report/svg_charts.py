@@ -35,10 +35,12 @@ class LogAxes:
 
 
 def span(values: Sequence[float], pad: float = 2.0) -> tuple[float, float]:
-    """A decade-aligned range holding every positive value, padded by `pad` x either side."""
-    pos = [v for v in values if v > 0]
+    """A decade-aligned range holding every positive value, padded by `pad` x either side (at
+    least a decade wide; 1 .. 10 when there is no positive value)."""
+    pos = [v for v in values if v > 0 and math.isfinite(v)] or [1.0]
     low, high = min(pos) / pad, max(pos) * pad
-    return 10 ** math.floor(math.log10(low)), 10 ** math.ceil(math.log10(high))
+    a, b = math.floor(math.log10(low)), math.ceil(math.log10(high))
+    return 10.0**a, 10.0 ** max(b, a + 1)
 
 
 def _ticks(a: float, b: float) -> list[float]:
@@ -124,16 +126,35 @@ def roofline_svg(title: str, roofs: Mapping[str, float], bandwidth: float, activ
                 f'<title>ridge {ridge:.1f} FLOP/B</title></circle>')
     legend = [(f"{key} roof", "#333" if key == active else "#aaa", "solid") for key in sorted(roofs, key=roofs.get)]
     colors = {"prefill": PALETTE[0], "decode": PALETTE[1]}
-    for d in dots:
+    for here in _coincident(dots, ax):  # ops on the same pixel are one point: every one of them hoverable
+        d = here[0]
         x, y = ax.px(d.x), ax.py(d.y)
-        tip = escape("\n".join(d.tip), quote=True)
-        attrs = f'class="op {d.group}" data-name="{escape(d.name)}" data-phase="{d.group}" data-tip="{tip}"'
+        lines = ([f"{len(here)} ops at this point (the same intensity and FLOP/s):", ""] if len(here) > 1 else [])
+        lines += [line for op in here for line in (*op.tip, "")][:-1]
+        tip = escape("\n".join(lines), quote=True)
+        ops = " ".join(f"{op.group}:{op.name}" for op in here)
+        groups = " ".join(dict.fromkeys(op.group for op in here))
+        attrs = f'class="op {groups}" data-ops="{escape(ops)}" data-count="{len(here)}" data-tip="{tip}"'
         if d.group == "decode":
             body.append(f'<path d="M{x:.1f} {y - 5:.1f}L{x + 5:.1f} {y:.1f}L{x:.1f} {y + 5:.1f}L{x - 5:.1f} {y:.1f}Z" '
                         f'fill="{colors[d.group]}" {attrs}/>')
         else:
             body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colors[d.group]}" {attrs}/>')
     return svg(body, title, "roofline", legend)
+
+
+def _coincident(dots: Sequence[Dot], ax: LogAxes, within_px: float = 1.5) -> list[list[Dot]]:
+    """The dots grouped by where they land: those within `within_px` of a group's first share it."""
+    groups: list[tuple[float, float, list[Dot]]] = []
+    for d in dots:
+        x, y = ax.px(d.x), ax.py(d.y)
+        for gx, gy, members in groups:
+            if abs(x - gx) <= within_px and abs(y - gy) <= within_px:
+                members.append(d)
+                break
+        else:
+            groups.append((x, y, [d]))
+    return [members for _, _, members in groups]
 
 
 def lines_svg(title: str, xs: Sequence[float], series: Mapping[str, Sequence[float]],
