@@ -8,7 +8,8 @@ from rooflint.cli import app
 
 GROUP = get_command(app)
 # sweep's axes (and kv's contexts) take lists where the other commands take one value
-LIST_FORMS = {("sweep", "--gpu"): "GPU[,GPU...]|all", ("kv", "--context"): "COUNTS", ("sweep", "--batch"): "COUNTS", ("sweep", "--context"): "COUNTS", ("sweep", "--kv-dtype"): "DTYPES",
+LIST_FORMS = {("sweep", "--gpu"): "GPU[,GPU...]|all", ("kv", "--context"): "COUNTS", ("sweep", "--batch"): "COUNTS",
+              ("sweep", "--context"): "COUNTS", ("sweep", "--kv-dtype"): "DTYPES",
               ("sweep", "--attention"): "eager,flash",
               ("sweep", "--format"): "table|csv|json|markdown|parquet|npz"}
 OWN_OUTPUT = {"plot": "FILE", "report": "FILE.html"}  # their output is the image or page itself

@@ -189,3 +189,16 @@ def test_in_a_browser_the_screenshot_is_the_page(cli, tmp_path, browser):
     white = max(count for count, rgb in colours if rgb == (255, 255, 255)) if any(
         rgb == (255, 255, 255) for _, rgb in colours) else 0
     assert white < 0.97 * width * height
+
+
+def test_the_report_loads_no_heavy_library():
+    """A page is string work over the analysis: numpy, matplotlib and torch stay unloaded."""
+    import subprocess
+    import sys
+
+    code = ("import sys; from rooflint import analyze, load_model, load_hardware;"
+            "from rooflint.report.html_report import report_html;"
+            "report_html([analyze(load_model('llama3-8b'), load_hardware('h100'))]);"
+            "print(sorted(m for m in ('numpy', 'matplotlib', 'torch') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
+    assert out.strip() == "[]"

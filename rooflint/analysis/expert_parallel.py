@@ -31,12 +31,13 @@ from dataclasses import replace
 from rooflint.analysis.collectives import GPUS_PER_NODE, collective
 from rooflint.analysis.expr import sym
 from rooflint.analysis.inference import analyze, decode_over
+from rooflint.analysis.memo import per_object
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Resolved, Workload, resolve
 
-_SHARDS: dict[tuple[int, int], tuple[Model, Model]] = {}
+_SHARDS: dict = {}
 
 
 def ep_shard(m: Model, ep: int) -> Model:
@@ -48,15 +49,10 @@ def ep_shard(m: Model, ep: int) -> Model:
     if m.num_experts // ep < m.num_experts_per_tok:
         raise SpecError("--dp-attention", None, f"{ep} GPUs leave {m.num_experts // ep} experts each, fewer than the "
                         f"{m.num_experts_per_tok} a token picks")
-    hit = _SHARDS.get((id(m), ep))
-    if hit is not None and hit[0] is m:  # one object per (model, ep): its compiled forms are reused
-        return hit[1]
-    if len(_SHARDS) > 256:
-        _SHARDS.clear()
-    part = replace(m, num_experts=m.num_experts // ep, router_experts=m.router_experts or m.num_experts,
-                   name=f"{m.name}/ep{ep}", path=m.path)
-    _SHARDS[id(m), ep] = (m, part)
-    return part
+    # one object per (model, ep): its compiled forms are reused
+    return per_object(_SHARDS, (m,), lambda: replace(m, num_experts=m.num_experts // ep,
+                                                     router_experts=m.router_experts or m.num_experts,
+                                                     name=f"{m.name}/ep{ep}", path=m.path), ep)
 
 
 def moe_layers(m: Model) -> int:

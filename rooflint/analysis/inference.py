@@ -15,6 +15,7 @@ from rooflint.analysis import checkpoint, kv_cache, memory, params
 from rooflint.analysis.evaluate import FORECAST_AT, PER_OP, TIME_AT, CompiledPhase, compile_phase, time_symbol
 from rooflint.analysis.expr import add, mul, sym
 from rooflint.analysis.layers import DECODE, PREFILL, PhaseForm, phase_form
+from rooflint.analysis.memo import per_object
 from rooflint.analysis.ops import Op, bindings
 from rooflint.analysis.roofline import Timed, bound_of_op, hardware_terms
 from rooflint.analysis.terms import Figure, Term, evaluate_figures, figure, figure_values
@@ -296,7 +297,7 @@ def analyze(model: Model, hardware: Hardware | str | None = None,
     return Analysis(r, form, prefill, decode)
 
 
-_DECODE_ARRAYS: dict[tuple, tuple[ModelForm, Hardware, Engine | None, CompiledPhase]] = {}
+_DECODE_ARRAYS: dict = {}
 
 
 class DecodeOver:
@@ -317,16 +318,11 @@ class DecodeOver:
 def decode_over(r: Resolved, batches) -> DecodeOver:
     """r's decode step for every batch of `batches` (an int array) at r's context; its resolved
     batch is that array (what later figures multiply by)."""
-    form = model_form(r.model, r)
-    key = (id(form), id(r.hardware), id(r.engine))
-    hit = _DECODE_ARRAYS.get(key)
-    if hit is None or hit[0] is not form or hit[1] is not r.hardware or hit[2] is not r.engine:
-        if len(_DECODE_ARRAYS) > 512:
-            _DECODE_ARRAYS.clear()
-        hit = _DECODE_ARRAYS[key] = (form, r.hardware, r.engine,
-                                     compile_phase(form.decode, r.hardware, numpy=True, engine=r.engine))
     import numpy as np
 
+    form = model_form(r.model, r)
+    fn = per_object(_DECODE_ARRAYS, (form, r.hardware, r.engine),
+                    lambda: compile_phase(form.decode, r.hardware, numpy=True, engine=r.engine), limit=512)
     B = np.asarray(batches, dtype=np.float64)  # 2 B D V FLOPs overflow int64 from 2^34 sequences
-    decode = PhaseResult(DECODE, form.decode, hit[3](B, r.context), {"B": B, "C": r.context}, r.hardware)
+    decode = PhaseResult(DECODE, form.decode, fn(B, r.context), {"B": B, "C": r.context}, r.hardware)
     return DecodeOver(replace(r, batch=B), decode)

@@ -21,6 +21,7 @@ from dataclasses import dataclass, replace
 from rooflint.analysis import kv_cache
 from rooflint.analysis.expr import Sym, add, emax, floor, sym
 from rooflint.analysis.inference import Analysis, analyze, decode_over, model_form
+from rooflint.analysis.memo import per_object
 from rooflint.analysis.series import StepSum, sum_ops
 from rooflint.analysis.stepped import forecast_sum
 from rooflint.analysis.terms import Term, evaluate_figures, figure
@@ -37,7 +38,7 @@ RING_FORECAST: object = 2 * L * (t_ar + 2 * (N - 1) / N * T * D * b_a / (link * 
 traffic at the share f_link of the link that large all-reduces reach (hardware.achievable)."""
 
 
-_SHARDS: dict[tuple[int, int], tuple[Model, Model]] = {}
+_SHARDS: dict = {}
 
 
 def shard(m: Model, tp: int) -> Model:
@@ -60,16 +61,10 @@ def shard(m: Model, tp: int) -> Model:
         width = getattr(m, name)
         if width is not None and width % tp:
             raise SpecError("--tp", None, f"{tp} GPUs do not divide {name} {width}")
-    hit = _SHARDS.get((id(m), tp))
-    if hit is not None and hit[0] is m:  # the entry keeps m alive, so its id stays its own
-        return hit[1]
-    if len(_SHARDS) > 256:
-        _SHARDS.clear()
-    part = replace(m, num_attention_heads=H // tp, num_key_value_heads=max(1, kv // tp),
-                   **{name: getattr(m, name) // tp for name in split if getattr(m, name) is not None},
-                   vocab_size=math.ceil(m.vocab_size / tp), path=m.path, name=f"{m.name}/tp{tp}")
-    _SHARDS[id(m), tp] = (m, part)
-    return part
+    return per_object(_SHARDS, (m,), lambda: replace(
+        m, num_attention_heads=H // tp, num_key_value_heads=max(1, kv // tp),
+        **{name: getattr(m, name) // tp for name in split if getattr(m, name) is not None},
+        vocab_size=math.ceil(m.vocab_size / tp), path=m.path, name=f"{m.name}/tp{tp}"), tp)
 
 
 @dataclass(frozen=True, slots=True)

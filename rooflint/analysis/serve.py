@@ -33,7 +33,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from rooflint.analysis import pipeline
@@ -78,7 +78,15 @@ class Block:
     kv_capacity: int  # requests of isl + osl tokens a replica's KV budget holds
     terms: tuple[Term, ...]
     keeps_up: Any  # bool array; disaggregated: the prefill pool prefills as fast as requests finish
-    columns: dict[str, Any]  # term key -> its value(s)
+    columns: dict[str, Any] = field(init=False)  # term key -> its value(s)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "columns", {t.key: t.value for t in self.terms})
+
+    @property
+    def fits(self) -> Any:
+        """Bool array: the level's requests fit the KV budget, and the prefill pool keeps up."""
+        return (self.per <= self.kv_capacity) & self.keeps_up
 
 
 @dataclass(frozen=True, slots=True, eq=False)
@@ -96,7 +104,7 @@ class Point:
 
     @property
     def fits(self) -> bool:
-        return self.per_replica <= self.kv_capacity and self.prefill_keeps_up
+        return bool(self.block.fits[self.index])
 
     def value(self, key: str) -> float:
         return _at(self.block.columns[key], self.index)
@@ -135,7 +143,7 @@ def pareto(blocks: Sequence[Block]) -> tuple[int, ...]:
     def column(key: str):
         return np.concatenate([np.broadcast_to(b.columns[key], b.levels.shape) for b in blocks]).astype(float)
 
-    fits = np.concatenate([(b.per <= b.kv_capacity) & b.keeps_up for b in blocks])
+    fits = np.concatenate([b.fits for b in blocks])
     inter, thr = column("interactivity"), column("throughput_per_gpu")
     idx = np.flatnonzero(fits)
     order = idx[np.lexsort((-thr[idx], -inter[idx]))]
@@ -215,12 +223,12 @@ def serve(m: Model, hw: Hardware | str | None, gpus: int, isl: int, osl: int, wo
             ("t_decode", tpot), ("t_decode_forecast", tpot_forecast),
             ("t_prefill", pre), ("t_prefill_forecast", pre_forecast),
             ("t_base", t_base[0]), ("t_base_forecast", t_base[1]))]
-        terms = (*inputs, *extra, *evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values))
-        columns = {t.key: t.value for t in terms}
+        rates = evaluate_figures((*_FIGURES[""], *_FIGURES["_forecast"], *_RATES), values)
+        tpot_f = next(t.value for t in rates if t.key == "tpot_forecast_s")
         # a prefill pool must keep up: c / (osl tpot) requests/s against its groups / t_prefill
         keeps_up = (np.ones(levels.shape, bool) if not prefill_gpus else
-                    levels / (osl * columns["tpot_forecast_s"]) <= prefill_gpus // per_group / pre_forecast.value)
-        blocks.append(Block(layout, levels, per, capacity, terms, keeps_up, columns))
+                    levels / (osl * tpot_f) <= prefill_gpus // per_group / pre_forecast.value)
+        blocks.append(Block(layout, levels, per, capacity, (*inputs, *extra, *rates), keeps_up))
     if progress is not None:
         progress("", len(candidates), len(candidates))
     if not blocks:

@@ -14,6 +14,7 @@ from dataclasses import dataclass, replace
 
 from rooflint.analysis.expr import sym
 from rooflint.analysis.inference import analyze
+from rooflint.analysis.memo import per_object
 from rooflint.analysis.plan import decode_step, plan, shard
 from rooflint.analysis.terms import Term, evaluate_figures, figure
 from rooflint.errors import SpecError
@@ -34,7 +35,7 @@ class Speculation:
             raise SpecError("--acceptance", None, f"expected a share in (0, 1), got {self.acceptance}")
 
 
-_DRAFTS: dict[int, tuple[Model, Model]] = {}
+_DRAFTS: dict = {}
 
 
 def mtp_draft(m: Model) -> Model:
@@ -42,15 +43,9 @@ def mtp_draft(m: Model) -> Model:
     object per target, so what is compiled for it is reused at every level)."""
     if not m.mtp_layers:
         raise SpecError("--spec-tokens", None, f"{m.name} has no multi-token-prediction layers: give --draft MODEL")
-    hit = _DRAFTS.get(id(m))
-    if hit is not None and hit[0] is m:
-        return hit[1]
-    if len(_DRAFTS) > 64:
-        _DRAFTS.clear()
-    draft = replace(m, num_hidden_layers=m.mtp_layers, layer_types=(), mlp_layer_types=(), no_rope_layers=(),
-                    first_dense_layers=0, mtp_layers=0, name=f"{m.name}/mtp", path=m.path)
-    _DRAFTS[id(m)] = (m, draft)
-    return draft
+    return per_object(_DRAFTS, (m,), lambda: replace(
+        m, num_hidden_layers=m.mtp_layers, layer_types=(), mlp_layer_types=(), no_rope_layers=(),
+        first_dense_layers=0, mtp_layers=0, name=f"{m.name}/mtp", path=m.path))
 
 
 _STEP = (figure("tau", (1 - sym("a") ** (sym("K") + 1)) / (1 - sym("a")), "ratio",

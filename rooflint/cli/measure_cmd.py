@@ -20,7 +20,7 @@ from rooflint.cli import options as o
 from rooflint.cli import params as p
 from rooflint.cli.app import command, emit, note
 from rooflint.cli.progress import progress
-from rooflint.compare.calibration import Calibration, noisy_ceilings
+from rooflint.compare.calibration import NOISE_LIMIT, Calibration, noisy_ceilings
 from rooflint.compare.collective_fit import compare_run, with_measured_collectives
 from rooflint.compare.profile import calibrate_run, datasheet_profile, profile_yaml
 from rooflint.errors import RooflintError, SpecError
@@ -55,7 +55,7 @@ Gpu = Annotated[Optional[str], typer.Option("--gpu", "-g", metavar="GPU", show_d
 Load = Annotated[Optional[str], typer.Option("--load", metavar="FILE",
                                              help="Compare a run saved with -f json instead of measuring.")]
 Force = Annotated[bool, typer.Option("--force", help="Fit and save a profile even from ceilings whose noise "
-                                    "(IQR / median) exceeds 50%.")]
+                                    f"(IQR / median) exceeds {100 * NOISE_LIMIT:g}%.")]
 Collectives = Annotated[bool, typer.Option("--collectives", help="Time collectives through torch.distributed "
                                            "instead of kernels (gloo on CPU, NCCL on GPUs) and fit their latency "
                                            "and bandwidth.")]
@@ -67,8 +67,7 @@ WorldSize = Annotated[Optional[str], typer.Option("--world-size", metavar=p.COUN
 def measure(suite: Suite = None, backend: Backend = None, device: Device = None, time_budget: TimeBudget = None,
             save_profile: SaveProfile = None, gpu: Gpu = None, load: Load = None, collectives: Collectives = False,
             world_size: WorldSize = None, force: Force = False, quiet: o.Quiet = False, fmt: o.Format = None,
-            output: o.Output = None,
-            explain: o.Explain = False) -> None:
+            output: o.Output = None, explain: o.Explain = False) -> None:
     """Time real kernels, fit the empirical roofline, and compare every prediction with it."""
     form = o.fmt(fmt)
     if collectives:

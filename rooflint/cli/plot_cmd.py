@@ -28,8 +28,9 @@ def plot(model: o.ModelArg,
          dtype: o.Dtype = None, kv_dtype: o.KvDtype = None, attention: o.Attention = None,
          measured: Annotated[Optional[str], typer.Option("--measured", metavar="FILE",
                                                          help="A saved `rooflint measure -f json` run: its kernels "
-                                                              "are placed too, on the roofline of the device they ran on "
-                                                              "(--gpu: its profile, as measure --save-profile writes it).")] = None,
+                                                              "are placed too, on the roofline of the device they ran "
+                                                              "on (--gpu: its profile, as measure --save-profile "
+                                                              "writes it).")] = None,
          set_: o.Set = None, as_family: o.AsFamily = None) -> None:
     """The roofline with prefill and decode ops (and measured kernels) placed on it, and memory vs context."""
     image_target(output, "--output")

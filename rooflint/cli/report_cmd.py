@@ -28,7 +28,8 @@ def report(model: o.ModelArg,
            dtype: o.Dtype = None, kv_dtype: o.KvDtype = None, weight_dtype: o.WeightDtype = None,
            attention: o.Attention = None, engine: o.Engine = None, mem_util: o.MemUtil = None,
            set_: o.Set = None, as_family: o.AsFamily = None) -> None:
-    """One HTML file that works offline: per GPU a roofline to hover, memory vs context, prefill vs decode, the op tables."""
+    """One HTML file that works offline: per GPU a roofline to hover, memory vs context, prefill vs
+    decode, the op tables."""
     if not output.lower().endswith((".html", ".htm")):
         raise SpecError("--output", None, f"expected an .html file, got {output}")
     check_target(output)

@@ -63,8 +63,8 @@ def _specs(text: str | None, option: str, load) -> list | None:
 
 
 @command()
-def sweep(models: Models = None, gpus: Gpus = None, gpus_alias: GpusAlias = None, batch: Batches = None, context: Contexts = None,
-          kv_dtype: KvDtypes = None, attention: Attentions = None, dtype: o.Dtype = None,
+def sweep(models: Models = None, gpus: Gpus = None, gpus_alias: GpusAlias = None, batch: Batches = None,
+          context: Contexts = None, kv_dtype: KvDtypes = None, attention: Attentions = None, dtype: o.Dtype = None,
           mem_util: o.MemUtil = None, chunk: o.Chunk = None, engine: o.Engine = None,
           forecast: Annotated[bool, typer.Option("--forecast/--no-forecast",
                                                  help="The forecast columns beside the bound (--no-forecast: "

@@ -10,13 +10,15 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
-from dataclasses import replace
 from html import escape
 
-from rooflint.analysis.inference import Analysis, PhaseResult, analyze
+from rooflint.analysis import memory
+from rooflint.analysis.inference import Analysis, PhaseResult
+from rooflint.analysis.terms import figure_values
 from rooflint.report.common import op_rows
+from rooflint.report.plot import kv_label, memory_curves
 from rooflint.report.render_values import human
-from rooflint.report.svg_charts import Dot, lines_svg, roofline_svg
+from rooflint.report.svg_charts import PHASE_COLORS, Dot, lines_svg, roofline_svg
 
 SCHEMA = "rooflint.report/1"
 CONTEXTS = tuple(2**k for k in range(8, 18))  # 256 .. 128k tokens
@@ -58,17 +60,14 @@ def roofline_dots(a: Analysis) -> list[Dot]:
 
 
 def memory_series(a: Analysis, contexts: Sequence[int] = CONTEXTS) -> dict[str, list[float]]:
-    """Bytes at each context for the batch: weights, KV cache, workspace and their total (the
-    analyzer's memory figures at a decode step of that context)."""
-    r = a.resolved
-    out: dict[str, list[float]] = {"weights": [], "KV cache (" + ("latent" if a.model.is_mla else r.kv.name) + ")": [],
-                                   "activation workspace": [], "total": []}
-    keys = ("memory.weights_bytes", "memory.kv_cache_bytes", "memory.workspace_bytes", "memory.total_bytes")
-    for c in contexts:
-        at = analyze(a.model, a.hardware, replace(r.workload, prompt=1, prefix=c - 1, context=c))
-        for series, key in zip(out.values(), keys):
-            series.append(at.terms[key].value)
-    return out
+    """Bytes at each context for the batch: weights, KV cache and workspace (the plot's
+    memory_curves), and their total by the memory rule (memory.RULE's total_bytes)."""
+    curves = memory_curves(a, list(contexts))
+    kv = curves[kv_label(a)]
+    total = [figure_values(memory.RULE[:1], {"weights_bytes": a.weights_bytes, "kv_cache_bytes": k,
+                                             "workspace_bytes": a.workspace_bytes})["memory.total_bytes"] for k in kv]
+    return {"weights": curves["weights"], f"KV cache ({'latent' if a.model.is_mla else a.resolved.kv.name})": kv,
+            "activation workspace": curves["activation workspace"], "total": total}
 
 
 def _table(title: str, rows: list[dict], css: str) -> str:
@@ -78,7 +77,7 @@ def _table(title: str, rows: list[dict], css: str) -> str:
         cells = []
         for key, _, kind in _TABLE:
             v = row.get(key)
-            raw = v if isinstance(v, (int, float)) and v is not None else escape(str(v))
+            raw = v if isinstance(v, (int, float)) else escape(str(v))
             cells.append(f'<td data-value="{raw}">{escape(human(v, kind))}</td>')
         body.append(f"<tr>{''.join(cells)}</tr>")
     return (f'<h4>{escape(title)}</h4><table class="ops sortable {css}"><thead><tr>{head}</tr></thead>'
@@ -103,16 +102,14 @@ def _phases(a: Analysis) -> str:
 
 def _gpu_section(a: Analysis, contexts: Sequence[int]) -> str:
     hw, r = a.hardware, a.resolved
-    roofs = dict(hw.peak_flop_per_s)
-    roof = roofline_svg(f"{a.model.name} on {hw.name}: roofline", roofs, hw.bandwidth_bytes_per_s, r.act.peak_key,
-                        roofline_dots(a))
+    usable = a.terms["memory.usable_bytes"].value
+    roof = roofline_svg(f"{a.model.name} on {hw.name}: roofline", dict(hw.peak_flop_per_s), hw.bandwidth_bytes_per_s,
+                        r.act.peak_key, roofline_dots(a))
     mem = lines_svg(f"{a.model.name} on {hw.name}: memory vs context (batch {r.batch})", list(contexts),
                     memory_series(a, contexts),
                     {f"{hw.name} capacity": hw.capacity_bytes,
-                     f"usable ({r.memory_utilization:g} x capacity)": a.terms["memory.usable_bytes"].value},
-                    "context (tokens)", "bytes", "", "B")
+                     f"usable ({r.memory_utilization:g} x capacity)": usable}, "context (tokens)", "bytes", "", "B")
     fits = "fits" if a.fits else "does not fit"
-    usable = a.terms["memory.usable_bytes"].value
     return (f'<section class="gpu" data-gpu="{escape(hw.name)}"><h2>{escape(hw.name)}</h2>'
             f"<p>{escape(hw.description or hw.name)}: {hw.peak(r.act.peak_key) / 1e12:g} TFLOP/s {r.act.name}, "
             f"{hw.bandwidth_bytes_per_s / 1e9:g} GB/s, ridge {hw.ridge_point(r.act.peak_key):.1f} FLOP/B; "
@@ -177,12 +174,11 @@ document.body.dataset.ready='1';})();"""
 def report_html(analyses: Sequence[Analysis], contexts: Sequence[int] = CONTEXTS) -> str:
     """The page for one model on each GPU of `analyses` (the same workload on each)."""
     first = analyses[0]
-    data = {"schema": SCHEMA, "model": first.model.name, "gpus": [a.hardware.name for a in analyses],
-            "ops": {a.hardware.name: len(roofline_dots(a)) for a in analyses}}
-    legend = ('<p class="legend"><span><i class="dot" style="background:#1f77b4"></i> prefill op</span>'
-              '<span><i class="dot" style="background:#d62728;border-radius:0;transform:rotate(45deg)"></i> decode op'
-              '</span><span>— the active dtype\'s roof (others grey); hover a point for its numbers and formula'
-              '</span></p>')
+    data = {"schema": SCHEMA, "model": first.model.name, "gpus": [a.hardware.name for a in analyses]}
+    legend = (f'<p class="legend"><span><i class="dot" style="background:{PHASE_COLORS["prefill"]}"></i> prefill op'
+              f'</span><span><i class="dot" style="background:{PHASE_COLORS["decode"]};border-radius:0;'
+              'transform:rotate(45deg)"></i> decode op</span><span>— the active dtype\'s roof (others grey); hover '
+              'a point for its numbers and formula</span></p>')
     sections = "".join(_gpu_section(a, contexts) for a in analyses)
     title = f"rooflint: {first.model.name} on {', '.join(a.hardware.name for a in analyses)}"
     return (f'<!DOCTYPE html><html lang="en"><head><meta charset="utf-8"><title>{escape(title)}</title>'

@@ -18,6 +18,7 @@ from rooflint.analysis.inference import Analysis, analyze
 from rooflint.analysis.kv_cache import kv_bytes
 from rooflint.errors import SpecError
 from rooflint.report.output import check_target
+from rooflint.report.svg_charts import near_groups
 from rooflint.specs import Hardware, Model
 from rooflint.workload import Workload, resolve
 
@@ -64,9 +65,7 @@ def memory_curves(a: Analysis, contexts: list[int]) -> dict[str, list[float]]:
     B = r.batch
     curves: dict[str, list[float]] = {"weights": [a.weights_bytes] * len(contexts),
                                       "activation workspace": [a.workspace_bytes] * len(contexts)}
-    spec = (f"latent cache: {m.kv_lora_rank} + {m.qk_rope_head_dim} per token per layer" if m.is_mla
-            else f"H_kv={m.num_key_value_heads}")
-    variants = {f"KV {r.kv.name} (as specified, {spec})": (m, r.b_kv)}
+    variants = {kv_label(a): (m, r.b_kv)}
     if not m.is_mla:
         for label, heads in (("MHA", m.num_attention_heads), ("GQA-8", 8), ("MQA", 1)):
             if heads != m.num_key_value_heads and m.num_attention_heads % heads == 0:
@@ -80,6 +79,14 @@ def memory_curves(a: Analysis, contexts: list[int]) -> dict[str, list[float]]:
     curves["eager S+P, one layer's prefill"] = [
         SP_BYTES.evaluate({"B": B, "H_q": m.num_attention_heads, "S_q": c, "S_kv": c, "b_a": r.b_a}) for c in contexts]
     return curves
+
+
+def kv_label(a: Analysis) -> str:
+    """memory_curves' key of the KV cache as the model and workload specify it."""
+    m = a.model
+    spec = (f"latent cache: {m.kv_lora_rank} + {m.qk_rope_head_dim} per token per layer" if m.is_mla
+            else f"H_kv={m.num_key_value_heads}")
+    return f"KV {a.resolved.kv.name} (as specified, {spec})"
 
 
 def render_png_or_svg(path: str, m: Model, hw: Hardware, workload: Workload, measured=(), contexts=None) -> bytes:
@@ -130,16 +137,7 @@ def label_groups(points: list[Point], limits, size_px: tuple[float, float]) -> l
         return (math.log(p.intensity / x0) / math.log(x1 / x0) * size_px[0],
                 math.log(p.flop_per_s / y0) / math.log(y1 / y0) * size_px[1])
 
-    groups: list[tuple[tuple[float, float], list[Point]]] = []
-    for p in sorted(points, key=lambda q: (q.group, -q.flop_per_s, q.intensity)):
-        at = place(p)
-        for anchor, members in groups:
-            if math.hypot(at[0] - anchor[0], at[1] - anchor[1]) < LABEL_GAP_PX:
-                members.append(p)
-                break
-        else:
-            groups.append((at, [p]))
-    return [members for _, members in groups]
+    return near_groups(sorted(points, key=lambda q: (q.group, -q.flop_per_s, q.intensity)), place, LABEL_GAP_PX)
 
 
 def _draw_roofline(ax, a: Analysis, points: list[Point]) -> None:

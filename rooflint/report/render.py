@@ -33,6 +33,14 @@ def terminal_width() -> int:
     return FILE_WIDTH
 
 
+def table_cells(t: Table) -> tuple[list[list[str]], list[int]]:
+    """Each cell as a person reads it, and each column's width (its header's or widest cell's)."""
+    from rich.cells import cell_len
+
+    cells = [[human(row.get(c.key), c.kind) for c in t.columns] for row in t.rows]
+    return cells, [max([cell_len(c.header)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(t.columns)]
+
+
 def narrowed(report: Report, width: int) -> Report:
     """The report with each table's columns cut to the width: the highest `drop` first (ties from
     the right), never a column of drop 0; a note names what was left out. A table still too wide
@@ -41,8 +49,7 @@ def narrowed(report: Report, width: int) -> Report:
 
     tables, notes = [], []
     for t in report.tables:
-        cells = [[human(row.get(c.key), c.kind) for c in t.columns] for row in t.rows]
-        natural = [max([cell_len(c.header)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(t.columns)]
+        cells, natural = table_cells(t)
         # text wraps at its words (to 16 columns or its longest word); numbers never wrap
         widths = [w if c.kind != "text" else min(w, max([16] + [cell_len(x) for r in cells for x in r[j].split()]))
                   for j, (c, w) in enumerate(zip(t.columns, natural))]
@@ -165,8 +172,7 @@ def _rich(report: Report, explain: bool, width: int) -> str:
             grid.add_row(Text(label), Text(human(value, kind)))
         console.print(grid)
     for t in report.tables:
-        cells = [[human(row.get(c.key), c.kind) for c in t.columns] for row in t.rows]
-        widths = [max([cell_len(c.header)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(t.columns)]
+        cells, widths = table_cells(t)
         # Widths measured here let rich skip its own measuring pass (half its time), the output
         # unchanged; a table wider than the console is left to rich to shrink and wrap.
         left = [c.kind == "text" for c in t.columns]
@@ -218,8 +224,7 @@ def laid_out(report: Report, explain: bool, width: int) -> str | None:
         out += [f"{a}{' ' * (w1 - cell_len(a))}  {b}{' ' * (w2 - cell_len(b))}" for a, b in pairs]
     heavy = box.HEAVY_HEAD
     for t in report.tables:
-        cells = [[human(row.get(c.key), c.kind) for c in t.columns] for row in t.rows]
-        widths = [max([cell_len(c.header)] + [cell_len(r[j]) for r in cells]) for j, c in enumerate(t.columns)]
+        cells, widths = table_cells(t)
         total = sum(widths) + 3 * len(widths) + 1
         if total > width or cell_len(t.title) > total or any(ch < " " for r in cells for x in r for ch in x):
             return None

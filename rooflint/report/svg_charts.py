@@ -7,13 +7,18 @@ drawn and the report works offline.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from html import escape
+from typing import TypeVar
 
+from rooflint.units import format_si
+
+T = TypeVar("T")
 WIDTH, HEIGHT = 560, 380
 MARGIN = (86, 16, 22, 44)  # left, right, top, bottom (px)
 PALETTE = ("#1f77b4", "#d62728", "#2ca02c", "#9467bd", "#ff7f0e", "#8c564b", "#e377c2", "#7f7f7f", "#17becf")
+PHASE_COLORS = {"prefill": PALETTE[0], "decode": PALETTE[1]}
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,13 +55,11 @@ def _ticks(a: float, b: float) -> list[float]:
 
 
 def _tick_label(v: float, unit: str) -> str:
-    """10^k with an SI prefix: 10 TFLOP/s, 100 GB; unitless ticks as 1e-2 .. 1e4."""
+    """10^k with an SI prefix (units.format_si): 10 TFLOP/s, 100 GB; unitless ticks as 1e-2 .. 1e4."""
     k = round(math.log10(v))
-    if not unit:
-        return f"{10.0**k:g}" if -2 < k < 4 else f"1e{k}"
-    prefixes = {-9: "n", -6: "µ", -3: "m", 0: "", 3: "k", 6: "M", 9: "G", 12: "T", 15: "P", 18: "E"}
-    base = 3 * math.floor(k / 3)
-    return f"{10 ** (k - base)} {prefixes.get(base, f'e{base} ')}{unit}"
+    if unit:
+        return format_si(10.0**k, unit)
+    return f"{10.0**k:g}" if -2 < k < 4 else f"1e{k}"
 
 
 def frame(ax: LogAxes, x_label: str, y_label: str, x_unit: str = "", y_unit: str = "") -> list[str]:
@@ -117,7 +120,7 @@ def roofline_svg(title: str, roofs: Mapping[str, float], bandwidth: float, activ
     ax = LogAxes(x0, x1, *span(ys, 2))
     body = frame(ax, "arithmetic intensity (FLOP / byte)", "attainable FLOP/s", "", "FLOP/s")
     grid = [ax.x0 * 2 ** (k / 4) for k in range(int(4 * math.log2(ax.x1 / ax.x0)) + 1)]
-    for i, (key, peak) in enumerate(sorted(roofs.items(), key=lambda kv: kv[1])):
+    for key, peak in sorted(roofs.items(), key=lambda kv: kv[1]):
         body.append(polyline(ax, grid, [min(peak, x * bandwidth) for x in grid],
                              "roof active" if key == active else "roof", "#333" if key == active else "#aaa",
                              f"{key} roof {peak / 1e12:.4g} TFLOP/s"))
@@ -125,8 +128,8 @@ def roofline_svg(title: str, roofs: Mapping[str, float], bandwidth: float, activ
     body.append(f'<circle cx="{ax.px(ridge):.1f}" cy="{ax.py(roofs[active]):.1f}" r="3" class="ridge">'
                 f'<title>ridge {ridge:.1f} FLOP/B</title></circle>')
     legend = [(f"{key} roof", "#333" if key == active else "#aaa", "solid") for key in sorted(roofs, key=roofs.get)]
-    colors = {"prefill": PALETTE[0], "decode": PALETTE[1]}
-    for here in _coincident(dots, ax):  # ops on the same pixel are one point: every one of them hoverable
+    # ops on the same pixel are one point: every one of them hoverable
+    for here in near_groups(dots, lambda d: (ax.px(d.x), ax.py(d.y)), 1.5):
         d = here[0]
         x, y = ax.px(d.x), ax.py(d.y)
         lines = ([f"{len(here)} ops at this point (the same intensity and FLOP/s):", ""] if len(here) > 1 else [])
@@ -137,24 +140,26 @@ def roofline_svg(title: str, roofs: Mapping[str, float], bandwidth: float, activ
         attrs = f'class="op {groups}" data-ops="{escape(ops)}" data-count="{len(here)}" data-tip="{tip}"'
         if d.group == "decode":
             body.append(f'<path d="M{x:.1f} {y - 5:.1f}L{x + 5:.1f} {y:.1f}L{x:.1f} {y + 5:.1f}L{x - 5:.1f} {y:.1f}Z" '
-                        f'fill="{colors[d.group]}" {attrs}/>')
+                        f'fill="{PHASE_COLORS[d.group]}" {attrs}/>')
         else:
-            body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{colors[d.group]}" {attrs}/>')
+            body.append(f'<circle cx="{x:.1f}" cy="{y:.1f}" r="4.5" fill="{PHASE_COLORS[d.group]}" {attrs}/>')
     return svg(body, title, "roofline", legend)
 
 
-def _coincident(dots: Sequence[Dot], ax: LogAxes, within_px: float = 1.5) -> list[list[Dot]]:
-    """The dots grouped by where they land: those within `within_px` of a group's first share it."""
-    groups: list[tuple[float, float, list[Dot]]] = []
-    for d in dots:
-        x, y = ax.px(d.x), ax.py(d.y)
-        for gx, gy, members in groups:
-            if abs(x - gx) <= within_px and abs(y - gy) <= within_px:
-                members.append(d)
+def near_groups(items: Sequence[T], place: Callable[[T], tuple[float, float]], within_px: float) -> list[list[T]]:
+    """The items grouped by where they land on the page: each joins the first group whose first
+    item is within `within_px` of it (in order), else starts one. What shares a place shares a
+    label (the plot's numbers) or a hover (the report's points)."""
+    groups: list[tuple[tuple[float, float], list[T]]] = []
+    for item in items:
+        at = place(item)
+        for anchor, members in groups:
+            if math.dist(at, anchor) <= within_px:
+                members.append(item)
                 break
         else:
-            groups.append((x, y, [d]))
-    return [members for _, _, members in groups]
+            groups.append((at, [item]))
+    return [members for _, members in groups]
 
 
 def lines_svg(title: str, xs: Sequence[float], series: Mapping[str, Sequence[float]],

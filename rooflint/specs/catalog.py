@@ -98,12 +98,12 @@ def load_hardware(name_or_path: str) -> Hardware:
     """A hardware profile by name or file: one object per file as it stands (a file rewritten since,
     as measure --save-profile does, is read again), so what is compiled for it is reused."""
     path = resolve_path("hardware", name_or_path)
-    st = path.stat()  # the file as it stands: a rewrite changes its ctime (which utime cannot set back)
-    return _hardware(str(path), str(path.resolve()), (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size))
+    st = path.stat()  # which file (device, inode) as it stands: a rewrite changes ctime, which utime cannot reset
+    return _hardware(str(path), (st.st_dev, st.st_ino, st.st_mtime_ns, st.st_ctime_ns, st.st_size))
 
 
 @lru_cache(maxsize=64)
-def _hardware(path: str, real: str, identity: tuple) -> Hardware:
+def _hardware(path: str, identity: tuple) -> Hardware:
     return hardware_from_mapping(read_mapping(Path(path)), path)
 
 
