@@ -313,19 +313,21 @@ def test_levels_over_arrays_are_each_levels_own_pass(model, gpus):
     assert len(seen) >= 3  # several layouts were checked, not one
 
 
-def test_a_draft_shares_the_kv_budget(cli):
+@pytest.mark.parametrize("tp", [4, 8])  # 8: the README's figures (710 requests alone, 490 beside the draft)
+def test_a_draft_shares_the_kv_budget(cli, tp):
     """A draft model lives on the target's GPUs: llama3-8b (16.1 GB of bf16 weights, 128 KiB of KV
-    per token) split over tp4 beside llama3-70b. Each GPU's KV budget loses the draft's weight
-    shard and each request holds both caches: 80 x 8 x 128 x 2 x 2 B / 4 of the target's plus
-    32 x 8 x 128 x 2 x 2 B / 4 of the draft's per token, 2048 tokens a request."""
-    base = ("llama3-70b", "--gpu", "h100", "--gpus", "4", "--tp", "4", "--concurrency", "16")
+    per token) split over tp beside llama3-70b. Each GPU's KV budget loses the draft's weight
+    shard and each request holds both caches: 80 x 8 x 128 x 2 x 2 B / tp of the target's plus
+    32 x 8 x 128 x 2 x 2 B / tp of the draft's per token, 2048 tokens a request."""
+    base = ("llama3-70b", "--gpu", "h100", "--gpus", str(tp), "--tp", str(tp), "--concurrency", "16")
     doc = serve(cli, *base, "--spec-tokens", "3", "--acceptance", "0.7", "--draft", "llama3-8b")
-    budget = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", "4", "--context", "2048")["plan"]["kv_budget_bytes"]
-    draft_weights = cli.json("plan", "llama3-8b", "--gpu", "h100", "--tp", "4")["memory"]["weights_bytes"]
-    per_token = (80 * 8 * 128 * 2 * 2 + 32 * 8 * 128 * 2 * 2) / 4
+    budget = cli.json("plan", "llama3-70b", "--gpu", "h100", "--tp", str(tp), "--context", "2048")["plan"][
+        "kv_budget_bytes"]
+    draft_weights = cli.json("plan", "llama3-8b", "--gpu", "h100", "--tp", str(tp))["memory"]["weights_bytes"]
+    per_token = (80 * 8 * 128 * 2 * 2 + 32 * 8 * 128 * 2 * 2) / tp
     assert doc["points"][0]["kv_capacity"] == math.floor((budget - draft_weights) / (per_token * 2048))
     plain = serve(cli, *base)["points"][0]["kv_capacity"]
-    assert plain == math.floor(budget / (80 * 8 * 128 * 2 * 2 / 4 * 2048))
+    assert plain == math.floor(budget / (80 * 8 * 128 * 2 * 2 / tp * 2048))
     assert doc["points"][0]["kv_capacity"] < plain
 
 
